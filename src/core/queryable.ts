@@ -1,0 +1,34 @@
+/**
+ * The boundary between storage and the PromQL engine. The project id is an explicit argument:
+ * no code path can read a series without naming its project, so isolation is enforced where the
+ * data is read, not by rewriting query text.
+ */
+import type { Labels } from './labels.js';
+
+export type MatchType = '=' | '!=' | '=~' | '!~';
+
+export interface LabelMatcher {
+  readonly type: MatchType;
+  readonly name: string;
+  readonly value: string;
+}
+
+/** One series' samples in time order; timestamps in milliseconds since the epoch. */
+export interface SeriesSamples {
+  readonly labels: Labels;
+  readonly timestamps: ArrayLike<number>;
+  readonly values: ArrayLike<number>;
+}
+
+export interface Querier {
+  /** Series matching every matcher, with their samples in [minMs, maxMs] (both inclusive). */
+  select(matchers: readonly LabelMatcher[], minMs: number, maxMs: number): Iterable<SeriesSamples>;
+  /** Label names present on series matching the matchers (all series when none). */
+  labelNames(matchers: readonly LabelMatcher[]): string[];
+  /** Values of one label on series matching the matchers. */
+  labelValues(name: string, matchers: readonly LabelMatcher[]): string[];
+}
+
+export interface Queryable {
+  querier(project: string, minMs: number, maxMs: number): Querier;
+}
