@@ -1,0 +1,92 @@
+/**
+ * A registry of metric families and their series. One per project (the tenant's metrics) and one
+ * for the gateway's own metrics. Lookups are by a caller-built key string so the hot path hashes
+ * one short string per metric, not a label object.
+ */
+import { CounterSeries, GaugeSeries, HistogramSeries, type AnySeries, type LabelValues } from './series.js';
+import type { MetricType } from '../catalog/catalog.js';
+
+export interface FamilyDef {
+  readonly name: string;
+  readonly type: MetricType;
+  readonly help: string;
+  /** Base unit, for OpenMetrics' UNIT line; '' when none. */
+  readonly unit: string;
+  readonly labelNames: readonly string[];
+  readonly buckets?: readonly number[];
+}
+
+export class Family<S extends AnySeries = AnySeries> {
+  readonly series = new Map<string, S>();
+  /** Index of `app_name` in labelNames, or -1: lets the per-app endpoint filter without a lookup. */
+  readonly appLabelIndex: number;
+  constructor(readonly def: FamilyDef) {
+    this.appLabelIndex = def.labelNames.indexOf('app_name');
+  }
+  seriesValues(): Iterable<S> {
+    return this.series.values();
+  }
+}
+
+export interface RegistryLimits {
+  /** New series past this many are dropped (0 = unlimited). */
+  readonly maxSeries: number;
+}
+
+export class MetricRegistry {
+  readonly families: Family[] = [];
+  private readonly byName = new Map<string, Family>();
+  seriesCount = 0;
+  /** Samples dropped because the series limit was reached, since the registry was made. */
+  droppedSamples = 0;
+
+  constructor(readonly limits: RegistryLimits = { maxSeries: 0 }) {}
+
+  family<S extends AnySeries>(def: FamilyDef): Family<S> {
+    let fam = this.byName.get(def.name);
+    if (fam === undefined) {
+      fam = new Family(def);
+      this.families.push(fam);
+      this.byName.set(def.name, fam);
+    }
+    return fam as Family<S>;
+  }
+
+  getFamily(name: string): Family | undefined {
+    return this.byName.get(name);
+  }
+
+  /** The series for `key`, created with `labelValues` when new; undefined when the limit drops it. */
+  series<S extends AnySeries>(fam: Family<S>, key: string, labelValues: LabelValues): S | undefined {
+    const existing = fam.series.get(key);
+    if (existing !== undefined) return existing;
+    if (this.limits.maxSeries > 0 && this.seriesCount >= this.limits.maxSeries) {
+      this.droppedSamples++;
+      return undefined;
+    }
+    const def = fam.def;
+    let created: AnySeries;
+    if (def.type === 'counter') created = new CounterSeries(def.labelNames, labelValues);
+    else if (def.type === 'gauge') created = new GaugeSeries(def.labelNames, labelValues);
+    else created = new HistogramSeries(def.labelNames, labelValues, def.buckets ?? []);
+    fam.series.set(key, created as S);
+    this.seriesCount++;
+    return created as S;
+  }
+
+  /** Removes gauges not updated since `cutoffMs`; returns how many went. */
+  sweepStaleGauges(cutoffMs: number): number {
+    let removed = 0;
+    for (const fam of this.families) {
+      if (fam.def.type !== 'gauge') continue;
+      for (const [key, s] of fam.series) {
+        if ((s as GaugeSeries).updatedAt < cutoffMs) {
+          fam.series.delete(key);
+          removed++;
+        }
+      }
+    }
+    this.seriesCount -= removed;
+    return removed;
+  }
+}

@@ -1,0 +1,70 @@
+/** POST /v1/events (CONTRACT section 4). */
+import { gunzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { FastifyInstance } from 'fastify';
+import type { Gateway } from '../server/context.js';
+import { authenticate, requireScope } from '../server/auth.js';
+import { ApiError } from '../server/errors.js';
+import { BodyNotJsonError, decodeEvents } from '../sources/http-events/decode.js';
+import { errorResponses, IngestResponse } from './schemas.js';
+
+const gunzipAsync = promisify(gunzip);
+
+const JSON_TYPES = ['application/json'];
+const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
+
+export async function eventRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
+  const limit = gw.config.ingest.maxBodyBytes;
+  // Raw bytes in: the body is decoded here so that one bad NDJSON line rejects that line, not the request.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser([...JSON_TYPES, ...NDJSON_TYPES], { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
+
+  app.post('/v1/events', {
+    bodyLimit: limit,
+    schema: {
+      tags: ['events'],
+      summary: 'Ingest events: a JSON object, a JSON array, or NDJSON (application/x-ndjson), optionally gzip-encoded',
+      description: 'Valid events are kept even when others are rejected; 200 when at least one was accepted, 400 when none was.',
+      response: { 200: IngestResponse, 413: errorResponses[400], 415: errorResponses[400], ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const p = authenticate(gw.tokens, req);
+    requireScope(p, ['ingest', 'admin']);
+    let body = req.body as Buffer;
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+    if (encoding === 'gzip' || encoding === 'x-gzip') {
+      try {
+        body = await gunzipAsync(body, { maxOutputLength: limit });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
+        throw new ApiError(400, 'invalid_gzip', `the body is marked Content-Encoding: gzip but does not decompress (${(err as Error).message}); send valid gzip or drop the header`);
+      }
+    } else if (encoding !== 'identity') {
+      throw new ApiError(415, 'unsupported_content_encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`);
+    }
+    const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
+    let items;
+    try {
+      items = decodeEvents(body.toString('utf8'), NDJSON_TYPES.includes(contentType));
+    } catch (err) {
+      if (err instanceof BodyNotJsonError) throw new ApiError(400, 'invalid_body', err.message);
+      throw err;
+    }
+    const result = gw.ingestor.ingest(items, { project: p.project ?? undefined });
+    const response: Record<string, unknown> = { accepted: result.accepted, rejected: result.rejected };
+    if (result.seriesLimited.size > 0) {
+      const max = gw.config.metrics.maxSeriesPerProject;
+      response.series_limit = [...result.seriesLimited].map(([project_id, dropped]) => ({
+        project_id,
+        limit: max,
+        dropped_samples: dropped,
+        message: `project ${project_id} has reached its limit of ${max} series: ${dropped} samples for new series were dropped; reduce label cardinality (app_name, region, model_name) or raise metrics.max_series_per_project`,
+      }));
+    }
+    return reply.code(result.accepted > 0 ? 200 : 400).send(response);
+  });
+}
+
+export function tooLarge(limit: number): ApiError {
+  return new ApiError(413, 'payload_too_large', `the body is larger than the limit of ${limit} bytes (after decompression); send smaller batches or raise ingest.max_body_bytes`);
+}

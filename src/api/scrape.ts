@@ -1,0 +1,84 @@
+/** Scrape endpoints (CONTRACT section 7) and the gateway's own GET /metrics. */
+import { createGzip } from 'node:zlib';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import type { Gateway } from '../server/context.js';
+import { authenticate, requireProjectScope, requireScope } from '../server/auth.js';
+import { errors } from '../server/errors.js';
+import { CONTENT_TYPE, negotiateFormat, renderFamilies, type RenderableFamily } from '../exposition/render.js';
+import { chunksToStream } from '../exposition/stream.js';
+import { AppParams, errorResponses, PidParams } from './schemas.js';
+
+const READ_SCOPES = ['manage', 'monitoring'] as const;
+const exposition = { description: 'Prometheus text 0.0.4, or OpenMetrics 1.0 when Accept asks for application/openmetrics-text', content: { 'text/plain': { schema: { type: 'string' } } } };
+
+export async function scrapeRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
+  const r = app.withTypeProvider<TypeBoxTypeProvider>();
+
+  const send = (req: FastifyRequest, reply: FastifyReply, families: Iterable<RenderableFamily>, endpoint: 'project' | 'app' | 'self', appName?: string) => {
+    const started = performance.now();
+    const format = negotiateFormat(req.headers.accept);
+    const chunks = renderFamilies(families, { format, app: appName, gaugeFreshSinceMs: Date.now() - gw.config.metrics.gaugeStaleAfterMs });
+    let stream: NodeJS.ReadableStream = chunksToStream(chunks);
+    reply.header('content-type', CONTENT_TYPE[format]).header('vary', 'Accept, Accept-Encoding');
+    if (/\bgzip\b/.test(req.headers['accept-encoding'] ?? '')) {
+      stream = stream.pipe(createGzip({ level: 1 }));
+      reply.header('content-encoding', 'gzip');
+    }
+    stream.on('end', () => gw.selfMetrics.observeScrape(endpoint, (performance.now() - started) / 1000));
+    return reply.send(stream);
+  };
+
+  r.get('/v1/projects/:pid/metrics', {
+    schema: { tags: ['scrape'], summary: "Scrape a project's metrics (manage or monitoring token)", params: PidParams, response: { 200: exposition, ...errorResponses } },
+  }, async (req, reply) => {
+    const p = authenticate(gw.tokens, req);
+    const pm = gw.aggregator.get(req.params.pid);
+    requireProjectScope(p, req.params.pid, pm !== undefined, READ_SCOPES);
+    return send(req, reply, pm!.families, 'project');
+  });
+
+  r.get('/v1/projects/:pid/apps/:app_name/metrics', {
+    schema: { tags: ['scrape'], summary: "Scrape one app's metrics", params: AppParams, response: { 200: exposition, ...errorResponses } },
+  }, async (req, reply) => {
+    const p = authenticate(gw.tokens, req);
+    const pm = gw.aggregator.get(req.params.pid);
+    requireProjectScope(p, req.params.pid, pm !== undefined, READ_SCOPES);
+    if (!pm!.apps.has(req.params.app_name)) throw errors.notFound(`app ${JSON.stringify(req.params.app_name)} has not reported any metrics in this project`);
+    return send(req, reply, pm!.families, 'app', req.params.app_name);
+  });
+
+  r.get('/metrics', {
+    schema: {
+      tags: ['scrape'],
+      summary: "The gateway's own metrics; with an admin token also per-project ones, and with ?projects=all every project's series",
+      querystring: Type.Object({ projects: Type.Optional(Type.Literal('all')) }),
+      response: { 200: exposition, ...errorResponses },
+    },
+  }, async (req, reply) => {
+    const admin = req.headers.authorization !== undefined || req.query.projects === 'all';
+    if (admin) requireScope(authenticate(gw.tokens, req), ['admin']);
+    gw.selfMetrics.refresh(Date.now());
+    const families: RenderableFamily[] = [...gw.selfMetrics.publicRegistry.families];
+    if (admin) families.push(...gw.selfMetrics.projectRegistry.families);
+    const all = req.query.projects === 'all' ? allProjectFamilies(gw) : [];
+    return send(req, reply, [...families, ...all], 'self');
+  });
+}
+
+/** Every project's families, merged by metric so each name's HELP and TYPE appear once. */
+function* allProjectFamilies(gw: Gateway): Generator<RenderableFamily> {
+  const projects = [...gw.aggregator.all()];
+  if (projects.length === 0) return;
+  for (let i = 0; i < gw.aggregator.defs.length; i++) {
+    const first = projects[0].families[i];
+    yield {
+      def: first.def,
+      appLabelIndex: first.appLabelIndex,
+      *seriesValues() {
+        for (const pm of projects) yield* pm.families[i].series.values();
+      },
+    };
+  }
+}

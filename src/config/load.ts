@@ -1,0 +1,150 @@
+/**
+ * Loads the configuration from an optional JSON file, the environment and command-line flags (in
+ * rising precedence), validated by one schema. This is the only module that reads process.env.
+ */
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
+import { DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
+import { parseDuration } from '../core/duration.js';
+import { ConfigSchema, type RawConfig } from './schema.js';
+import { Secret } from './secret.js';
+
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly dataDir: string;
+  /** 0 keeps everything. */
+  readonly retentionMs: number;
+  readonly demo: boolean;
+  readonly adminToken?: Secret;
+  readonly masterKey?: Secret;
+  readonly allowPrivateEgress: boolean;
+  readonly logLevel: string;
+  readonly metrics: {
+    readonly prefix: string;
+    readonly gaugeStaleAfterMs: number;
+    readonly maxSeriesPerProject: number;
+    readonly buckets: Readonly<Record<BucketFamily, readonly number[]>>;
+  };
+  readonly ingest: { readonly maxBodyBytes: number };
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  ${issues.join('\n  ')}`);
+  }
+}
+
+/** Flags as the CLI parsed them; undefined means not given. */
+export interface ConfigFlags {
+  host?: string;
+  port?: string | number;
+  dataDir?: string;
+  config?: string;
+  retention?: string;
+  demo?: boolean;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const ENV_KEYS: ReadonlyArray<readonly [env: string, key: keyof RawConfig]> = [
+  ['METERWAY_HOST', 'host'],
+  ['METERWAY_PORT', 'port'],
+  ['METERWAY_DATA_DIR', 'data_dir'],
+  ['METERWAY_RETENTION', 'retention'],
+  ['METERWAY_ADMIN_TOKEN', 'admin_token'],
+  ['METERWAY_MASTER_KEY', 'master_key'],
+  ['METERWAY_ALLOW_PRIVATE_EGRESS', 'allow_private_egress'],
+  ['METERWAY_LOG_LEVEL', 'log_level'],
+];
+
+export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
+  const issues: string[] = [];
+  let merged: Record<string, unknown> = {};
+  const file = flags.config ?? env.METERWAY_CONFIG;
+  if (file !== undefined) merged = readConfigFile(file);
+  for (const [name, key] of ENV_KEYS) {
+    const v = env[name];
+    if (v === undefined || v === '') continue;
+    merged[key] = key === 'allow_private_egress' ? v === '1' || v.toLowerCase() === 'true' : v;
+  }
+  const flagValues: Partial<Record<keyof RawConfig, unknown>> = {
+    host: flags.host, port: flags.port, data_dir: flags.dataDir, retention: flags.retention, demo: flags.demo,
+  };
+  for (const [k, v] of Object.entries(flagValues)) if (v !== undefined) merged[k] = v;
+
+  const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, merged)) as RawConfig;
+  for (const err of Value.Errors(ConfigSchema, raw)) {
+    issues.push(`${pathOf(err.path)}: ${err.message.toLowerCase()}${describeAllowed(err.schema)} (got ${JSON.stringify(err.value)})`);
+  }
+  if (issues.length > 0) throw new ConfigError(dedupe(issues));
+
+  const duration = (path: string, text: string): number => {
+    const ms = parseDuration(text);
+    if (ms === undefined) issues.push(`${path}: must be a duration like 15d, 12h or 90s (got ${JSON.stringify(text)})`);
+    return ms ?? 0;
+  };
+  const retentionMs = duration('retention', raw.retention);
+  const gaugeStaleAfterMs = duration('metrics.gauge_stale_after', raw.metrics.gauge_stale_after);
+  const buckets = { ...DEFAULT_BUCKETS } as Record<BucketFamily, readonly number[]>;
+  for (const fam of Object.keys(DEFAULT_BUCKETS) as BucketFamily[]) {
+    const given = raw.metrics.buckets[fam];
+    if (given === undefined) continue;
+    if (given.some((b, i) => i > 0 && b <= given[i - 1])) issues.push(`metrics.buckets.${fam}: must be strictly increasing upper bounds in seconds`);
+    buckets[fam] = given;
+  }
+  if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
+    issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  return {
+    host: raw.host,
+    port: raw.port,
+    dataDir: resolve(raw.data_dir),
+    retentionMs,
+    demo: raw.demo,
+    adminToken: raw.admin_token === undefined ? undefined : new Secret(raw.admin_token),
+    masterKey: raw.master_key === undefined ? undefined : new Secret(raw.master_key),
+    allowPrivateEgress: raw.allow_private_egress,
+    logLevel: raw.log_level,
+    metrics: {
+      prefix: raw.metrics.prefix,
+      gaugeStaleAfterMs,
+      maxSeriesPerProject: raw.metrics.max_series_per_project,
+      buckets,
+    },
+    ingest: { maxBodyBytes: raw.ingest.max_body_bytes },
+  };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError([`config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+  }
+  try {
+    const parsed = JSON.parse(text);
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the top level must be an object');
+    return parsed;
+  } catch (err) {
+    throw new ConfigError([`config: ${path} is not a JSON object: ${(err as Error).message}`]);
+  }
+}
+
+function pathOf(pointer: string): string {
+  return pointer.replace(/^\//, '').replace(/\//g, '.') || '(top level)';
+}
+
+function describeAllowed(schema: Record<string, any>): string {
+  if (Array.isArray(schema.anyOf)) return `: one of ${schema.anyOf.map((s: any) => s.const).join(', ')}`;
+  if (schema.description) return ` (${schema.description})`;
+  return '';
+}
+
+function dedupe(list: string[]): string[] {
+  return [...new Set(list)];
+}

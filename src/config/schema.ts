@@ -1,0 +1,46 @@
+/**
+ * The configuration, defined once: validation, defaults and the TypeScript type all come from this
+ * schema. The file form uses the same snake_case keys.
+ */
+import { Type, type Static } from '@sinclair/typebox';
+
+const Buckets = Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 64 });
+
+export const ConfigSchema = Type.Object(
+  {
+    host: Type.String({ default: '127.0.0.1', minLength: 1 }),
+    port: Type.Integer({ default: 9470, minimum: 0, maximum: 65535 }),
+    data_dir: Type.String({ default: './meterway-data', minLength: 1 }),
+    retention: Type.String({ default: '15d', description: 'a duration like 15d or 12h; 0 keeps everything' }),
+    demo: Type.Boolean({ default: false }),
+    admin_token: Type.Optional(Type.String({ minLength: 16, description: 'the operator admin token (METERWAY_ADMIN_TOKEN)' })),
+    master_key: Type.Optional(Type.String({ description: 'base64 of 32 bytes (METERWAY_MASTER_KEY)' })),
+    allow_private_egress: Type.Boolean({ default: false }),
+    log_level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    metrics: Type.Object(
+      {
+        prefix: Type.String({ default: 'meterway', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }),
+        gauge_stale_after: Type.String({ default: '5m', description: 'a duration; a gauge not updated for this long is no longer exposed' }),
+        max_series_per_project: Type.Integer({ default: 10_000, minimum: 0, description: '0 means unlimited' }),
+        buckets: Type.Object(
+          {
+            latency: Type.Optional(Buckets),
+            coldstart: Type.Optional(Buckets),
+            token: Type.Optional(Buckets),
+          },
+          { default: {}, additionalProperties: false },
+        ),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    ingest: Type.Object(
+      {
+        max_body_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024 }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type RawConfig = Static<typeof ConfigSchema>;

@@ -1,0 +1,30 @@
+/**
+ * Turns the chunk generator into a Readable that gives the event loop back between chunks, so a
+ * scrape of tens of megabytes never holds it for long (ingest keeps flowing during a scrape).
+ */
+import { Readable } from 'node:stream';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+
+/** Longest stretch of synchronous rendering before yielding, in ms. */
+const SLICE_MS = 8;
+
+export function chunksToStream(chunks: Iterator<string>): Readable {
+  async function* paced(): AsyncGenerator<Buffer> {
+    let sliceStart = performance.now();
+    for (let r = chunks.next(); !r.done; r = chunks.next()) {
+      yield Buffer.from(r.value, 'utf8');
+      if (performance.now() - sliceStart > SLICE_MS) {
+        await yieldToLoop();
+        sliceStart = performance.now();
+      }
+    }
+  }
+  return Readable.from(paced(), { objectMode: false });
+}
+
+/** Renders everything at once, for tests and small outputs. */
+export function collect(chunks: Iterable<string>): string {
+  let out = '';
+  for (const c of chunks) out += c;
+  return out;
+}

@@ -1,0 +1,108 @@
+/**
+ * Field rules for events. Each rule checks one field and says, on failure, what was wrong and
+ * what is allowed, so the ingest response can name the field and the fix.
+ */
+export type FieldKind = 'label' | 'duration_ms' | 'quantity' | 'count' | 'percent' | 'status_code' | 'gpu' | 'run_status';
+
+export interface FieldRule {
+  readonly name: string;
+  readonly kind: FieldKind;
+  readonly required?: boolean;
+}
+
+/** Longest label value accepted; longer ones are almost always a mistake (a stack trace as a label). */
+export const MAX_LABEL_CHARS = 1024;
+
+export type RejectReason = 'invalid_json' | 'not_an_object' | 'unknown_type' | 'missing_field' | 'invalid_field' | 'unknown_project';
+
+export class FieldError {
+  constructor(
+    readonly reason: RejectReason,
+    readonly message: string,
+  ) {}
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (Array.isArray(v)) return 'an array';
+  return `a ${typeof v}`;
+}
+
+function checkNumber(name: string, v: unknown, what: string): FieldError | undefined {
+  if (typeof v !== 'number') return new FieldError('invalid_field', `${name}: must be a number (${what}), got ${describe(v)}`);
+  if (!Number.isFinite(v) || v < 0) {
+    return new FieldError('invalid_field', `${name}: must be a finite, non-negative number (${what}), got ${describe(v)}`);
+  }
+  return undefined;
+}
+
+const CHECKS: Readonly<Record<FieldKind, (name: string, v: unknown) => FieldError | undefined>> = {
+  label(name, v) {
+    if (typeof v !== 'string') return new FieldError('invalid_field', `${name}: must be a string, got ${describe(v)}`);
+    if (v.length === 0) return new FieldError('invalid_field', `${name}: must not be empty; leave the field out instead`);
+    if (v.length > MAX_LABEL_CHARS) return new FieldError('invalid_field', `${name}: must be at most ${MAX_LABEL_CHARS} characters, got ${v.length}`);
+    if (v.includes('\u0000')) return new FieldError('invalid_field', `${name}: must not contain the NUL character`);
+    return undefined;
+  },
+  duration_ms: (name, v) => checkNumber(name, v, 'milliseconds'),
+  quantity: (name, v) => checkNumber(name, v, 'a quantity'),
+  count(name, v) {
+    const err = checkNumber(name, v, 'a count');
+    if (err !== undefined) return err;
+    if (!Number.isInteger(v)) return new FieldError('invalid_field', `${name}: must be a whole number, got ${describe(v)}`);
+    return undefined;
+  },
+  percent(name, v) {
+    const err = checkNumber(name, v, 'percent, 0 to 100');
+    if (err !== undefined) return err;
+    if ((v as number) > 100) return new FieldError('invalid_field', `${name}: must be between 0 and 100 (percent), got ${describe(v)}`);
+    return undefined;
+  },
+  status_code(name, v) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 599) {
+      return new FieldError('invalid_field', `${name}: must be an HTTP status code, a whole number from 100 to 599, got ${describe(v)}`);
+    }
+    return undefined;
+  },
+  gpu(name, v) {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 0) return undefined;
+    if (typeof v === 'string' && /^[0-9]{1,4}$/.test(v)) return undefined;
+    return new FieldError('invalid_field', `${name}: must be the GPU's index on its host, a whole number like 0 or "0", got ${describe(v)}`);
+  },
+  run_status(name, v) {
+    if (v === 'success' || v === 'error') return undefined;
+    return new FieldError('invalid_field', `${name}: must be "success" or "error", got ${describe(v)}`);
+  },
+};
+
+/** Checks an event's fields against its rules; the first problem found is returned. */
+export function checkFields(event: Record<string, unknown>, rules: readonly FieldRule[]): FieldError | undefined {
+  for (const rule of rules) {
+    const v = event[rule.name];
+    if (v === undefined) {
+      if (rule.required) return new FieldError('missing_field', `${rule.name}: is required`);
+      continue;
+    }
+    const err = CHECKS[rule.kind](rule.name, v);
+    if (err !== undefined) return err;
+  }
+  return undefined;
+}
+
+const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** An event's `timestamp` in epoch ms: RFC 3339 or epoch milliseconds; `now` when absent. */
+export function parseTimestamp(v: unknown, nowMs: number): number | FieldError {
+  if (v === undefined) return nowMs;
+  if (typeof v === 'number') {
+    if (Number.isFinite(v) && v >= 0) return v;
+    return new FieldError('invalid_field', `timestamp: epoch milliseconds must be a finite, non-negative number, got ${describe(v)}`);
+  }
+  if (typeof v === 'string' && RFC3339.test(v)) {
+    const ms = Date.parse(v);
+    if (!Number.isNaN(ms)) return ms;
+  }
+  return new FieldError('invalid_field', `timestamp: must be RFC 3339 (like "2026-01-02T15:04:05Z") or epoch milliseconds, got ${describe(v)}`);
+}

@@ -1,0 +1,82 @@
+/**
+ * Builds the HTTP app from an assembled Gateway: routes, OpenAPI at /docs, and the one place where
+ * errors become `{"error": {code, message}}` responses.
+ */
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { Gateway } from './context.js';
+import { ApiError } from './errors.js';
+import { controlRoutes } from '../api/control.js';
+import { eventRoutes, tooLarge } from '../api/events.js';
+import { scrapeRoutes } from '../api/scrape.js';
+import { healthRoutes } from '../api/health.js';
+import { ErrorBody } from '../api/schemas.js';
+
+declare const METERWAY_VERSION: string | undefined;
+
+export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: gw.log as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+    // Large scrapes and ingest batches: leave the body limit to each route.
+    bodyLimit: gw.config.ingest.maxBodyBytes,
+    ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const fields = { method: req.method, url: req.routeOptions.url ?? req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+    if (reply.statusCode >= 500) req.log.error(fields, 'request failed');
+    else req.log.debug(fields, 'request served');
+  });
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    const apiErr = toApiError(err, gw.config.ingest.maxBodyBytes);
+    if (apiErr.status >= 500) req.log.error({ err }, 'unhandled error');
+    return reply.code(apiErr.status).send(apiErr.toBody());
+  });
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send(new ApiError(404, 'not_found', `no route ${req.method} ${req.url.split('?')[0]}; see /docs for the API`).toBody()),
+  );
+
+  app.addSchema(ErrorBody);
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'Meterway', version: typeof METERWAY_VERSION === 'string' ? METERWAY_VERSION : '0.1.0', description: 'Metrics export gateway for AI inference and GPU platforms.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      security: [{ bearer: [] }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+
+  await app.register(async (scope) => healthRoutes(scope, gw));
+  await app.register(async (scope) => controlRoutes(scope, gw));
+  await app.register(async (scope) => eventRoutes(scope, gw));
+  await app.register(async (scope) => scrapeRoutes(scope, gw));
+  return app;
+}
+
+function toApiError(err: FastifyError, maxBody: number): ApiError {
+  if (err instanceof ApiError) return err;
+  if (err.validation !== undefined) {
+    const first = err.validation[0];
+    const where = `${err.validationContext ?? 'body'}${first?.instancePath.replace(/\//g, '.') ?? ''}`;
+    const params = first?.params as Record<string, unknown> | undefined;
+    let hint = '';
+    if (params?.allowedValues) hint = `: one of ${(params.allowedValues as string[]).join(', ')}`;
+    else if (params?.additionalProperty) hint = `: unknown field ${JSON.stringify(params.additionalProperty)}`;
+    else if (params?.missingProperty) return new ApiError(400, 'validation_error', `${where}.${params.missingProperty as string}: is required`);
+    return new ApiError(400, 'validation_error', `${where}: ${first?.message ?? 'is invalid'}${hint}`, err.validation);
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return tooLarge(maxBody);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError(415, 'unsupported_media_type', 'unsupported Content-Type: send application/json or application/x-ndjson');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return new ApiError(400, 'invalid_body', `the body is not valid JSON: ${err.message}`);
+  }
+  if (err.statusCode !== undefined && err.statusCode < 500) return new ApiError(err.statusCode, 'bad_request', err.message);
+  return new ApiError(500, 'internal', 'internal error; the server log has the details');
+}

@@ -1,0 +1,21 @@
+import type { Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Config } from '../config/load.js';
+import type { Database } from '../store/schema.js';
+import type { Projects } from '../control/projects.js';
+import type { Tokens } from '../control/tokens.js';
+import type { Aggregator } from '../aggregate/project.js';
+import type { Ingestor } from '../ingest/ingest.js';
+import type { SelfMetrics } from './self-metrics.js';
+
+/** Everything the routes use, assembled once in gateway.ts. */
+export interface Gateway {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly db: Kysely<Database>;
+  readonly projects: Projects;
+  readonly tokens: Tokens;
+  readonly aggregator: Aggregator;
+  readonly ingestor: Ingestor;
+  readonly selfMetrics: SelfMetrics;
+}

@@ -1,0 +1,68 @@
+/** Assembles a running gateway from a configuration: storage, control plane, aggregation, HTTP. */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import type { Config } from '../config/load.js';
+import { openSqlite } from '../store/db.js';
+import { Aggregator } from '../aggregate/project.js';
+import { Projects } from '../control/projects.js';
+import { Tokens } from '../control/tokens.js';
+import { bootstrapAdminToken } from '../control/bootstrap.js';
+import { Ingestor } from '../ingest/ingest.js';
+import { SelfMetrics } from './self-metrics.js';
+import { buildApp } from './app.js';
+import type { Gateway } from './context.js';
+
+export interface RunningGateway extends Gateway {
+  readonly app: FastifyInstance;
+  /** File the bootstrap admin token was written to on this start, if one was made. */
+  readonly adminTokenFile?: string;
+  close(): Promise<void>;
+}
+
+const SWEEP_INTERVAL_MS = 30_000;
+const USAGE_FLUSH_MS = 10_000;
+
+/** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
+export async function createGateway(config: Config, log?: Logger): Promise<RunningGateway> {
+  const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const db = await openSqlite(join(config.dataDir, 'meterway.db'));
+  const aggregator = new Aggregator(
+    { prefix: config.metrics.prefix, buckets: config.metrics.buckets },
+    config.metrics.maxSeriesPerProject,
+  );
+  const projects = new Projects(db, aggregator);
+  const tokens = new Tokens(db, config.adminToken);
+  await projects.load();
+  await tokens.load();
+  const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
+  const selfMetrics = new SelfMetrics(aggregator);
+  const ingestor = new Ingestor(aggregator, selfMetrics);
+  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics };
+  const app = await buildApp(gw);
+
+  const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
+  const flush = setInterval(() => {
+    tokens.flushUsage().catch((err) => logger.warn({ err }, 'could not record token use'));
+  }, USAGE_FLUSH_MS);
+  sweep.unref();
+  flush.unref();
+
+  let closed = false;
+  return {
+    ...gw,
+    app,
+    adminTokenFile,
+    async close() {
+      if (closed) return;
+      closed = true;
+      clearInterval(sweep);
+      clearInterval(flush);
+      await app.close();
+      await tokens.flushUsage();
+      await db.destroy();
+    },
+  };
+}

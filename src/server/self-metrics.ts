@@ -1,0 +1,90 @@
+/**
+ * The gateway's own metrics on GET /metrics: process health, ingest outcomes, series per project,
+ * scrape durations. Kept in a registry of their own, rendered by the same exposition code as
+ * tenant metrics.
+ */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { MetricRegistry, type Family, type FamilyDef } from '../aggregate/registry.js';
+import type { CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import type { Aggregator } from '../aggregate/project.js';
+import type { IngestObserver } from '../ingest/ingest.js';
+import type { RejectReason } from '../ingest/fields.js';
+
+const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
+  ({ name, type, help, labelNames, unit, buckets });
+
+export class SelfMetrics implements IngestObserver {
+  /** Families without project labels: safe to show without a token. */
+  readonly publicRegistry = new MetricRegistry();
+  /** Families labelled by project: shown to the admin only, so project ids cannot be listed. */
+  readonly projectRegistry = new MetricRegistry();
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
+  private readonly startSeconds = Date.now() / 1000;
+  private readonly eventsAccepted: Family<CounterSeries>;
+  private readonly eventsRejected: Family<CounterSeries>;
+  private readonly scrapeDuration: Family<HistogramSeries>;
+  private readonly processGauges: Family<GaugeSeries>[];
+  private readonly seriesPerProject: Family<GaugeSeries>;
+  private readonly droppedPerProject: Family<CounterSeries>;
+
+  constructor(private readonly aggregator: Aggregator) {
+    const pub = this.publicRegistry;
+    this.eventsAccepted = pub.family(def('meterway_events_accepted_total', 'counter', 'Events accepted, by event type.', ['type']));
+    this.eventsRejected = pub.family(def('meterway_events_rejected_total', 'counter', 'Events rejected, by reason.', ['reason']));
+    this.scrapeDuration = pub.family(
+      def('meterway_scrape_duration_seconds', 'histogram', 'Time to render and send a scrape, by endpoint.', ['endpoint'], 'seconds',
+        [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5]),
+    );
+    this.processGauges = [
+      pub.family(def('process_cpu_seconds_total', 'counter', 'Total user and system CPU time spent in seconds.', [], 'seconds')),
+      pub.family(def('process_resident_memory_bytes', 'gauge', 'Resident memory size in bytes.', [], 'bytes')),
+      pub.family(def('process_start_time_seconds', 'gauge', 'Start time of the process since unix epoch in seconds.', [], 'seconds')),
+      pub.family(def('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use, in bytes.', [], 'bytes')),
+      pub.family(def('nodejs_eventloop_delay_max_seconds', 'gauge', 'Longest event-loop delay since the previous scrape of /metrics, in seconds.', [], 'seconds')),
+    ] as Family<GaugeSeries>[];
+    this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
+    this.droppedPerProject = this.projectRegistry.family(
+      def('meterway_project_series_limit_dropped_total', 'counter', 'Samples dropped because the project reached its series limit.', ['project_id']),
+    );
+    this.loopDelay.enable();
+  }
+
+  accepted(type: string): void {
+    this.publicRegistry.series(this.eventsAccepted, type, [type])!.inc(1);
+  }
+
+  rejected(reason: RejectReason): void {
+    this.publicRegistry.series(this.eventsRejected, reason, [reason])!.inc(1);
+  }
+
+  observeScrape(endpoint: 'project' | 'app' | 'self', seconds: number): void {
+    this.publicRegistry.series(this.scrapeDuration, endpoint, [endpoint])!.observe(seconds);
+  }
+
+  /** Brings the sampled values up to date; called just before /metrics renders. */
+  refresh(nowMs: number): void {
+    const cpu = process.cpuUsage();
+    const mem = process.memoryUsage();
+    const values = [
+      (cpu.user + cpu.system) / 1e6,
+      mem.rss,
+      this.startSeconds,
+      mem.heapUsed,
+      this.loopDelay.max / 1e9,
+    ];
+    this.loopDelay.reset();
+    this.processGauges.forEach((fam, i) => {
+      const s = this.publicRegistry.series(fam, '', [])!;
+      if (fam.def.type === 'counter') (s as unknown as CounterSeries).value = values[i];
+      else s.set(values[i], nowMs, nowMs);
+    });
+    this.seriesPerProject.series.clear();
+    this.projectRegistry.seriesCount = 0;
+    const dropped = this.droppedPerProject;
+    dropped.series.clear();
+    for (const pm of this.aggregator.all()) {
+      this.projectRegistry.series(this.seriesPerProject, pm.projectId, [pm.projectId])!.set(pm.registry.seriesCount, nowMs, nowMs);
+      this.projectRegistry.series(dropped, pm.projectId, [pm.projectId])!.value = pm.registry.droppedSamples;
+    }
+  }
+}

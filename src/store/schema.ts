@@ -1,0 +1,33 @@
+/** Table shapes as kysely sees them. Timestamps are ISO 8601 strings so SQLite and PostgreSQL agree. */
+export interface ProjectsTable {
+  id: string;
+  name: string;
+  created_at: string;
+}
+
+export interface TokensTable {
+  id: string;
+  /** null for server-wide tokens (admin, server-wide ingest). */
+  project_id: string | null;
+  scope: string;
+  name: string;
+  /** SHA-256 of the token, hex; the token itself is never stored. */
+  hash: string;
+  /** The token's first characters, to recognise it in a list. */
+  display_prefix: string;
+  created_at: string;
+  last_used_at: string | null;
+  /** Kept after revocation so a revoked token gets `token_revoked`, not `invalid_token`. */
+  revoked_at: string | null;
+}
+
+export interface MetaTable {
+  key: string;
+  value: string;
+}
+
+export interface Database {
+  projects: ProjectsTable;
+  tokens: TokensTable;
+  meta: MetaTable;
+}
