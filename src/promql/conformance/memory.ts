@@ -1,0 +1,119 @@
+/**
+ * An in-memory Queryable: the storage the conformance runner loads `.test` data into. Series
+ * come back sorted by label set, as from Prometheus' TSDB, since result order of some functions
+ * (topk, sort ties) follows input order.
+ */
+import type { Labels } from '../../core/labels.js';
+import type { LabelMatcher, Querier, Queryable, SeriesSamples } from '../../core/queryable.js';
+import { compileRegex } from '../regex.js';
+import { compareLabels, labelsKey } from '../values.js';
+
+interface StoredSeries {
+  labels: Labels;
+  timestamps: number[];
+  values: number[];
+  sorted: boolean;
+}
+
+export function matches(labels: Labels, matchers: readonly LabelMatcher[]): boolean {
+  for (const m of matchers) {
+    const v = labels[m.name] ?? '';
+    switch (m.type) {
+      case '=':
+        if (v !== m.value) return false;
+        break;
+      case '!=':
+        if (v === m.value) return false;
+        break;
+      case '=~':
+        if (!compileRegex(m.value).test(v)) return false;
+        break;
+      case '!~':
+        if (compileRegex(m.value).test(v)) return false;
+        break;
+    }
+  }
+  return true;
+}
+
+function lowerBound(a: ArrayLike<number>, x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export class MemoryStorage implements Queryable, Querier {
+  private readonly series = new Map<string, StoredSeries>();
+  private ordered: StoredSeries[] | null = null;
+
+  append(labels: Labels, timestampMs: number, value: number): void {
+    const key = labelsKey(labels);
+    let s = this.series.get(key);
+    if (!s) {
+      s = { labels: { ...labels }, timestamps: [], values: [], sorted: true };
+      this.series.set(key, s);
+      this.ordered = null;
+    }
+    const last = s.timestamps[s.timestamps.length - 1];
+    if (last !== undefined && timestampMs <= last) {
+      s.sorted = false;
+    }
+    s.timestamps.push(timestampMs);
+    s.values.push(value);
+  }
+
+  clear(): void {
+    this.series.clear();
+    this.ordered = null;
+  }
+
+  querier(_project: string, _minMs: number, _maxMs: number): Querier {
+    return this;
+  }
+
+  private all(): StoredSeries[] {
+    if (!this.ordered) {
+      for (const s of this.series.values()) {
+        if (s.sorted) continue;
+        // A later load overwrites a sample at the same timestamp, as appending to a TSDB would.
+        const byTime = new Map<number, number>();
+        s.timestamps.forEach((t, i) => byTime.set(t, s.values[i]));
+        s.timestamps = [...byTime.keys()].sort((a, b) => a - b);
+        s.values = s.timestamps.map((t) => byTime.get(t)!);
+        s.sorted = true;
+      }
+      this.ordered = [...this.series.values()].sort((a, b) => compareLabels(a.labels, b.labels));
+    }
+    return this.ordered;
+  }
+
+  *select(matchers: readonly LabelMatcher[], minMs: number, maxMs: number): Iterable<SeriesSamples> {
+    for (const s of this.all()) {
+      if (!matches(s.labels, matchers)) continue;
+      const lo = lowerBound(s.timestamps, minMs);
+      const hi = lowerBound(s.timestamps, maxMs + 1);
+      if (hi <= lo) continue;
+      yield { labels: s.labels, timestamps: s.timestamps.slice(lo, hi), values: s.values.slice(lo, hi) };
+    }
+  }
+
+  labelNames(matchers: readonly LabelMatcher[]): string[] {
+    const names = new Set<string>();
+    for (const s of this.all()) if (matches(s.labels, matchers)) for (const n in s.labels) names.add(n);
+    return [...names].sort();
+  }
+
+  labelValues(name: string, matchers: readonly LabelMatcher[]): string[] {
+    const values = new Set<string>();
+    for (const s of this.all()) {
+      const v = s.labels[name];
+      if (v !== undefined && matches(s.labels, matchers)) values.add(v);
+    }
+    return [...values].sort();
+  }
+}

@@ -1,0 +1,266 @@
+/**
+ * Runs promqltest `.test` files against the engine over an in-memory Queryable and compares
+ * results the way Prometheus' runner does: label sets as sets, floats with a relative tolerance
+ * of 1e-6, NaN/Inf exact, range points and timestamps exact, order only when asked for.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import type { Labels } from '../../core/labels.js';
+import { isStaleNaN } from '../../core/labels.js';
+import { Engine, type QueryResult } from '../index.js';
+import { PromQLError, PromQLParseError } from '../errors.js';
+import { formatValue, labelsKey, labelsString } from '../values.js';
+import { MemoryStorage } from './memory.js';
+import type { EvalCommand, ExpectedSeries } from './testfile.js';
+import { parseTestFile } from './testfile.js';
+
+/** Corpus files that exercise feature-flagged syntax; reported apart from the rest. */
+export const EXPERIMENTAL_FILES: ReadonlySet<string> = new Set([
+  'duration_expression',
+  'extended_vectors',
+  'fill-modifier',
+  'info',
+  'start_timestamps',
+]);
+
+export interface EvalFailure {
+  file: string;
+  line: number;
+  expr: string;
+  expected: string;
+  got: string;
+}
+
+export interface EvalSkip {
+  file: string;
+  line: number;
+  expr: string;
+  reason: string;
+}
+
+export interface FileResult {
+  file: string;
+  experimental: boolean;
+  passed: number;
+  failed: number;
+  skipped: number;
+  failures: EvalFailure[];
+  skips: EvalSkip[];
+  /** Set when the file itself could not be parsed. */
+  error: string | null;
+}
+
+export interface RunOptions {
+  /** Check `expect warn/info/no_warn/no_info` (presence only, not message text). */
+  checkAnnotations?: boolean;
+}
+
+const MIN_NORMAL = 2.2250738585072014e-308;
+
+/** Prometheus' almost.Equal with epsilon 1e-6; StaleNaN equals only StaleNaN. */
+export function almostEqual(a: number, b: number): boolean {
+  if (Number.isNaN(a) && Number.isNaN(b)) return isStaleNaN(a) === isStaleNaN(b);
+  if (a === b) return true;
+  const absSum = Math.abs(a) + Math.abs(b);
+  const diff = Math.abs(a - b);
+  if (a === 0 || b === 0 || absSum < MIN_NORMAL) return diff < 1e-6 * MIN_NORMAL;
+  return diff / Math.min(absSum, Number.MAX_VALUE) < 1e-6;
+}
+
+function fmtSeries(labels: Labels, values: (number | null)[]): string {
+  return `${labelsString(labels)} ${values.map((v) => (v === null ? '_' : formatValue(v))).join(' ')}`;
+}
+
+function describeResult(r: QueryResult): string {
+  switch (r.resultType) {
+    case 'scalar':
+      return `scalar ${formatValue(r.result.value)}`;
+    case 'string':
+      return `string ${JSON.stringify(r.result.value)}`;
+    case 'vector':
+      return r.result.length === 0 ? 'empty vector' : r.result.map((s) => fmtSeries(s.labels, [s.value])).join('; ');
+    case 'matrix':
+      return r.result.length === 0
+        ? 'empty matrix'
+        : r.result.map((s) => `${labelsString(s.labels)} ${s.timestampsMs.map((t, k) => `${formatValue(s.values[k])}@${t / 1000}`).join(' ')}`).join('; ');
+  }
+}
+
+function describeExpected(cmd: EvalCommand): string {
+  if (cmd.expects.some((e) => e.kind === 'fail')) {
+    const f = cmd.expects.find((e) => e.kind === 'fail')!;
+    return `an error${f.msg !== undefined ? ` with message ${JSON.stringify(f.msg)}` : ''}${f.regex !== undefined ? ` matching /${f.regex}/` : ''}`;
+  }
+  if (cmd.string !== null) return `string ${JSON.stringify(cmd.string)}`;
+  if (cmd.scalar !== null) return `scalar ${formatValue(cmd.scalar)}`;
+  if (cmd.series.length === 0) return 'empty result';
+  return cmd.series.map((s) => fmtSeries(s.labels, s.values)).join('; ');
+}
+
+/** Compares a result with the expectation; returns a mismatch description or null. */
+function compare(cmd: EvalCommand, r: QueryResult): string | null {
+  if (cmd.string !== null) {
+    if (r.resultType !== 'string') return `expected a string, got ${r.resultType}`;
+    return r.result.value === cmd.string ? null : 'string differs';
+  }
+  if (cmd.scalar !== null) {
+    if (cmd.instant) {
+      if (r.resultType !== 'scalar') return `expected a scalar, got ${r.resultType}`;
+      return almostEqual(r.result.value, cmd.scalar) ? null : 'scalar value differs';
+    }
+  }
+  const ordered = cmd.expects.some((e) => e.kind === 'ordered');
+  if (cmd.instant && !cmd.rangeVector) {
+    if (r.resultType === 'scalar') return cmd.series.length === 0 ? 'expected a vector, got a scalar' : 'expected a vector, got a scalar';
+    if (r.resultType !== 'vector') return `expected a vector, got ${r.resultType}`;
+    if (r.result.length !== cmd.series.length) return `expected ${cmd.series.length} series, got ${r.result.length}`;
+    const byKey = new Map<string, ExpectedSeries & { index: number }>();
+    cmd.series.forEach((s, index) => byKey.set(labelsKey(s.labels), { ...s, index }));
+    for (let k = 0; k < r.result.length; k++) {
+      const got = r.result[k];
+      const exp = byKey.get(labelsKey(got.labels));
+      if (!exp) return `unexpected series ${labelsString(got.labels)}`;
+      if (exp.values.length !== 1 || exp.values[0] === null) return `bad expectation for ${labelsString(got.labels)}`;
+      if (!almostEqual(got.value, exp.values[0])) return `value of ${labelsString(got.labels)} differs`;
+      if (ordered && exp.index !== k) return `series ${labelsString(got.labels)} at position ${k + 1}, expected at ${exp.index + 1}`;
+    }
+    return null;
+  }
+  // Range results: a matrix whose points sit at start + i*step.
+  const start = cmd.rangeVector ? cmd.rangeVector.startMs : cmd.startMs;
+  const step = cmd.rangeVector ? cmd.rangeVector.stepMs : cmd.stepMs;
+  const end = cmd.rangeVector ? cmd.rangeVector.endMs : cmd.endMs;
+  if (r.resultType !== 'matrix') return `expected a matrix, got ${r.resultType}`;
+  const expected = cmd.scalar !== null && !cmd.instant ? [{ labels: {}, values: stepsOf(cmd).map(() => cmd.scalar), line: cmd.line }] : cmd.series;
+  const expNonEmpty = expected.filter((s) => s.values.some((v) => v !== null));
+  if (r.result.length !== expNonEmpty.length) return `expected ${expNonEmpty.length} series, got ${r.result.length}`;
+  const byKey = new Map(expNonEmpty.map((s) => [labelsKey(s.labels), s]));
+  for (const got of r.result) {
+    const exp = byKey.get(labelsKey(got.labels));
+    if (!exp) return `unexpected series ${labelsString(got.labels)}`;
+    const wantT: number[] = [];
+    const wantV: number[] = [];
+    exp.values.forEach((v, i) => {
+      if (v === null) return;
+      wantT.push(start + i * step);
+      wantV.push(v);
+    });
+    if (wantT.length !== got.timestampsMs.length) return `series ${labelsString(got.labels)}: expected ${wantT.length} points, got ${got.timestampsMs.length}`;
+    for (let k = 0; k < wantT.length; k++) {
+      if (got.timestampsMs[k] > end) return `series ${labelsString(got.labels)}: point after end`;
+      if (got.timestampsMs[k] !== wantT[k]) return `series ${labelsString(got.labels)}: point ${k} at ${got.timestampsMs[k]}ms, expected ${wantT[k]}ms`;
+      if (!almostEqual(got.values[k], wantV[k])) return `series ${labelsString(got.labels)}: value at ${wantT[k]}ms differs`;
+    }
+  }
+  return null;
+}
+
+function stepsOf(cmd: EvalCommand): number[] {
+  const out: number[] = [];
+  for (let t = cmd.startMs; t <= cmd.endMs; t += cmd.stepMs) out.push(t);
+  return out;
+}
+
+function checkFailure(cmd: EvalCommand, err: unknown): string | null {
+  const f = cmd.expects.find((e) => e.kind === 'fail');
+  if (!f) return null;
+  const message = err instanceof PromQLParseError ? err.detail : err instanceof Error ? err.message : String(err);
+  if (f.msg !== undefined && message !== f.msg) return `error ${JSON.stringify(message)}`;
+  if (f.regex !== undefined && !new RegExp(f.regex).test(message)) return `error ${JSON.stringify(message)}`;
+  return null;
+}
+
+function checkAnnotations(cmd: EvalCommand, r: QueryResult): string | null {
+  const has = (k: string) => cmd.expects.some((e) => e.kind === k);
+  if (has('warn') && r.annotations.warnings.length === 0) return 'expected a warning, got none';
+  if (has('no_warn') && r.annotations.warnings.length > 0) return `unexpected warning: ${r.annotations.warnings[0]}`;
+  if (has('info') && r.annotations.infos.length === 0) return 'expected an info annotation, got none';
+  if (has('no_info') && r.annotations.infos.length > 0) return `unexpected info: ${r.annotations.infos[0]}`;
+  return null;
+}
+
+export function runTestFile(path: string, options: RunOptions = {}): FileResult {
+  const file = basename(path);
+  const name = file.replace(/\.test$/, '');
+  const result: FileResult = {
+    file,
+    experimental: EXPERIMENTAL_FILES.has(name),
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    failures: [],
+    skips: [],
+    error: null,
+  };
+  let commands;
+  try {
+    commands = parseTestFile(readFileSync(path, 'utf8'));
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    return result;
+  }
+  const storage = new MemoryStorage();
+  // Settings the corpus assumes (FORMAT.md section 10).
+  const engine = new Engine({ lookbackDeltaMs: 300_000, defaultSubqueryStepMs: 60_000 });
+  /** Metric names whose data was not loaded (native histograms, start timestamps) and why. */
+  const unloaded = new Map<string, string>();
+  for (const cmd of commands) {
+    if (cmd.kind === 'clear') {
+      storage.clear();
+      unloaded.clear();
+      continue;
+    }
+    if (cmd.kind === 'load') {
+      if (cmd.skip) {
+        unloaded.set('*', cmd.skip);
+      }
+      if (cmd.withNhcb) continue;
+      for (const s of cmd.series) {
+        s.values.forEach((v, k) => {
+          if (v !== null) storage.append(s.labels, k * cmd.stepMs, v);
+        });
+      }
+      continue;
+    }
+    const skipReason = cmd.skip ?? unloaded.get('*') ?? null;
+    if (skipReason) {
+      result.skipped++;
+      result.skips.push({ file, line: cmd.line, expr: cmd.expr, reason: skipReason });
+      continue;
+    }
+    const fail = (got: string) => {
+      result.failed++;
+      result.failures.push({ file, line: cmd.line, expr: cmd.expr, expected: describeExpected(cmd), got });
+    };
+    const expectFail = cmd.expects.some((e) => e.kind === 'fail');
+    let r: QueryResult;
+    try {
+      const querier = storage.querier('conformance', 0, 0);
+      r = cmd.instant
+        ? engine.instantQuerySync(querier, cmd.expr, cmd.rangeVector ? cmd.rangeVector.endMs : cmd.startMs)
+        : engine.rangeQuerySync(querier, cmd.expr, cmd.startMs, cmd.endMs, cmd.stepMs);
+    } catch (err) {
+      if (!(err instanceof PromQLError)) {
+        fail(`crash: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        continue;
+      }
+      // The corpus only holds expressions Prometheus parses, so a parse error is always ours.
+      if (!expectFail || err instanceof PromQLParseError) {
+        fail(`error: ${err.message}`);
+        continue;
+      }
+      const mismatch = checkFailure(cmd, err);
+      if (mismatch) fail(mismatch);
+      else result.passed++;
+      continue;
+    }
+    if (expectFail) {
+      fail(describeResult(r));
+      continue;
+    }
+    const mismatch = compare(cmd, r) ?? (options.checkAnnotations ? checkAnnotations(cmd, r) : null);
+    if (mismatch) fail(`${describeResult(r)} (${mismatch})`);
+    else result.passed++;
+  }
+  return result;
+}

@@ -1,0 +1,1062 @@
+/**
+ * The evaluator. A query is a range of steps (an instant query has one); each AST node is
+ * evaluated once for all steps into columnar series (see values.ts). Selection, grouping and
+ * matching work per series, so label sets are hashed once per query, not once per sample.
+ */
+import type { Labels } from '../core/labels.js';
+import { METRIC_NAME, isStaleNaN } from '../core/labels.js';
+import type { Querier, SeriesSamples } from '../core/queryable.js';
+import type {
+  AggregateExpr,
+  AtModifier,
+  BinaryExpr,
+  BinaryOp,
+  Call,
+  Expr,
+  MatrixSelector,
+  SubqueryExpr,
+  VectorMatching,
+  VectorSelector,
+} from './ast.js';
+import { COMPARISON_OPERATORS } from './ast.js';
+import {
+  PromQLExecutionError,
+  PromQLTimeoutError,
+  PromQLTooManySamplesError,
+} from './errors.js';
+import type { Window } from './functions.js';
+import { FUNCTIONS, goPow, kahanInc, quantileOf } from './functions.js';
+import { exprType } from './parser.js';
+import type { EvalContext, EvalValue, RawSeries, StepSeries } from './values.js';
+import { formatValue, keyOf, keyWithout, labelsKey, labelsString, withoutName } from './values.js';
+
+export interface EvalSettings {
+  readonly lookbackDeltaMs: number;
+  readonly maxSamples: number;
+  readonly deadline: number;
+  /** Resolution of subqueries written without a step (`x[5m:]`). */
+  readonly defaultSubqueryStepMs: number;
+}
+
+/** State shared by an evaluator and the child evaluators of its subqueries. */
+export interface SharedState {
+  readonly querier: Querier;
+  readonly settings: EvalSettings;
+  /** The outermost query's start and end, which `@ start()`/`@ end()` and start()/end() refer to. */
+  readonly queryStartMs: number;
+  readonly queryEndMs: number;
+  readonly queryStepMs: number;
+  samples: number;
+  checks: number;
+  readonly warnings: Set<string>;
+  readonly infos: Set<string>;
+}
+
+type BinFn = (l: number, r: number) => number;
+
+const ARITHMETIC: Record<string, BinFn> = {
+  '+': (l, r) => l + r,
+  '-': (l, r) => l - r,
+  '*': (l, r) => l * r,
+  '/': (l, r) => l / r,
+  '%': (l, r) => l % r,
+  '^': goPow,
+  atan2: Math.atan2,
+};
+
+const COMPARE: Record<string, (l: number, r: number) => boolean> = {
+  '==': (l, r) => l === r,
+  '!=': (l, r) => l !== r,
+  '>': (l, r) => l > r,
+  '<': (l, r) => l < r,
+  '>=': (l, r) => l >= r,
+  '<=': (l, r) => l <= r,
+};
+
+function stepTimes(startMs: number, endMs: number, stepMs: number): Float64Array {
+  const n = Math.floor((endMs - startMs) / stepMs) + 1;
+  const times = new Float64Array(n);
+  for (let i = 0; i < n; i++) times[i] = startMs + i * stepMs;
+  return times;
+}
+
+function unwrapParens(e: Expr): Expr {
+  return e.type === 'paren' ? unwrapParens(e.expr) : e;
+}
+
+/** Drops staleness markers: range functions never see them. */
+function withoutStale(s: SeriesSamples): { ts: ArrayLike<number>; vs: ArrayLike<number> } {
+  const vs = s.values;
+  let stale = 0;
+  for (let i = 0; i < vs.length; i++) if (vs[i] !== vs[i] && isStaleNaN(vs[i])) stale++;
+  if (stale === 0) return { ts: s.timestamps, vs };
+  const n = vs.length - stale;
+  const ts2 = new Float64Array(n);
+  const vs2 = new Float64Array(n);
+  let k = 0;
+  for (let i = 0; i < vs.length; i++) {
+    if (vs[i] !== vs[i] && isStaleNaN(vs[i])) continue;
+    ts2[k] = s.timestamps[i];
+    vs2[k++] = vs[i];
+  }
+  return { ts: ts2, vs: vs2 };
+}
+
+export class Evaluator implements EvalContext {
+  readonly n: number;
+  readonly times: Float64Array;
+
+  constructor(
+    readonly shared: SharedState,
+    readonly startMs: number,
+    readonly endMs: number,
+    readonly stepMs: number,
+  ) {
+    this.times = stepTimes(startMs, endMs, stepMs);
+    this.n = this.times.length;
+  }
+
+  get queryStartMs(): number {
+    return this.shared.queryStartMs;
+  }
+
+  get queryEndMs(): number {
+    return this.shared.queryEndMs;
+  }
+
+  get queryStepMs(): number {
+    return this.shared.queryStepMs;
+  }
+
+  // ---- EvalContext --------------------------------------------------------------------------
+
+  fail(message: string): never {
+    throw new PromQLExecutionError(message);
+  }
+
+  warn(message: string, e?: Expr): void {
+    this.shared.warnings.add(e ? `${message} (${e.pos.start})` : message);
+  }
+
+  info(message: string, e?: Expr): void {
+    this.shared.infos.add(e ? `${message} (${e.pos.start})` : message);
+  }
+
+  newSeries(labels: Labels, dropName: boolean): StepSeries {
+    return { labels, values: new Float64Array(this.n), present: new Uint8Array(this.n), dropName };
+  }
+
+  evalVector(e: Expr): StepSeries[] {
+    const v = this.eval(e);
+    if (v.kind !== 'vector') this.fail(`expected instant vector, got ${v.kind}`);
+    return v.series;
+  }
+
+  evalScalar(e: Expr): Float64Array {
+    const v = this.eval(e);
+    if (v.kind !== 'scalar') this.fail(`expected scalar, got ${v.kind}`);
+    return v.values;
+  }
+
+  mergeSameLabels(series: StepSeries[]): StepSeries[] {
+    const byKey = new Map<string, StepSeries>();
+    const out: StepSeries[] = [];
+    for (const s of series) {
+      const key = labelsKey(s.labels);
+      const prev = byKey.get(key);
+      if (!prev) {
+        byKey.set(key, s);
+        out.push(s);
+        continue;
+      }
+      for (let i = 0; i < this.n; i++) {
+        if (!s.present[i]) continue;
+        if (prev.present[i]) this.fail('vector cannot contain metrics with the same labelset');
+        prev.present[i] = 1;
+        prev.values[i] = s.values[i];
+      }
+    }
+    return out;
+  }
+
+  // ---- limits -------------------------------------------------------------------------------
+
+  private tick(): void {
+    if ((++this.shared.checks & 63) === 0 && Date.now() > this.shared.settings.deadline) {
+      throw new PromQLTimeoutError();
+    }
+  }
+
+  private account(samples: number): void {
+    this.shared.samples += samples;
+    if (this.shared.samples > this.shared.settings.maxSamples) throw new PromQLTooManySamplesError();
+  }
+
+  // ---- dispatch -----------------------------------------------------------------------------
+
+  eval(e: Expr): EvalValue {
+    if (Date.now() > this.shared.settings.deadline) throw new PromQLTimeoutError();
+    switch (e.type) {
+      case 'number': {
+        const values = new Float64Array(this.n).fill(e.value);
+        return { kind: 'scalar', values };
+      }
+      case 'string':
+        return { kind: 'string', value: e.value };
+      case 'paren':
+        return this.eval(e.expr);
+      case 'unary':
+        return this.evalUnary(e.op, this.eval(e.expr));
+      case 'vectorSelector':
+        return { kind: 'vector', series: this.evalVectorSelector(e) };
+      case 'matrixSelector':
+      case 'subquery':
+        return { kind: 'matrix', series: this.rangeAt(e) };
+      case 'call':
+        return this.evalCall(e);
+      case 'aggregate':
+        return { kind: 'vector', series: this.evalAggregate(e) };
+      case 'binary':
+        return this.evalBinary(e);
+    }
+  }
+
+  private evalUnary(op: '-' | '+', v: EvalValue): EvalValue {
+    if (op === '+') return v;
+    if (v.kind === 'scalar') return { kind: 'scalar', values: v.values.map((x) => -x) };
+    if (v.kind !== 'vector') this.fail('unary minus needs a scalar or instant vector');
+    return {
+      kind: 'vector',
+      series: v.series.map((s) => ({ labels: s.labels, values: s.values.map((x) => -x), present: s.present, dropName: true })),
+    };
+  }
+
+  // ---- selectors ----------------------------------------------------------------------------
+
+  private atTime(at: AtModifier | null): number | null {
+    if (!at) return null;
+    if (at.kind === 'time') return at.ms;
+    return at.kind === 'start' ? this.shared.queryStartMs : this.shared.queryEndMs;
+  }
+
+  /** Reference time of each step for a selector: the @ time or the step time, minus offset. */
+  private refTimes(at: AtModifier | null, offsetMs: number): Float64Array {
+    const fixed = this.atTime(at);
+    const refs = new Float64Array(this.n);
+    for (let i = 0; i < this.n; i++) refs[i] = (fixed ?? this.times[i]) - offsetMs;
+    return refs;
+  }
+
+  private select(vs: VectorSelector, minMs: number, maxMs: number): SeriesSamples[] {
+    const out = [...this.shared.querier.select(vs.matchers, minMs, maxMs)];
+    return out;
+  }
+
+  private evalVectorSelector(vs: VectorSelector): StepSeries[] {
+    const refs = this.refTimes(vs.at, vs.offsetMs);
+    const lookback = this.shared.settings.lookbackDeltaMs;
+    const raw = this.select(vs, refs[0] - lookback + 1, refs[this.n - 1]);
+    const out: StepSeries[] = [];
+    let points = 0;
+    for (const s of raw) {
+      this.tick();
+      const ts = s.timestamps;
+      const vals = s.values;
+      const series = this.newSeries(s.labels, false);
+      const times = new Float64Array(this.n);
+      let j = 0;
+      let any = false;
+      for (let i = 0; i < this.n; i++) {
+        const ref = refs[i];
+        while (j < ts.length && ts[j] <= ref) j++;
+        const last = j - 1;
+        if (last < 0 || ts[last] <= ref - lookback) continue;
+        const v = vals[last];
+        if (v !== v && isStaleNaN(v)) continue;
+        series.values[i] = v;
+        series.present[i] = 1;
+        times[i] = ts[last];
+        any = true;
+        points++;
+      }
+      if (any) {
+        series.times = times;
+        out.push(series);
+      }
+    }
+    this.account(points);
+    return out;
+  }
+
+  /** The points of a range selector or subquery, plus what windows over them need. */
+  private rangeSource(e: MatrixSelector | SubqueryExpr): { series: RawSeries[]; refs: Float64Array; rangeMs: number } {
+    if (e.type === 'matrixSelector') {
+      const vs = e.selector;
+      const refs = this.refTimes(vs.at, vs.offsetMs);
+      const raw = this.select(vs, refs[0] - e.rangeMs + 1, refs[this.n - 1]);
+      let points = 0;
+      const series = raw.map((s) => {
+        const { ts, vs: values } = withoutStale(s);
+        points += ts.length;
+        return { labels: s.labels, ts, vs: values, dropName: false };
+      });
+      this.account(points);
+      return { series, refs, rangeMs: e.rangeMs };
+    }
+    const refs = this.refTimes(e.at, e.offsetMs);
+    const step = e.stepMs || this.shared.settings.defaultSubqueryStepMs;
+    const from = refs[0] - e.rangeMs;
+    let start = step * Math.trunc(from / step);
+    if (start <= from) start += step;
+    const end = refs[this.n - 1];
+    if (start > end) return { series: [], refs, rangeMs: e.rangeMs };
+    const child = new Evaluator(this.shared, start, end, step);
+    const inner = child.evalVector(e.expr);
+    const series: RawSeries[] = [];
+    let points = 0;
+    for (const s of inner) {
+      let count = 0;
+      for (let i = 0; i < child.n; i++) count += s.present[i];
+      const ts = new Float64Array(count);
+      const vs = new Float64Array(count);
+      let k = 0;
+      for (let i = 0; i < child.n; i++) {
+        if (!s.present[i]) continue;
+        ts[k] = child.times[i];
+        vs[k++] = s.values[i];
+      }
+      points += count;
+      series.push({ labels: s.labels, ts, vs, dropName: s.dropName });
+    }
+    this.account(points);
+    return { series, refs, rangeMs: e.rangeMs };
+  }
+
+  /** A range vector as a value: only valid for an instant query (one step). */
+  private rangeAt(e: MatrixSelector | SubqueryExpr): RawSeries[] {
+    const src = this.rangeSource(e);
+    const end = src.refs[this.n - 1];
+    const start = end - src.rangeMs;
+    const out: RawSeries[] = [];
+    for (const s of src.series) {
+      const ts: number[] = [];
+      const vs: number[] = [];
+      for (let i = 0; i < s.ts.length; i++) {
+        if (s.ts[i] > start && s.ts[i] <= end) {
+          ts.push(s.ts[i]);
+          vs.push(s.vs[i]);
+        }
+      }
+      if (ts.length > 0) out.push({ labels: s.labels, ts, vs, dropName: s.dropName });
+    }
+    return out;
+  }
+
+  // ---- functions ----------------------------------------------------------------------------
+
+  private evalCall(call: Call): EvalValue {
+    const def = FUNCTIONS.get(call.name);
+    if (!def) this.fail(`unknown function ${call.name}`);
+    const impl = def.impl;
+    switch (impl.kind) {
+      case 'custom':
+        return impl.fn(this, call);
+      case 'elementwise': {
+        const input = this.evalVector(call.args[0]);
+        const params = call.args.slice(1).map((a) => this.evalScalar(a));
+        const p: number[] = new Array(params.length);
+        const out: StepSeries[] = [];
+        for (const s of input) {
+          const r = this.newSeries(s.labels, true);
+          let any = false;
+          for (let i = 0; i < this.n; i++) {
+            if (!s.present[i]) continue;
+            for (let k = 0; k < params.length; k++) p[k] = params[k][i];
+            const v = impl.fn(s.values[i], p);
+            if (v === undefined) continue;
+            r.values[i] = v;
+            r.present[i] = 1;
+            any = true;
+          }
+          if (any) out.push(r);
+        }
+        return { kind: 'vector', series: out };
+      }
+      case 'range':
+        return { kind: 'vector', series: this.evalRangeFunction(call, impl.fn, impl.keepName === true) };
+    }
+  }
+
+  private evalRangeFunction(call: Call, fn: import('./functions.js').RangeFn, keepName: boolean): StepSeries[] {
+    const mi = call.args.findIndex((a) => exprType(a) === 'matrix');
+    const arg = unwrapParens(call.args[mi]) as MatrixSelector | SubqueryExpr;
+    const params = call.args.filter((_, k) => k !== mi).map((a) => this.evalScalar(a));
+    const src = this.rangeSource(arg);
+    const { refs, rangeMs } = src;
+    const out: StepSeries[] = [];
+    const self = this;
+    const w: Window = {
+      rangeStart: 0,
+      rangeEnd: 0,
+      rangeMs,
+      evalTs: 0,
+      params: new Array(params.length),
+      labels: {},
+      warn: (m) => self.warn(m, call.args[mi]),
+      info: (m) => self.info(m, call.args[mi]),
+      fail: (m) => self.fail(m),
+    };
+    const counterCheck = call.name === 'rate' || call.name === 'increase';
+    for (const s of src.series) {
+      this.tick();
+      const ts = s.ts;
+      const vs = s.vs;
+      const r = this.newSeries(s.labels, keepName ? s.dropName : true);
+      w.labels = s.labels;
+      let lo = 0;
+      let hi = 0;
+      let any = false;
+      for (let i = 0; i < this.n; i++) {
+        const end = refs[i];
+        const start = end - rangeMs;
+        // Windows only move forward (refs never decrease), so two cursors suffice.
+        if (i > 0 && end < refs[i - 1]) {
+          lo = 0;
+          hi = 0;
+        }
+        while (lo < ts.length && ts[lo] <= start) lo++;
+        if (hi < lo) hi = lo;
+        while (hi < ts.length && ts[hi] <= end) hi++;
+        if (hi <= lo) continue;
+        w.rangeStart = start;
+        w.rangeEnd = end;
+        w.evalTs = this.times[i];
+        for (let k = 0; k < params.length; k++) w.params[k] = params[k][i];
+        const v = fn(ts, vs, lo, hi, w);
+        if (v === undefined) continue;
+        r.values[i] = v;
+        r.present[i] = 1;
+        any = true;
+      }
+      if (any) {
+        out.push(r);
+        const name = s.labels[METRIC_NAME];
+        if (counterCheck && name !== undefined && !/_(total|sum|count|bucket)$/.test(name)) {
+          this.info(`PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "${name}"`, call.args[mi]);
+        }
+      }
+    }
+    return out;
+  }
+
+  // ---- aggregation --------------------------------------------------------------------------
+
+  private evalAggregate(e: AggregateExpr): StepSeries[] {
+    const input = this.evalVector(e.expr);
+    const op = e.op;
+    if (op === 'count_values') return this.countValues(e, input);
+    const param = e.param ? this.evalScalar(e.param) : null;
+    if (op === 'topk' || op === 'bottomk' || op === 'limitk' || op === 'limit_ratio') return this.aggregateK(e, input, param!);
+
+    const grouping = [...e.grouping].sort();
+    const groupSet = new Set(e.grouping);
+    const groupOf = new Int32Array(input.length);
+    const groupLabels: Labels[] = [];
+    const index = new Map<string, number>();
+    input.forEach((s, si) => {
+      this.tick();
+      const key = e.without ? keyWithout(s.labels, groupSet) : keyOf(s.labels, grouping);
+      let g = index.get(key);
+      if (g === undefined) {
+        g = groupLabels.length;
+        index.set(key, g);
+        groupLabels.push(e.without ? dropLabels(s.labels, groupSet) : keepLabels(s.labels, grouping));
+      }
+      groupOf[si] = g;
+    });
+    const G = groupLabels.length;
+    const n = this.n;
+    const size = G * n;
+    const value = new Float64Array(size);
+    const comp = new Float64Array(size);
+    const count = new Float64Array(size);
+    const mean = new Float64Array(size);
+    const incremental = new Uint8Array(size);
+    const dropName = new Uint8Array(G);
+    const lists: number[][] | null = op === 'quantile' ? Array.from({ length: size }, () => []) : null;
+    if (op === 'quantile' && param) {
+      for (let i = 0; i < n; i++) {
+        const q = param[i];
+        if (Number.isNaN(q) || q < 0 || q > 1) {
+          this.warn(`PromQL warning: quantile value should be between 0 and 1, got ${formatValue(q)}`, e.param!);
+          break;
+        }
+      }
+    }
+
+    for (let si = 0; si < input.length; si++) {
+      const s = input[si];
+      const g = groupOf[si];
+      if (s.dropName) dropName[g] = 1;
+      const base = g * n;
+      const vals = s.values;
+      const pres = s.present;
+      for (let i = 0; i < n; i++) {
+        if (!pres[i]) continue;
+        const f = vals[i];
+        const k = base + i;
+        const c = count[k]++;
+        if (c === 0) {
+          switch (op) {
+            case 'stddev':
+            case 'stdvar':
+              value[k] = Number.isFinite(f) ? 0 : NaN;
+              mean[k] = f;
+              break;
+            case 'group':
+              value[k] = 1;
+              break;
+            case 'quantile':
+              lists![k].push(f);
+              break;
+            default:
+              value[k] = f;
+          }
+          continue;
+        }
+        switch (op) {
+          case 'sum': {
+            const t = value[k] + f;
+            const sum = value[k];
+            if (!Number.isFinite(t) && !Number.isNaN(t)) comp[k] = 0;
+            else if (Math.abs(sum) >= Math.abs(f)) comp[k] += sum - t + f;
+            else comp[k] += f - t + sum;
+            value[k] = t;
+            break;
+          }
+          case 'avg': {
+            const cnt = c + 1;
+            if (!incremental[k]) {
+              const [nv, nc] = kahanInc(f, value[k], comp[k]);
+              if (Number.isFinite(nv) || Number.isNaN(nv)) {
+                value[k] = nv;
+                comp[k] = nc;
+                break;
+              }
+              incremental[k] = 1;
+              mean[k] = value[k] / (cnt - 1);
+              comp[k] /= cnt - 1;
+            }
+            const q = (cnt - 1) / cnt;
+            [mean[k], comp[k]] = kahanInc(f / cnt, q * mean[k], q * comp[k]);
+            break;
+          }
+          case 'max':
+            if (value[k] < f || Number.isNaN(value[k])) value[k] = f;
+            break;
+          case 'min':
+            if (value[k] > f || Number.isNaN(value[k])) value[k] = f;
+            break;
+          case 'stddev':
+          case 'stdvar': {
+            const cnt = c + 1;
+            const delta = f - mean[k];
+            mean[k] += delta / cnt;
+            value[k] += delta * (f - mean[k]);
+            break;
+          }
+          case 'quantile':
+            lists![k].push(f);
+            break;
+          default:
+            break;
+        }
+      }
+    }
+
+    const out: StepSeries[] = [];
+    for (let g = 0; g < G; g++) {
+      const r = this.newSeries(groupLabels[g], dropName[g] === 1);
+      let any = false;
+      for (let i = 0; i < n; i++) {
+        const k = g * n + i;
+        const cnt = count[k];
+        if (cnt === 0) continue;
+        let v: number;
+        switch (op) {
+          case 'sum':
+            v = Number.isFinite(value[k]) || Number.isNaN(value[k]) ? value[k] + comp[k] : value[k];
+            break;
+          case 'avg':
+            v = incremental[k] ? mean[k] + comp[k] : value[k] / cnt + comp[k] / cnt;
+            break;
+          case 'count':
+            v = cnt;
+            break;
+          case 'stdvar':
+            v = value[k] / cnt;
+            break;
+          case 'stddev':
+            v = Math.sqrt(value[k] / cnt);
+            break;
+          case 'quantile':
+            v = quantileOf(param![i], lists![k]);
+            break;
+          default:
+            v = value[k];
+        }
+        r.values[i] = v;
+        r.present[i] = 1;
+        any = true;
+      }
+      if (any) out.push(r);
+    }
+    this.account(out.length * n);
+    return out;
+  }
+
+  private groupKeyFn(e: AggregateExpr): (l: Labels) => string {
+    const grouping = [...e.grouping].sort();
+    const groupSet = new Set(e.grouping);
+    return e.without ? (l) => keyWithout(l, groupSet) : (l) => keyOf(l, grouping);
+  }
+
+  private countValues(e: AggregateExpr, input: StepSeries[]): StepSeries[] {
+    const label = (e.param as { value?: string } | null)?.value ?? '';
+    const p = e.param!;
+    const labelName = p.type === 'string' ? p.value : (this.eval(p) as { value: string }).value ?? label;
+    if (labelName === '') this.fail(`invalid label name ""`);
+    const groupSet = new Set(e.grouping);
+    const grouping = [...e.grouping].sort();
+    const out = new Map<string, StepSeries>();
+    for (let i = 0; i < this.n; i++) {
+      for (const s of input) {
+        if (!s.present[i]) continue;
+        const base = e.without ? dropLabels(s.labels, groupSet) : keepLabels(s.labels, grouping);
+        const labels = { ...base, [labelName]: formatValue(s.values[i]) };
+        const key = labelsKey(labels);
+        let r = out.get(key);
+        if (!r) {
+          r = this.newSeries(labels, false);
+          out.set(key, r);
+        }
+        if (!r.present[i]) {
+          r.present[i] = 1;
+          r.values[i] = 0;
+        }
+        r.values[i]++;
+      }
+    }
+    return [...out.values()];
+  }
+
+  private aggregateK(e: AggregateExpr, input: StepSeries[], param: Float64Array): StepSeries[] {
+    const op = e.op;
+    let max = -Infinity;
+    let min = Infinity;
+    let hasNaN = false;
+    for (const p of param) {
+      if (Number.isNaN(p)) hasNaN = true;
+      if (p > max) max = p;
+      if (p < min) min = p;
+    }
+    if (op === 'limit_ratio') {
+      if (max === 0 && min === 0) return [];
+      if (hasNaN) this.fail('Ratio value is NaN');
+    } else {
+      if (max < 1) return [];
+      if (hasNaN) this.fail('Parameter value is NaN');
+      if (min <= -9223372036854775808) this.fail(`Scalar value ${formatValue(min)} underflows int64`);
+      if (max >= 9223372036854775807) this.fail(`Scalar value ${formatValue(max)} overflows int64`);
+    }
+    const keyFn = this.groupKeyFn(e);
+    const groupOf = new Int32Array(input.length);
+    const index = new Map<string, number>();
+    input.forEach((s, si) => {
+      const key = keyFn(s.labels);
+      let g = index.get(key);
+      if (g === undefined) {
+        g = index.size;
+        index.set(key, g);
+      }
+      groupOf[si] = g;
+    });
+    const G = index.size;
+    // One output series per input series: topk & co. keep the input labels.
+    const outs: (StepSeries | null)[] = new Array(input.length).fill(null);
+    const order: number[] = [];
+    const heaps: number[][] = Array.from({ length: G }, () => []);
+    for (let i = 0; i < this.n; i++) {
+      for (const h of heaps) h.length = 0;
+      const fp = param[i];
+      const k = Math.min(Math.trunc(fp), input.length);
+      if (op !== 'limit_ratio' && k < 1) continue;
+      if (op === 'limit_ratio' && fp === 0) continue;
+      const ratio = Math.max(-1, Math.min(1, fp));
+      const val = (si: number) => input[si].values[i];
+      // Go's container/heap with Prometheus' Less, so ties resolve the same way.
+      const less = op === 'bottomk' ? (a: number, b: number) => Number.isNaN(val(a)) || val(a) > val(b) : (a: number, b: number) => Number.isNaN(val(a)) || val(a) < val(b);
+      for (let si = 0; si < input.length; si++) {
+        if (!input[si].present[i]) continue;
+        const h = heaps[groupOf[si]];
+        switch (op) {
+          case 'topk':
+          case 'bottomk': {
+            if (h.length < k) {
+              h.push(si);
+              heapUp(h, h.length - 1, less);
+            } else {
+              const top = val(h[0]);
+              const v = val(si);
+              const better = op === 'topk' ? top < v : top > v;
+              if (better || (Number.isNaN(top) && !Number.isNaN(v))) {
+                h[0] = si;
+                if (k > 1) heapFix(h, 0, less);
+              }
+            }
+            break;
+          }
+          case 'limitk':
+            if (h.length < k) h.push(si);
+            break;
+          case 'limit_ratio':
+            if (ratioSample(ratio, input[si].labels)) h.push(si);
+            break;
+          default:
+            break;
+        }
+      }
+      for (const h of heaps) {
+        if ((op === 'topk' || op === 'bottomk') && h.length > 1) {
+          // sort.Sort(sort.Reverse(heap)): insertion sort (Go's choice below 13 elements) on
+          // the reversed order; larger inputs use a stable sort, equivalent for distinct values.
+          const rev = (a: number, b: number) => less(b, a);
+          stableSortBy(h, rev);
+        }
+        for (const si of h) {
+          let r = outs[si];
+          if (!r) {
+            r = this.newSeries(input[si].labels, input[si].dropName);
+            outs[si] = r;
+            order.push(si);
+          }
+          r.values[i] = input[si].values[i];
+          r.present[i] = 1;
+        }
+      }
+    }
+    if (this.n === 1) {
+      // An instant query keeps the per-group order computed above.
+      return order.map((si) => outs[si]!);
+    }
+    return order.map((si) => outs[si]!);
+  }
+
+  // ---- binary operators ---------------------------------------------------------------------
+
+  private evalBinary(e: BinaryExpr): EvalValue {
+    const lhs = this.eval(e.lhs);
+    const rhs = this.eval(e.rhs);
+    const isCmp = COMPARISON_OPERATORS.has(e.op);
+    if (lhs.kind === 'scalar' && rhs.kind === 'scalar') {
+      const f = isCmp ? (l: number, r: number) => (COMPARE[e.op](l, r) ? 1 : 0) : ARITHMETIC[e.op];
+      const values = new Float64Array(this.n);
+      for (let i = 0; i < this.n; i++) values[i] = f(lhs.values[i], rhs.values[i]);
+      return { kind: 'scalar', values };
+    }
+    if (lhs.kind === 'vector' && rhs.kind === 'scalar') return { kind: 'vector', series: this.vectorScalar(e, lhs.series, rhs.values, false) };
+    if (lhs.kind === 'scalar' && rhs.kind === 'vector') return { kind: 'vector', series: this.vectorScalar(e, rhs.series, lhs.values, true) };
+    if (lhs.kind !== 'vector' || rhs.kind !== 'vector') this.fail('binary expression must contain only scalar and instant vector types');
+    const matching = e.matching ?? { card: 'one-to-one', on: false, labels: [], include: [] };
+    switch (e.op) {
+      case 'and':
+      case 'unless':
+        return { kind: 'vector', series: this.andUnless(e.op, lhs.series, rhs.series, matching) };
+      case 'or':
+        return { kind: 'vector', series: this.or(lhs.series, rhs.series, matching) };
+      default:
+        return { kind: 'vector', series: this.vectorVector(e, lhs.series, rhs.series, matching) };
+    }
+  }
+
+  private vectorScalar(e: BinaryExpr, vec: StepSeries[], scalar: Float64Array, swap: boolean): StepSeries[] {
+    const isCmp = COMPARISON_OPERATORS.has(e.op);
+    const arith = ARITHMETIC[e.op];
+    const cmp = COMPARE[e.op];
+    const out: StepSeries[] = [];
+    for (const s of vec) {
+      const r = this.newSeries(s.labels, s.dropName || !isCmp || e.returnBool);
+      let any = false;
+      for (let i = 0; i < this.n; i++) {
+        if (!s.present[i]) continue;
+        const sv = s.values[i];
+        const l = swap ? scalar[i] : sv;
+        const rr = swap ? sv : scalar[i];
+        let v: number;
+        if (isCmp) {
+          const keep = cmp(l, rr);
+          if (e.returnBool) v = keep ? 1 : 0;
+          else if (keep) v = sv;
+          else continue;
+        } else {
+          v = arith(l, rr);
+        }
+        r.values[i] = v;
+        r.present[i] = 1;
+        any = true;
+      }
+      if (any) out.push(r);
+    }
+    return out;
+  }
+
+  private signatures(series: StepSeries[], m: VectorMatching): string[] {
+    if (m.on) {
+      const names = [...m.labels].sort();
+      return series.map((s) => keyOf(s.labels, names));
+    }
+    const set = new Set(m.labels);
+    return series.map((s) => keyWithout(s.labels, set));
+  }
+
+  private andUnless(op: 'and' | 'unless', lhs: StepSeries[], rhs: StepSeries[], m: VectorMatching): StepSeries[] {
+    const ls = this.signatures(lhs, m);
+    const rs = this.signatures(rhs, m);
+    const rightBySig = new Map<string, StepSeries[]>();
+    rhs.forEach((s, k) => {
+      const list = rightBySig.get(rs[k]);
+      if (list) list.push(s);
+      else rightBySig.set(rs[k], [s]);
+    });
+    const out: StepSeries[] = [];
+    lhs.forEach((s, k) => {
+      const partners = rightBySig.get(ls[k]) ?? [];
+      const r = this.newSeries(s.labels, s.dropName);
+      let any = false;
+      for (let i = 0; i < this.n; i++) {
+        if (!s.present[i]) continue;
+        let matched = false;
+        for (const p of partners) {
+          if (p.present[i]) {
+            matched = true;
+            break;
+          }
+        }
+        if (matched !== (op === 'and')) continue;
+        r.values[i] = s.values[i];
+        r.present[i] = 1;
+        any = true;
+      }
+      if (any) out.push(r);
+    });
+    return out;
+  }
+
+  private or(lhs: StepSeries[], rhs: StepSeries[], m: VectorMatching): StepSeries[] {
+    const ls = this.signatures(lhs, m);
+    const rs = this.signatures(rhs, m);
+    const leftBySig = new Map<string, StepSeries[]>();
+    lhs.forEach((s, k) => {
+      const list = leftBySig.get(ls[k]);
+      if (list) list.push(s);
+      else leftBySig.set(ls[k], [s]);
+    });
+    const out: StepSeries[] = [...lhs];
+    rhs.forEach((s, k) => {
+      const partners = leftBySig.get(rs[k]) ?? [];
+      const r = this.newSeries(s.labels, s.dropName);
+      let any = false;
+      for (let i = 0; i < this.n; i++) {
+        if (!s.present[i]) continue;
+        if (partners.some((p) => p.present[i])) continue;
+        r.values[i] = s.values[i];
+        r.present[i] = 1;
+        any = true;
+      }
+      if (any) out.push(r);
+    });
+    return out;
+  }
+
+  private vectorVector(e: BinaryExpr, lhsIn: StepSeries[], rhsIn: StepSeries[], m: VectorMatching): StepSeries[] {
+    if (lhsIn.length === 0 || rhsIn.length === 0) return [];
+    const oneToMany = m.card === 'one-to-many';
+    // The "many" side is iterated; the "one" side must be unique per signature at each step.
+    const many = oneToMany ? rhsIn : lhsIn;
+    const one = oneToMany ? lhsIn : rhsIn;
+    const manySig = this.signatures(many, m);
+    const oneSig = this.signatures(one, m);
+    const sigIndex = new Map<string, number>();
+    const ordinal = (sig: string) => {
+      let o = sigIndex.get(sig);
+      if (o === undefined) {
+        o = sigIndex.size;
+        sigIndex.set(sig, o);
+      }
+      return o;
+    };
+    const oneOrd = oneSig.map(ordinal);
+    const manyOrd = manySig.map(ordinal);
+    const S = sigIndex.size;
+    const isCmp = COMPARISON_OPERATORS.has(e.op);
+    const arith = ARITHMETIC[e.op];
+    const cmp = COMPARE[e.op];
+    const dropNameNow = !isCmp;
+    const oneAt = new Int32Array(S);
+    const matchedAt = new Int32Array(S);
+    const resultCache = new Map<string, { labels: Labels; key: string }>();
+    const outByKey = new Map<string, StepSeries>();
+    const out: StepSeries[] = [];
+    const names = m.on ? new Set(m.labels) : null;
+    const ignoring = m.on ? null : new Set(m.labels);
+    const resultLabels = (li: number, ri: number): { labels: Labels; key: string } => {
+      const ck = li + ':' + ri;
+      let c = resultCache.get(ck);
+      if (c) return c;
+      const base = many[li].labels;
+      const res: Record<string, string> = {};
+      for (const k in base) {
+        if (dropNameNow && k === METRIC_NAME) continue;
+        if (m.card === 'one-to-one') {
+          if (names && !names.has(k)) continue;
+          if (ignoring && ignoring.has(k)) continue;
+        }
+        res[k] = base[k];
+      }
+      const other = one[ri].labels;
+      for (const ln of m.include) {
+        const v = other[ln];
+        if (v !== undefined && v !== '') res[ln] = v;
+        else delete res[ln];
+      }
+      c = { labels: res, key: labelsKey(res) };
+      resultCache.set(ck, c);
+      return c;
+    };
+    const stepKeys = new Set<string>();
+    for (let i = 0; i < this.n; i++) {
+      this.tick();
+      oneAt.fill(-1);
+      matchedAt.fill(0);
+      stepKeys.clear();
+      for (let k = 0; k < one.length; k++) {
+        if (!one[k].present[i]) continue;
+        const o = oneOrd[k];
+        if (oneAt[o] >= 0) {
+          const side = oneToMany ? 'left' : 'right';
+          const a = labelsString(one[k].labels);
+          const b = labelsString(one[oneAt[o]].labels);
+          const [d1, d2] = a < b ? [a, b] : [b, a];
+          const matched = m.on ? keepLabels(one[k].labels, [...m.labels].sort()) : dropLabels(one[k].labels, new Set(m.labels));
+          this.fail(
+            `found duplicate series for the match group ${labelsString(matched)} on the ${side} hand-side of the operation: [${d1}, ${d2}];many-to-many matching not allowed: matching labels must be unique on one side`,
+          );
+        }
+        oneAt[o] = k;
+      }
+      for (let k = 0; k < many.length; k++) {
+        if (!many[k].present[i]) continue;
+        const o = manyOrd[k];
+        const ri = oneAt[o];
+        if (ri < 0) continue;
+        const lv = oneToMany ? one[ri].values[i] : many[k].values[i];
+        const rv = oneToMany ? many[k].values[i] : one[ri].values[i];
+        const { labels, key } = resultLabels(k, ri);
+        if (m.card === 'one-to-one') {
+          if (matchedAt[o]) this.fail('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+          matchedAt[o] = 1;
+        } else {
+          if (stepKeys.has(key)) this.fail('multiple matches for labels: grouping labels must ensure unique matches');
+          stepKeys.add(key);
+        }
+        let v: number;
+        if (isCmp) {
+          const keep = cmp(lv, rv);
+          if (e.returnBool) v = keep ? 1 : 0;
+          else if (keep) v = lv;
+          else continue;
+        } else {
+          v = arith(lv, rv);
+        }
+        let r = outByKey.get(key);
+        if (!r) {
+          r = this.newSeries(labels, e.returnBool || (isCmp && many[k].dropName));
+          outByKey.set(key, r);
+          out.push(r);
+        }
+        if (r.present[i]) this.fail('vector cannot contain metrics with the same labelset');
+        r.values[i] = v;
+        r.present[i] = 1;
+      }
+    }
+    return out;
+  }
+}
+
+function keepLabels(l: Labels, names: readonly string[]): Labels {
+  const out: Record<string, string> = {};
+  for (const n of names) {
+    const v = l[n];
+    if (v !== undefined && v !== '') out[n] = v;
+  }
+  return out;
+}
+
+function dropLabels(l: Labels, names: ReadonlySet<string>): Labels {
+  const out: Record<string, string> = {};
+  for (const k in l) if (k !== METRIC_NAME && !names.has(k)) out[k] = l[k];
+  return out;
+}
+
+function heapUp(h: number[], j: number, less: (a: number, b: number) => boolean): void {
+  while (j > 0) {
+    const i = Math.floor((j - 1) / 2);
+    if (i === j || !less(h[j], h[i])) break;
+    [h[i], h[j]] = [h[j], h[i]];
+    j = i;
+  }
+}
+
+function heapDown(h: number[], i0: number, n: number, less: (a: number, b: number) => boolean): boolean {
+  let i = i0;
+  for (;;) {
+    const j1 = 2 * i + 1;
+    if (j1 >= n || j1 < 0) break;
+    let j = j1;
+    const j2 = j1 + 1;
+    if (j2 < n && less(h[j2], h[j1])) j = j2;
+    if (!less(h[j], h[i])) break;
+    [h[i], h[j]] = [h[j], h[i]];
+    i = j;
+  }
+  return i > i0;
+}
+
+function heapFix(h: number[], i: number, less: (a: number, b: number) => boolean): void {
+  if (!heapDown(h, i, h.length, less)) heapUp(h, i, less);
+}
+
+function stableSortBy(h: number[], less: (a: number, b: number) => boolean): void {
+  for (let i = 1; i < h.length; i++) {
+    for (let j = i; j > 0 && less(h[j], h[j - 1]); j--) [h[j], h[j - 1]] = [h[j - 1], h[j]];
+  }
+}
+
+/** limit_ratio's deterministic sampling: a series is kept when its hash falls under the ratio. */
+function ratioSample(ratio: number, labels: Labels): boolean {
+  const key = labelsKey(labels);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < key.length; i++) {
+    h ^= key.charCodeAt(i);
+    h = Math.imul(h, 0x01000193) >>> 0;
+  }
+  const offset = h / 0xffffffff;
+  return ratio >= 0 ? offset < ratio : offset >= 1 + ratio;
+}
+
+/** Removes `__name__` where delayed name removal asked for it. */
+export function finalizeNames(series: StepSeries[]): StepSeries[] {
+  return series.map((s) => (s.dropName && METRIC_NAME in s.labels ? { ...s, labels: withoutName(s.labels), dropName: false } : s));
+}
+
+export type { BinaryOp };

@@ -1,0 +1,210 @@
+/**
+ * Public API of the PromQL engine: parse, evaluate instant and range queries against a Querier,
+ * typed results and typed errors (each with Prometheus' API `errorType`).
+ */
+import type { Labels } from '../core/labels.js';
+import type { Querier } from '../core/queryable.js';
+import type { Expr } from './ast.js';
+import { Evaluator, finalizeNames, type SharedState } from './engine.js';
+import { PromQLExecutionError, PromQLParseError, positionOf } from './errors.js';
+import { exprType, parseExpr } from './parser.js';
+import type { StepSeries } from './values.js';
+import { compareLabels, labelsKey } from './values.js';
+
+export type { Expr, ValueType } from './ast.js';
+export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLTimeoutError, PromQLTooManySamplesError } from './errors.js';
+export type { PromQLErrorType, Position } from './errors.js';
+export { formatValue, labelsString } from './values.js';
+export { FUNCTIONS } from './functions.js';
+export type { FunctionDef } from './functions.js';
+
+export interface EngineOptions {
+  /** How far back an instant selector looks for a sample (Prometheus' default: 5 minutes). */
+  lookbackDeltaMs?: number;
+  /** Limit on samples loaded by one query. */
+  maxSamples?: number;
+  timeoutMs?: number;
+  /** Step of subqueries written without one, e.g. `x[1h:]` (Prometheus' default: 1 minute). */
+  defaultSubqueryStepMs?: number;
+}
+
+export interface Annotations {
+  warnings: string[];
+  infos: string[];
+}
+
+export interface InstantSample {
+  labels: Labels;
+  timestampMs: number;
+  value: number;
+}
+
+export interface RangeSeries {
+  labels: Labels;
+  /** Parallel arrays, in time order. */
+  timestampsMs: number[];
+  values: number[];
+}
+
+export type QueryResult = (
+  | { resultType: 'vector'; result: InstantSample[] }
+  | { resultType: 'matrix'; result: RangeSeries[] }
+  | { resultType: 'scalar'; result: { timestampMs: number; value: number } }
+  | { resultType: 'string'; result: { timestampMs: number; value: string } }
+) & { annotations: Annotations };
+
+/** Parses a query without evaluating it; throws PromQLParseError. */
+export function parse(query: string): Expr {
+  return parseExpr(query);
+}
+
+export class Engine {
+  readonly lookbackDeltaMs: number;
+  readonly maxSamples: number;
+  readonly timeoutMs: number;
+  readonly defaultSubqueryStepMs: number;
+
+  constructor(options: EngineOptions = {}) {
+    this.lookbackDeltaMs = options.lookbackDeltaMs ?? 300_000;
+    this.maxSamples = options.maxSamples ?? 50_000_000;
+    this.timeoutMs = options.timeoutMs ?? 120_000;
+    this.defaultSubqueryStepMs = options.defaultSubqueryStepMs ?? 60_000;
+  }
+
+  /** Evaluates `query` at one instant. The querier should cover [time - lookback - ranges, time]. */
+  async instantQuery(querier: Querier, query: string, timeMs: number): Promise<QueryResult> {
+    return this.instantQuerySync(querier, query, timeMs);
+  }
+
+  /** Evaluates `query` at start, start+step, ... <= end. Results are always a matrix. */
+  async rangeQuery(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult> {
+    return this.rangeQuerySync(querier, query, startMs, endMs, stepMs);
+  }
+
+  instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
+    const expr = parseExpr(query);
+    const shared = this.shared(querier, timeMs, timeMs, 0);
+    const ev = new Evaluator(shared, timeMs, timeMs, 1);
+    const v = ev.eval(expr);
+    const annotations = annotationsOf(shared);
+    switch (v.kind) {
+      case 'scalar':
+        return { resultType: 'scalar', result: { timestampMs: timeMs, value: v.values[0] }, annotations };
+      case 'string':
+        return { resultType: 'string', result: { timestampMs: timeMs, value: v.value }, annotations };
+      case 'matrix': {
+        const result = v.series.map((s) => ({
+          labels: s.labels,
+          timestampsMs: Array.from(s.ts),
+          values: Array.from(s.vs),
+          dropName: s.dropName,
+        }));
+        return { resultType: 'matrix', result: this.finalMatrix(result), annotations };
+      }
+      case 'vector': {
+        const series = finalizeNames(v.series);
+        const seen = new Set<string>();
+        const result: InstantSample[] = [];
+        for (const s of series) {
+          if (!s.present[0]) continue;
+          const key = labelsKey(s.labels);
+          if (seen.has(key)) throw new PromQLExecutionError('vector cannot contain metrics with the same labelset');
+          seen.add(key);
+          result.push({ labels: s.labels, timestampMs: timeMs, value: s.values[0] });
+        }
+        return { resultType: 'vector', result, annotations };
+      }
+    }
+  }
+
+  rangeQuerySync(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): QueryResult {
+    const expr = parseExpr(query);
+    const t = exprType(expr);
+    if (t !== 'scalar' && t !== 'vector') {
+      const names = { matrix: 'range vector', string: 'string' } as const;
+      throw new PromQLParseError(
+        `invalid expression type "${names[t]}" for range query, must be Scalar or instant Vector`,
+        positionOf(query, 0, query.length),
+      );
+    }
+    if (stepMs <= 0) throw new PromQLExecutionError('zero or negative query resolution step widths are not accepted');
+    if (endMs < startMs) throw new PromQLExecutionError('end timestamp must not be before start time');
+    const shared = this.shared(querier, startMs, endMs, stepMs);
+    const ev = new Evaluator(shared, startMs, endMs, stepMs);
+    const v = ev.eval(expr);
+    const annotations = annotationsOf(shared);
+    let series: StepSeries[];
+    if (v.kind === 'scalar') {
+      const s = ev.newSeries({}, false);
+      s.values.set(v.values);
+      s.present.fill(1);
+      series = [s];
+    } else if (v.kind === 'vector') {
+      series = finalizeNames(v.series);
+    } else {
+      throw new PromQLExecutionError(`unexpected ${v.kind} result for range query`);
+    }
+    const raw = series.map((s) => {
+      const timestampsMs: number[] = [];
+      const values: number[] = [];
+      for (let i = 0; i < ev.n; i++) {
+        if (!s.present[i]) continue;
+        timestampsMs.push(ev.times[i]);
+        values.push(s.values[i]);
+      }
+      return { labels: s.labels, timestampsMs, values, dropName: false };
+    });
+    return { resultType: 'matrix', result: this.finalMatrix(raw), annotations };
+  }
+
+  /** Drops names where delayed, merges series that became identical, sorts by labels. */
+  private finalMatrix(series: (RangeSeries & { dropName: boolean })[]): RangeSeries[] {
+    const byKey = new Map<string, RangeSeries>();
+    for (const s of series) {
+      if (s.timestampsMs.length === 0) continue;
+      let labels = s.labels;
+      if (s.dropName && '__name__' in labels) {
+        const { __name__: _drop, ...rest } = labels;
+        labels = rest;
+      }
+      const key = labelsKey(labels);
+      const prev = byKey.get(key);
+      if (!prev) {
+        byKey.set(key, { labels, timestampsMs: s.timestampsMs, values: s.values });
+        continue;
+      }
+      const merged = new Map<number, number>();
+      prev.timestampsMs.forEach((t, k) => merged.set(t, prev.values[k]));
+      for (let k = 0; k < s.timestampsMs.length; k++) {
+        if (merged.has(s.timestampsMs[k])) throw new PromQLExecutionError('vector cannot contain metrics with the same labelset');
+        merged.set(s.timestampsMs[k], s.values[k]);
+      }
+      const ts = [...merged.keys()].sort((a, b) => a - b);
+      byKey.set(key, { labels, timestampsMs: ts, values: ts.map((t) => merged.get(t)!) });
+    }
+    return [...byKey.values()].sort((a, b) => compareLabels(a.labels, b.labels));
+  }
+
+  private shared(querier: Querier, startMs: number, endMs: number, stepMs: number): SharedState {
+    return {
+      querier,
+      settings: {
+        lookbackDeltaMs: this.lookbackDeltaMs,
+        maxSamples: this.maxSamples,
+        deadline: Date.now() + this.timeoutMs,
+        defaultSubqueryStepMs: this.defaultSubqueryStepMs,
+      },
+      queryStartMs: startMs,
+      queryEndMs: endMs,
+      queryStepMs: stepMs,
+      samples: 0,
+      checks: 0,
+      warnings: new Set(),
+      infos: new Set(),
+    };
+  }
+}
+
+function annotationsOf(shared: SharedState): Annotations {
+  return { warnings: [...shared.warnings], infos: [...shared.infos] };
+}

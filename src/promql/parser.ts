@@ -1,0 +1,519 @@
+/**
+ * Adapter from the official lezer grammar (@prometheus-io/lezer-promql) to the engine's AST.
+ * lezer never throws: syntax errors are error nodes in the tree, which we turn into the first
+ * PromQLParseError. Type checks that Prometheus' yacc parser makes (argument types, scalar
+ * comparisons without bool, ...) are made here on our AST, with Prometheus' wording.
+ */
+import { parser as lezer } from '@prometheus-io/lezer-promql';
+import type { SyntaxNode } from '@lezer/common';
+import type { LabelMatcher, MatchType } from '../core/queryable.js';
+import { METRIC_NAME } from '../core/labels.js';
+import type {
+  AggregateExpr,
+  AggregateOp,
+  AtModifier,
+  BinaryExpr,
+  BinaryOp,
+  Cardinality,
+  Expr,
+  PosRange,
+  ValueType,
+  VectorSelector,
+} from './ast.js';
+import { COMPARISON_OPERATORS, SET_OPERATORS, typeName } from './ast.js';
+import { PromQLParseError, positionOf } from './errors.js';
+import { FUNCTIONS } from './functions.js';
+import { compileRegex } from './regex.js';
+
+/**
+ * Functions newer than the pinned grammar (it has no rule for them): the query text handed to
+ * lezer has their names masked by a known function of the same length, so positions are kept;
+ * the real name is read back from the original text.
+ */
+const GRAMMAR_MASKS: Record<string, string> = { min_of: 'minute', max_of: 'minute' };
+
+const BINARY_OPS: Record<string, BinaryOp> = {
+  Add: '+', Sub: '-', Mul: '*', Div: '/', Mod: '%', Pow: '^', Atan2: 'atan2',
+  Eql: '==', Neq: '!=', Gtr: '>', Lss: '<', Gte: '>=', Lte: '<=',
+  And: 'and', Or: 'or', Unless: 'unless',
+};
+
+const MATCH_OPS: Record<string, MatchType> = { EqlSingle: '=', Neq: '!=', EqlRegex: '=~', NeqRegex: '!~' };
+
+const DURATION_UNITS: Record<string, number> = {
+  y: 365 * 24 * 3600_000, w: 7 * 24 * 3600_000, d: 24 * 3600_000, h: 3600_000, m: 60_000, s: 1000, ms: 1,
+};
+const DURATION_RE = /^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
+const DURATION_ORDER = ['y', 'w', 'd', 'h', 'm', 's', 'ms'];
+
+/** Go's model.ParseDuration: unit parts from largest to smallest, or a bare 0. */
+export function parseDurationMs(text: string): number | null {
+  if (text === '0') return 0;
+  const m = DURATION_RE.exec(text);
+  if (!m || text === '') return null;
+  let total = 0;
+  for (let i = 0; i < DURATION_ORDER.length; i++) {
+    const part = m[i + 1];
+    if (part !== undefined) total += Number(part) * DURATION_UNITS[DURATION_ORDER[i]];
+  }
+  return total;
+}
+
+/** A PromQL number literal: decimal, hex, Inf/NaN, or a duration meaning seconds. */
+export function parseNumberLiteral(text: string): number | null {
+  const t = text.toLowerCase();
+  if (t === 'inf' || t === '+inf') return Infinity;
+  if (t === '-inf') return -Infinity;
+  if (t === 'nan') return NaN;
+  if (/^0x[0-9a-f]+$/.test(t)) return parseInt(t.slice(2), 16);
+  if (/^[0-9]*\.?[0-9]+(e[+-]?[0-9]+)?$/.test(t) || /^[0-9]+\.[0-9]*(e[+-]?[0-9]+)?$/.test(t)) return Number(t);
+  const d = parseDurationMs(text);
+  return d === null ? null : d / 1000;
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"',
+};
+
+/** Go's strconv.Unquote for "...", '...' and `...` literals. */
+export function unquoteString(raw: string): string {
+  const q = raw[0];
+  if (q === '`') return raw.slice(1, -1);
+  const body = raw.slice(1, -1);
+  let out = '';
+  for (let i = 0; i < body.length; i++) {
+    const c = body[i];
+    if (c !== '\\') {
+      out += c;
+      continue;
+    }
+    const e = body[++i];
+    if (e in SIMPLE_ESCAPES) {
+      out += SIMPLE_ESCAPES[e];
+    } else if (e === 'x') {
+      out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else if (e === 'u') {
+      out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16));
+      i += 4;
+    } else if (e === 'U') {
+      out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16));
+      i += 8;
+    } else if (e >= '0' && e <= '7') {
+      out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
+      i += 2;
+    } else {
+      throw new Error(`invalid syntax`);
+    }
+  }
+  return out;
+}
+
+class Builder {
+  constructor(readonly text: string) {}
+
+  fail(detail: string, from: number, to = from): never {
+    throw new PromQLParseError(detail, positionOf(this.text, from, to));
+  }
+
+  src(n: SyntaxNode): string {
+    return this.text.slice(n.from, n.to);
+  }
+
+  pos(n: SyntaxNode): PosRange {
+    return { start: n.from, end: n.to };
+  }
+
+  children(n: SyntaxNode): SyntaxNode[] {
+    const out: SyntaxNode[] = [];
+    for (let c = n.firstChild; c; c = c.nextSibling) out.push(c);
+    return out;
+  }
+
+  expr(n: SyntaxNode): Expr {
+    const handler = this.handlers[n.name];
+    if (!handler) this.fail(`unexpected ${describe(this.src(n))}`, n.from, n.to);
+    return handler(n);
+  }
+
+  private readonly handlers: Record<string, (n: SyntaxNode) => Expr> = {
+    NumberDurationLiteral: (n) => {
+      const v = parseNumberLiteral(this.src(n));
+      if (v === null) this.fail(`error parsing number: ${this.src(n)}`, n.from, n.to);
+      return { type: 'number', value: v, pos: this.pos(n) };
+    },
+    StringLiteral: (n) => ({ type: 'string', value: this.string(n), pos: this.pos(n) }),
+    ParenExpr: (n) => {
+      const inner = this.children(n)[0];
+      if (!inner) this.fail('unexpected ")"', n.to - 1);
+      return { type: 'paren', expr: this.expr(inner), pos: this.pos(n) };
+    },
+    UnaryExpr: (n) => {
+      const [op, operand] = this.children(n);
+      const inner = this.expr(operand);
+      const t = exprType(inner);
+      if (t !== 'scalar' && t !== 'vector') {
+        this.fail(`unary expression only allowed on expressions of type scalar or instant vector, got "${typeName(t)}"`, n.from, n.to);
+      }
+      const sign = this.src(op) === '-' ? '-' : '+';
+      // Prometheus folds a sign into a number literal directly.
+      if (inner.type === 'number') {
+        return { type: 'number', value: sign === '-' ? -inner.value : inner.value, pos: this.pos(n) };
+      }
+      return { type: 'unary', op: sign, expr: inner, pos: this.pos(n) };
+    },
+    VectorSelector: (n) => this.vectorSelector(n),
+    MatrixSelector: (n) => {
+      const [vsNode, durNode] = this.children(n);
+      const inner = this.expr(vsNode);
+      if (inner.type !== 'vectorSelector') this.fail('ranges only allowed for vector selectors', n.from, n.to);
+      if (inner.offsetMs !== 0 || inner.at) this.fail('no offset modifiers allowed before range', n.from, n.to);
+      return { type: 'matrixSelector', selector: inner, rangeMs: this.duration(durNode), pos: this.pos(n) };
+    },
+    SubqueryExpr: (n) => {
+      const kids = this.children(n);
+      const inner = this.expr(kids[0]);
+      const t = exprType(inner);
+      if (t !== 'vector') this.fail(`subquery is only allowed on instant vector, got ${typeName(t)} instead`, n.from, n.to);
+      const durs = kids.filter((k) => k.name === 'DurationExpr');
+      const rangeMs = this.duration(durs[0]);
+      const stepMs = durs[1] ? this.duration(durs[1]) : 0;
+      return { type: 'subquery', expr: inner, rangeMs, stepMs, offsetMs: 0, at: null, pos: this.pos(n) };
+    },
+    OffsetExpr: (n) => {
+      const kids = this.children(n);
+      const target = this.expr(kids[0]);
+      const durNode = kids.find((k) => k.name === 'OffsetDurationExpr');
+      if (!durNode) this.fail('unexpected end of input', n.to);
+      const offsetMs = this.offsetDuration(durNode);
+      return this.withModifier(target, n, (t) => {
+        if (t.offsetMs !== 0) this.fail('offset may not be set multiple times', n.from, n.to);
+        return { ...t, offsetMs };
+      });
+    },
+    StepInvariantExpr: (n) => {
+      const kids = this.children(n);
+      const target = this.expr(kids[0]);
+      const atNode = kids[kids.length - 1];
+      let at: AtModifier;
+      if (atNode.name === 'AtModifierPreprocessors') {
+        at = { kind: this.src(atNode) === 'start' ? 'start' : 'end' };
+      } else {
+        const num = this.expr(atNode);
+        const v = num.type === 'number' ? num.value : NaN;
+        if (!Number.isFinite(v)) this.fail(`timestamp out of bounds for @ modifier: ${v}`, atNode.from, atNode.to);
+        at = { kind: 'time', ms: Math.round(v * 1000) };
+      }
+      return this.withModifier(target, n, (t) => {
+        if (t.at) this.fail('@ <timestamp> may not be set multiple times', n.from, n.to);
+        return { ...t, at };
+      });
+    },
+    FunctionCall: (n) => this.call(n),
+    AggregateExpr: (n) => this.aggregate(n),
+    BinaryExpr: (n) => this.binary(n),
+  };
+
+  private withModifier(
+    target: Expr,
+    n: SyntaxNode,
+    apply: <T extends VectorSelector | { offsetMs: number; at: AtModifier | null }>(t: T) => T,
+  ): Expr {
+    switch (target.type) {
+      case 'vectorSelector':
+        return apply(target);
+      case 'matrixSelector':
+        return { ...target, selector: apply(target.selector) };
+      case 'subquery':
+        return apply(target);
+      default: {
+        const what = this.src(n).includes('@') && !this.src(n).includes('offset') ? '@ modifier' : 'offset modifier';
+        return this.fail(`${what} must be preceded by an instant vector selector or range vector selector or a subquery`, n.from, n.to);
+      }
+    }
+  }
+
+  private string(n: SyntaxNode): string {
+    try {
+      return unquoteString(this.src(n));
+    } catch {
+      return this.fail(`error unquoting string ${JSON.stringify(this.src(n))}: invalid syntax`, n.from, n.to);
+    }
+  }
+
+  private labelName(n: SyntaxNode): string {
+    if (n.name === 'QuotedLabelName') return this.string(this.children(n)[0]);
+    return this.src(n);
+  }
+
+  private vectorSelector(n: SyntaxNode): VectorSelector {
+    let name: string | null = null;
+    const matchers: LabelMatcher[] = [];
+    for (const k of this.children(n)) {
+      if (k.name === 'Identifier' || k.name === 'MetricName') name = this.src(k);
+      if (k.name !== 'LabelMatchers') continue;
+      for (const m of this.children(k)) {
+        if (m.name === 'QuotedLabelName') {
+          // A bare quoted string in braces is the metric name: {"my.metric"}.
+          if (name !== null) this.fail(`metric name must not be set twice: "${name}" or "${this.labelName(m)}"`, n.from, n.to);
+          name = this.labelName(m);
+          continue;
+        }
+        const parts = this.children(m);
+        const ln = this.labelName(parts[0]);
+        const opNode = parts[1]?.firstChild;
+        const valNode = parts[2];
+        if (!opNode || !valNode) this.fail('unexpected end of input inside braces', m.to);
+        const type = MATCH_OPS[opNode.name];
+        const value = this.string(valNode);
+        if (type === '=~' || type === '!~') {
+          try {
+            compileRegex(value);
+          } catch {
+            this.fail(`error parsing regexp: invalid regular expression ${JSON.stringify(value)}`, valNode.from, valNode.to);
+          }
+        }
+        matchers.push({ type, name: ln, value });
+      }
+    }
+    if (name !== null) {
+      if (matchers.some((m) => m.name === METRIC_NAME && m.type === '=')) {
+        const other = matchers.find((m) => m.name === METRIC_NAME)!.value;
+        this.fail(`metric name must not be set twice: "${name}" or "${other}"`, n.from, n.to);
+      }
+      matchers.unshift({ type: '=', name: METRIC_NAME, value: name });
+    }
+    // Prometheus refuses selectors that would match every series, e.g. {a=""} or {a=~".*"}.
+    const nonEmpty = matchers.some((m) => !matchesEmpty(m));
+    if (!nonEmpty) this.fail('vector selector must contain at least one non-empty matcher', n.from, n.to);
+    return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null, pos: this.pos(n) };
+  }
+
+  private duration(n: SyntaxNode): number {
+    const kids = this.children(n);
+    if (n.name === 'NumberDurationLiteralInDurationContext') {
+      const text = this.src(n);
+      const d = parseDurationMs(text);
+      if (d !== null) return d;
+      const num = parseNumberLiteral(text);
+      if (num === null || !Number.isFinite(num)) this.fail(`bad number or duration syntax: "${text}"`, n.from, n.to);
+      return Math.round(num * 1000);
+    }
+    if (n.name === 'DurationExpr' && kids.length === 1) {
+      const v = this.duration(kids[0]);
+      if (v <= 0 && n.parent?.name !== 'OffsetDurationExpr') {
+        this.fail(`duration must be greater than 0`, n.from, n.to);
+      }
+      return v;
+    }
+    // Arithmetic between durations and step()/range() belong to the experimental duration
+    // expressions, which Prometheus only parses behind a feature flag.
+    return this.fail('experimental duration expression is not enabled', n.from, n.to);
+  }
+
+  private offsetDuration(n: SyntaxNode): number {
+    const kids = this.children(n);
+    if (kids.length === 2 && kids[0].name === 'UnaryOp') {
+      const v = this.offsetDuration(kids[1]);
+      return this.src(kids[0]) === '-' ? -v : v;
+    }
+    if (kids.length === 1 && kids[0].name === 'NumberDurationLiteralInDurationContext') return this.duration(kids[0]);
+    return this.fail('experimental duration expression is not enabled', n.from, n.to);
+  }
+
+  private call(n: SyntaxNode): Expr {
+    const [idNode, bodyNode] = this.children(n);
+    const name = this.src(idNode);
+    const def = FUNCTIONS.get(name);
+    if (!def) this.fail(`unknown function with name "${name}"`, idNode.from, idNode.to);
+    const args = bodyNode ? this.children(bodyNode).map((a) => this.expr(a)) : [];
+    const pos = this.pos(n);
+    const nargs = def.argTypes.length;
+    if (def.variadic === 0) {
+      if (nargs !== args.length) this.fail(`expected ${nargs} argument(s) in call to "${name}", got ${args.length}`, n.from, n.to);
+    } else {
+      const min = nargs - 1;
+      if (min > args.length) this.fail(`expected at least ${min} argument(s) in call to "${name}", got ${args.length}`, n.from, n.to);
+      if (def.variadic > 0 && min + def.variadic < args.length) {
+        this.fail(`expected at most ${min + def.variadic} argument(s) in call to "${name}", got ${args.length}`, n.from, n.to);
+      }
+    }
+    args.forEach((a, i) => {
+      const want = def.argTypes[Math.min(i, nargs - 1)];
+      const got = exprType(a);
+      if (got !== want) {
+        this.fail(`expected type ${typeName(want)} in call to function "${name}", got ${typeName(got)}`, a.pos.start, a.pos.end);
+      }
+    });
+    return { type: 'call', name, args, pos };
+  }
+
+  private aggregate(n: SyntaxNode): AggregateExpr {
+    const kids = this.children(n);
+    const op = this.src(kids.find((k) => k.name === 'AggregateOp')!) as AggregateOp;
+    const mod = kids.find((k) => k.name === 'AggregateModifier');
+    const body = kids.find((k) => k.name === 'FunctionCallBody');
+    if (!body) this.fail('unexpected end of input in aggregation', n.to);
+    const args = this.children(body).map((a) => this.expr(a));
+    let grouping: string[] = [];
+    let without = false;
+    if (mod) {
+      without = mod.firstChild?.name === 'Without';
+      const gl = this.children(mod).find((k) => k.name === 'GroupingLabels');
+      grouping = gl ? this.children(gl).map((l) => this.labelName(l)) : [];
+    }
+    const withParam = op === 'topk' || op === 'bottomk' || op === 'quantile' || op === 'count_values' || op === 'limitk' || op === 'limit_ratio';
+    if (args.length === 0) this.fail('no arguments for aggregate expression provided', n.from, n.to);
+    const want = withParam ? 2 : 1;
+    if (args.length !== want) {
+      this.fail(`wrong number of arguments for aggregate expression provided, expected ${want}, got ${args.length}`, n.from, n.to);
+    }
+    const expr = args[want - 1];
+    const param = withParam ? args[0] : null;
+    if (exprType(expr) !== 'vector') {
+      this.fail(`expected type instant vector in aggregation expression, got ${typeName(exprType(expr))}`, expr.pos.start, expr.pos.end);
+    }
+    if (param) {
+      const pt = exprType(param);
+      const wantParam: ValueType = op === 'count_values' ? 'string' : 'scalar';
+      if (pt !== wantParam) {
+        this.fail(`expected type ${typeName(wantParam)} in aggregation parameter, got ${typeName(pt)}`, param.pos.start, param.pos.end);
+      }
+    }
+    return { type: 'aggregate', op, expr, param, grouping, without, pos: this.pos(n) };
+  }
+
+  private binary(n: SyntaxNode): BinaryExpr {
+    const kids = this.children(n);
+    const lhsNode = kids[0];
+    const opNode = kids[1];
+    const rhsNode = kids[kids.length - 1];
+    if (!opNode || kids.length < 3 || rhsNode.type.isError) this.fail('unexpected end of input', n.to);
+    const op = BINARY_OPS[opNode.name];
+    const returnBool = kids.some((k) => k.name === 'BoolModifier');
+    const clause = kids.find((k) => k.name === 'MatchingModifierClause');
+    if (kids.some((k) => k.name === 'FillModifier')) {
+      this.fail('binop fill modifiers are experimental and not enabled', n.from, n.to);
+    }
+    const lhs = this.expr(lhsNode);
+    const rhs = this.expr(rhsNode);
+    const lt = exprType(lhs);
+    const rt = exprType(rhs);
+    const opPos = opNode.from;
+    if (returnBool && !COMPARISON_OPERATORS.has(op)) this.fail('bool modifier can only be used on comparison operators', opPos, opNode.to);
+    if (COMPARISON_OPERATORS.has(op) && !returnBool && lt === 'scalar' && rt === 'scalar') {
+      this.fail('comparisons between scalars must use BOOL modifier', opPos, opNode.to);
+    }
+    if (lt !== 'scalar' && lt !== 'vector') this.fail('binary expression must contain only scalar and instant vector types', lhs.pos.start, lhs.pos.end);
+    if (rt !== 'scalar' && rt !== 'vector') this.fail('binary expression must contain only scalar and instant vector types', rhs.pos.start, rhs.pos.end);
+
+    const isSet = SET_OPERATORS.has(op);
+    let card: Cardinality = isSet ? 'many-to-many' : 'one-to-one';
+    let on = false;
+    let labels: string[] = [];
+    let include: string[] = [];
+    let hasClause = false;
+    let hasGroup = false;
+    if (clause) {
+      hasClause = true;
+      const ck = this.children(clause);
+      on = ck[0].name === 'On';
+      const lists = ck.filter((k) => k.name === 'GroupingLabels');
+      labels = lists[0] ? this.children(lists[0]).map((l) => this.labelName(l)) : [];
+      const g = ck.find((k) => k.name === 'GroupLeft' || k.name === 'GroupRight');
+      if (g) {
+        hasGroup = true;
+        card = g.name === 'GroupLeft' ? 'many-to-one' : 'one-to-many';
+        include = lists[1] ? this.children(lists[1]).map((l) => this.labelName(l)) : [];
+        if (on) {
+          for (const l of include) {
+            if (labels.includes(l)) this.fail(`label "${l}" must not occur in ON and GROUP clause at once`, opPos, opNode.to);
+          }
+        }
+      }
+    }
+    if ((lt !== 'vector' || rt !== 'vector') && hasClause) {
+      this.fail('vector matching only allowed between instant vectors', n.from, n.to);
+    }
+    if (isSet) {
+      if (lt === 'scalar' || rt === 'scalar') this.fail(`set operator "${op}" not allowed in binary scalar expression`, n.from, n.to);
+      if (hasGroup) this.fail(`no grouping allowed for "${op}" operation`, n.from, n.to);
+    }
+    const matching = lt === 'vector' && rt === 'vector' ? { card, on, labels, include } : null;
+    return { type: 'binary', op, lhs, rhs, returnBool, matching, pos: this.pos(n) };
+  }
+}
+
+function matchesEmpty(m: LabelMatcher): boolean {
+  switch (m.type) {
+    case '=':
+      return m.value === '';
+    case '!=':
+      return m.value !== '';
+    case '=~':
+      return compileRegex(m.value).test('');
+    case '!~':
+      return !compileRegex(m.value).test('');
+  }
+}
+
+function describe(text: string): string {
+  if (text === '') return 'end of input';
+  return JSON.stringify(text.length > 20 ? text.slice(0, 20) : text);
+}
+
+/** The value type an expression evaluates to. */
+export function exprType(e: Expr): ValueType {
+  switch (e.type) {
+    case 'number':
+      return 'scalar';
+    case 'string':
+      return 'string';
+    case 'vectorSelector':
+      return 'vector';
+    case 'matrixSelector':
+    case 'subquery':
+      return 'matrix';
+    case 'call':
+      return FUNCTIONS.get(e.name)!.returnType;
+    case 'aggregate':
+      return 'vector';
+    case 'binary':
+      return exprType(e.lhs) === 'scalar' && exprType(e.rhs) === 'scalar' ? 'scalar' : 'vector';
+    case 'unary':
+    case 'paren':
+      return exprType(e.expr);
+  }
+}
+
+function maskNewFunctions(text: string): string {
+  return text.replace(/\b(min_of|max_of)(\s*\()/g, (_m, fn: string, rest: string) => GRAMMAR_MASKS[fn] + rest);
+}
+
+/** Parses a PromQL expression into the engine's AST; throws PromQLParseError. */
+export function parseExpr(text: string): Expr {
+  const tree = lezer.parse(maskNewFunctions(text));
+  const b = new Builder(text);
+  let firstError: SyntaxNode | null = null;
+  tree.iterate({
+    enter: (ref) => {
+      if (firstError) return false;
+      if (ref.type.isError) {
+        firstError = ref.node;
+        return false;
+      }
+      return undefined;
+    },
+  });
+  const err = firstError as SyntaxNode | null;
+  if (err) {
+    const at = err.from;
+    const rest = text.slice(at).trimStart();
+    if (rest === '' || err.from >= text.length) b.fail('unexpected end of input', text.length);
+    const tok = /^(\w+|"[^"]*"|\S)/.exec(rest)?.[0] ?? rest;
+    b.fail(`unexpected ${describe(tok)}`, at, err.to);
+  }
+  const top = tree.topNode.firstChild;
+  if (top === null) return b.fail('no expression found in input', 0);
+  return b.expr(top);
+}
