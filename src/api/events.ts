@@ -6,7 +6,8 @@ import type { Gateway } from '../server/context.js';
 import { authenticate, requireScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
 import { BodyNotJsonError, decodeEvents } from '../sources/http-events/decode.js';
-import { errorResponses, IngestResponse } from './schemas.js';
+import { Type } from '@sinclair/typebox';
+import { ErrorBody, errorResponses, IngestResponse } from './schemas.js';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -25,7 +26,7 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway): Promise<vo
       tags: ['events'],
       summary: 'Ingest events: a JSON object, a JSON array, or NDJSON (application/x-ndjson), optionally gzip-encoded',
       description: 'Valid events are kept even when others are rejected; 200 when at least one was accepted, 400 when none was.',
-      response: { 200: IngestResponse, 413: errorResponses[400], 415: errorResponses[400], ...errorResponses },
+      response: { ...errorResponses, 200: IngestResponse, 400: Type.Union([IngestResponse, ErrorBody]), 413: ErrorBody, 415: ErrorBody },
     },
   }, async (req, reply) => {
     const p = authenticate(gw.tokens, req);
