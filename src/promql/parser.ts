@@ -61,6 +61,10 @@ export function parseDurationMs(text: string): number | null {
 
 /** A PromQL number literal: decimal, hex, Inf/NaN, or a duration meaning seconds. */
 export function parseNumberLiteral(text: string): number | null {
+  if (text.startsWith('-') || text.startsWith('+')) {
+    const v = parseNumberLiteral(text.slice(1));
+    return v === null ? null : text[0] === '-' ? -v : v;
+  }
   const t = text.toLowerCase();
   if (t === 'inf' || t === '+inf') return Infinity;
   if (t === '-inf') return -Infinity;
@@ -220,6 +224,12 @@ class Builder {
     apply: <T extends VectorSelector | { offsetMs: number; at: AtModifier | null }>(t: T) => T,
   ): Expr {
     switch (target.type) {
+      // The grammar attaches a trailing modifier to the whole preceding binary or unary
+      // expression; Prometheus binds it to the closest operand.
+      case 'binary':
+        return { ...target, rhs: this.withModifier(target.rhs, n, apply) };
+      case 'unary':
+        return { ...target, expr: this.withModifier(target.expr, n, apply) };
       case 'vectorSelector':
         return apply(target);
       case 'matrixSelector':
@@ -486,13 +496,55 @@ export function exprType(e: Expr): ValueType {
   }
 }
 
-function maskNewFunctions(text: string): string {
-  return text.replace(/\b(min_of|max_of)(\s*\()/g, (_m, fn: string, rest: string) => GRAMMAR_MASKS[fn] + rest);
+/**
+ * Rewrites, outside string literals and without moving any offset, what the pinned grammar
+ * cannot tokenize but Prometheus accepts: newer function names and numbers with a trailing dot
+ * (`1.`). The AST is built from the original text, so the masks never reach the result.
+ */
+function maskForGrammar(text: string): string {
+  let out = '';
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) j += text[j] === '\\' && c !== '`' ? 2 : 1;
+      out += text.slice(i, j + 1);
+      i = j + 1;
+      continue;
+    }
+    if (c === '#') {
+      const j = text.indexOf('\n', i);
+      const end = j < 0 ? text.length : j;
+      out += text.slice(i, end);
+      i = end;
+      continue;
+    }
+    const fn = /^(min_of|max_of)(?=\s*\()/.exec(text.slice(i, i + 7));
+    if (fn && !/[\w:]/.test(text[i - 1] ?? '')) {
+      out += GRAMMAR_MASKS[fn[1]];
+      i += fn[1].length;
+      continue;
+    }
+    if (c === '.' && /[0-9]/.test(text[i - 1] ?? '') && !/[0-9a-zA-Z_]/.test(text[i + 1] ?? '')) {
+      // Only a dot that ends a number: walk back over the digits to be sure.
+      let j = i - 1;
+      while (j >= 0 && /[0-9]/.test(text[j])) j--;
+      if (j < 0 || !/[\w.:]/.test(text[j])) {
+        out += ' ';
+        i++;
+        continue;
+      }
+    }
+    out += c;
+    i++;
+  }
+  return out;
 }
 
 /** Parses a PromQL expression into the engine's AST; throws PromQLParseError. */
 export function parseExpr(text: string): Expr {
-  const tree = lezer.parse(maskNewFunctions(text));
+  const tree = lezer.parse(maskForGrammar(text));
   const b = new Builder(text);
   let firstError: SyntaxNode | null = null;
   tree.iterate({

@@ -11,7 +11,9 @@ import { compareLabels, labelsKey } from '../values.js';
 interface StoredSeries {
   labels: Labels;
   timestamps: number[];
-  values: number[];
+  /** A Float64Array keeps the staleness marker's NaN payload intact. */
+  values: Float64Array;
+  length: number;
   sorted: boolean;
 }
 
@@ -55,7 +57,7 @@ export class MemoryStorage implements Queryable, Querier {
     const key = labelsKey(labels);
     let s = this.series.get(key);
     if (!s) {
-      s = { labels: { ...labels }, timestamps: [], values: [], sorted: true };
+      s = { labels: { ...labels }, timestamps: [], values: new Float64Array(16), length: 0, sorted: true };
       this.series.set(key, s);
       this.ordered = null;
     }
@@ -64,7 +66,12 @@ export class MemoryStorage implements Queryable, Querier {
       s.sorted = false;
     }
     s.timestamps.push(timestampMs);
-    s.values.push(value);
+    if (s.length === s.values.length) {
+      const grown = new Float64Array(s.values.length * 2);
+      grown.set(s.values);
+      s.values = grown;
+    }
+    s.values[s.length++] = value;
   }
 
   clear(): void {
@@ -82,9 +89,12 @@ export class MemoryStorage implements Queryable, Querier {
         if (s.sorted) continue;
         // A later load overwrites a sample at the same timestamp, as appending to a TSDB would.
         const byTime = new Map<number, number>();
-        s.timestamps.forEach((t, i) => byTime.set(t, s.values[i]));
+        s.timestamps.forEach((t, i) => byTime.set(t, i));
         s.timestamps = [...byTime.keys()].sort((a, b) => a - b);
-        s.values = s.timestamps.map((t) => byTime.get(t)!);
+        const old = s.values;
+        s.values = new Float64Array(s.timestamps.length);
+        s.timestamps.forEach((t, k) => (s.values[k] = old[byTime.get(t)!]));
+        s.length = s.timestamps.length;
         s.sorted = true;
       }
       this.ordered = [...this.series.values()].sort((a, b) => compareLabels(a.labels, b.labels));
@@ -98,7 +108,7 @@ export class MemoryStorage implements Queryable, Querier {
       const lo = lowerBound(s.timestamps, minMs);
       const hi = lowerBound(s.timestamps, maxMs + 1);
       if (hi <= lo) continue;
-      yield { labels: s.labels, timestamps: s.timestamps.slice(lo, hi), values: s.values.slice(lo, hi) };
+      yield { labels: s.labels, timestamps: s.timestamps.slice(lo, hi), values: s.values.subarray(lo, hi) };
     }
   }
 

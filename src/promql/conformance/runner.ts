@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Labels } from '../../core/labels.js';
-import { isStaleNaN } from '../../core/labels.js';
+import { STALE_NAN, isStaleNaN } from '../../core/labels.js';
 import { Engine, type QueryResult } from '../index.js';
 import { PromQLError, PromQLParseError } from '../errors.js';
 import { formatValue, labelsKey, labelsString } from '../values.js';
@@ -217,7 +217,8 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       if (cmd.withNhcb) continue;
       for (const s of cmd.series) {
         s.values.forEach((v, k) => {
-          if (v !== null) storage.append(s.labels, k * cmd.stepMs, v);
+          if (v === 'stale') storage.append(s.labels, k * cmd.stepMs, STALE_NAN);
+          else if (v !== null) storage.append(s.labels, k * cmd.stepMs, v);
         });
       }
       continue;

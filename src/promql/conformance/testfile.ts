@@ -2,14 +2,20 @@
  * Parser of Prometheus' promqltest `.test` files (format: shared/promql-tests/FORMAT.md).
  */
 import type { Labels } from '../../core/labels.js';
-import { METRIC_NAME, STALE_NAN } from '../../core/labels.js';
+import { METRIC_NAME } from '../../core/labels.js';
 import { parseDurationMs, unquoteString } from '../parser.js';
 
 export interface LoadedSeries {
   labels: Labels;
   /** One entry per position; null where the position has no sample. */
-  values: (number | null)[];
+  values: SampleValue[];
 }
+
+/**
+ * A staleness marker is kept symbolic until it reaches a Float64Array: V8 may canonicalise NaN
+ * payloads in plain arrays, which would turn the marker into an ordinary NaN.
+ */
+export type SampleValue = number | null | 'stale';
 
 export type ExpectKind = 'fail' | 'ordered' | 'warn' | 'info' | 'no_warn' | 'no_info';
 
@@ -141,8 +147,8 @@ function stringEnd(text: string, i: number): number {
 const EXPAND_RE = /^([^x]+?)([+-])([^x]+)x(\d+)$/;
 
 /** Expands the value items of a load line or a range result line. */
-export function parseValues(text: string, allowStale: boolean): (number | null)[] {
-  const out: (number | null)[] = [];
+export function parseValues(text: string, allowStale: boolean): SampleValue[] {
+  const out: SampleValue[] = [];
   for (const item of text.split(/\s+/).filter((s) => s !== '')) {
     if (item === '_') {
       out.push(null);
@@ -150,7 +156,7 @@ export function parseValues(text: string, allowStale: boolean): (number | null)[
     }
     if (item === 'stale') {
       if (!allowStale) throw new TestFileError('stale not allowed here');
-      out.push(STALE_NAN);
+      out.push('stale');
       continue;
     }
     let m = /^_x(\d+)$/.exec(item);
@@ -295,7 +301,7 @@ function parseEval(header: string, line: number, body: { text: string; line: num
       continue;
     }
     const { labels, rest } = parseSeriesDesc(t);
-    cmd.series.push({ labels, values: parseValues(rest, false), line: b.line });
+    cmd.series.push({ labels, values: parseValues(rest, false) as (number | null)[], line: b.line });
   }
   // Merge deprecated fail lines into a bare eval_fail expectation.
   const fails = expects.filter((e) => e.kind === 'fail');
