@@ -59,6 +59,9 @@ const ENV_KEYS: ReadonlyArray<readonly [env: string, key: keyof RawConfig]> = [
   ['METERWAY_LOG_LEVEL', 'log_level'],
 ];
 
+/** Their values never appear in an error message. */
+const SECRET_KEYS = new Set(['admin_token', 'master_key']);
+
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const issues: string[] = [];
   let merged: Record<string, unknown> = {};
@@ -76,7 +79,9 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
 
   const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, merged)) as RawConfig;
   for (const err of Value.Errors(ConfigSchema, raw)) {
-    issues.push(`${pathOf(err.path)}: ${err.message.toLowerCase()}${describeAllowed(err.schema)} (got ${JSON.stringify(err.value)})`);
+    const path = pathOf(err.path);
+    const got = SECRET_KEYS.has(path) ? '' : ` (got ${JSON.stringify(err.value)})`;
+    issues.push(`${path}: ${err.message.toLowerCase()}${describeAllowed(err.schema)}${got}`);
   }
   if (issues.length > 0) throw new ConfigError(dedupe(issues));
 
