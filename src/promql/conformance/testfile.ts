@@ -213,6 +213,11 @@ export function parseTestFile(content: string): Command[] {
     const headerLine = i + 1;
     const body: { text: string; line: number }[] = [];
     i++;
+    // `clear` is a single line; the next line may start another command.
+    if (header.toLowerCase() === 'clear') {
+      cmds.push({ kind: 'clear', line: headerLine });
+      continue;
+    }
     while (i < lines.length && !blank(lines[i])) {
       body.push({ text: lines[i], line: i + 1 });
       i++;
