@@ -657,8 +657,9 @@ export class Evaluator implements EvalContext {
     let hasNaN = false;
     for (const p of param) {
       if (Number.isNaN(p)) hasNaN = true;
-      if (p > max) max = p;
-      if (p < min) min = p;
+      // math.Max/Min in Go propagate NaN, which decides the early returns below.
+      max = Math.max(max, p);
+      min = Math.min(min, p);
     }
     if (op === 'limit_ratio') {
       if (max === 0 && min === 0) return [];

@@ -9,6 +9,7 @@ import type { Labels } from '../core/labels.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type { Call, Expr, ValueType } from './ast.js';
 import { compileRegex } from './regex.js';
+import { isWellFormedUtf8 } from './parser.js';
 import type { EvalContext, EvalValue, StepSeries } from './values.js';
 import { compareLabels, formatValue, labelsKey } from './values.js';
 
@@ -442,8 +443,8 @@ function unwrap(e: Expr): Expr {
 }
 
 function isValidLabelName(name: string): boolean {
-  // Prometheus 3 accepts any non-empty UTF-8 name.
-  return name.length > 0;
+  // Prometheus 3 accepts any non-empty, valid UTF-8 name.
+  return name.length > 0 && isWellFormedUtf8(name);
 }
 
 function labelReplace(ctx: EvalContext, call: Call): EvalValue {
@@ -738,6 +739,7 @@ function classicHistogramQuantiles(
           s = ctx.newSeries(labels, true);
           out.set(key, s);
         }
+        if (s.present[i]) ctx.fail('vector cannot contain metrics with the same labelset');
         s.values[i] = value;
         s.present[i] = 1;
       }

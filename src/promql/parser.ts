@@ -62,7 +62,7 @@ export function parseDurationMs(text: string): number | null {
 /** A PromQL number literal: decimal, hex, Inf/NaN, or a duration meaning seconds. */
 export function parseNumberLiteral(text: string): number | null {
   if (text.startsWith('-') || text.startsWith('+')) {
-    const v = parseNumberLiteral(text.slice(1));
+    const v = parseNumberLiteral(text.slice(1).trimStart());
     return v === null ? null : text[0] === '-' ? -v : v;
   }
   const t = text.toLowerCase();
@@ -79,38 +79,64 @@ const SIMPLE_ESCAPES: Record<string, string> = {
   a: '\x07', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', v: '\v', '\\': '\\', "'": "'", '"': '"',
 };
 
-/** Go's strconv.Unquote for "...", '...' and `...` literals. */
+/**
+ * Go's strconv.Unquote for "...", '...' and `...` literals. Go strings are bytes: runs of \x and
+ * octal escapes are decoded as UTF-8, and bytes that are not valid UTF-8 become lone surrogates
+ * (U+DC80..U+DCFF), so that validity checks on label names can still see them.
+ */
 export function unquoteString(raw: string): string {
   const q = raw[0];
   if (q === '`') return raw.slice(1, -1);
   const body = raw.slice(1, -1);
   let out = '';
+  let bytes: number[] = [];
+  const flush = () => {
+    if (bytes.length === 0) return;
+    try {
+      out += new TextDecoder('utf-8', { fatal: true }).decode(new Uint8Array(bytes));
+    } catch {
+      for (const b of bytes) out += b < 0x80 ? String.fromCharCode(b) : String.fromCharCode(0xdc00 + b);
+    }
+    bytes = [];
+  };
   for (let i = 0; i < body.length; i++) {
     const c = body[i];
     if (c !== '\\') {
+      flush();
       out += c;
       continue;
     }
     const e = body[++i];
+    if (e === 'x') {
+      bytes.push(parseInt(body.slice(i + 1, i + 3), 16));
+      i += 2;
+      continue;
+    }
+    if (e >= '0' && e <= '7') {
+      bytes.push(parseInt(body.slice(i, i + 3), 8));
+      i += 2;
+      continue;
+    }
+    flush();
     if (e in SIMPLE_ESCAPES) {
       out += SIMPLE_ESCAPES[e];
-    } else if (e === 'x') {
-      out += String.fromCharCode(parseInt(body.slice(i + 1, i + 3), 16));
-      i += 2;
     } else if (e === 'u') {
       out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 5), 16));
       i += 4;
     } else if (e === 'U') {
       out += String.fromCodePoint(parseInt(body.slice(i + 1, i + 9), 16));
       i += 8;
-    } else if (e >= '0' && e <= '7') {
-      out += String.fromCharCode(parseInt(body.slice(i, i + 3), 8));
-      i += 2;
     } else {
       throw new Error(`invalid syntax`);
     }
   }
+  flush();
   return out;
+}
+
+/** Whether a string is valid UTF-8 in Go's sense (no lone surrogates here). */
+export function isWellFormedUtf8(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 
 class Builder {
@@ -360,7 +386,7 @@ class Builder {
 
   private aggregate(n: SyntaxNode): AggregateExpr {
     const kids = this.children(n);
-    const op = this.src(kids.find((k) => k.name === 'AggregateOp')!) as AggregateOp;
+    const op = this.src(kids.find((k) => k.name === 'AggregateOp')!).toLowerCase() as AggregateOp;
     const mod = kids.find((k) => k.name === 'AggregateModifier');
     const body = kids.find((k) => k.name === 'FunctionCallBody');
     if (!body) this.fail('unexpected end of input in aggregation', n.to);

@@ -178,7 +178,8 @@ export function parseValues(text: string, allowStale: boolean): SampleValue[] {
       continue;
     }
     m = /^([^x]+)x(\d+)$/.exec(item);
-    if (m && !/^0x/i.test(item)) {
+    // Hex is not allowed in series values, so `0x59` is 0 repeated.
+    if (m) {
       const v = m[1] === '_' ? null : parseSampleNumber(m[1]);
       for (let k = 0; k <= Number(m[2]); k++) out.push(v);
       continue;
