@@ -9,7 +9,7 @@ import type { Labels } from '../core/labels.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type { Call, Expr, ValueType } from './ast.js';
 import { compileRegex } from './regex.js';
-import { isWellFormedUtf8 } from './parser.js';
+import { isWellFormedUtf8 } from './literals.js';
 import type { EvalContext, EvalValue, StepSeries } from './values.js';
 import { compareLabels, formatValue, labelsKey } from './values.js';
 
@@ -760,7 +760,7 @@ function warnQuantiles(ctx: EvalContext, q: Float64Array, e: Expr): void {
 function histogramQuantile(ctx: EvalContext, call: Call): EvalValue {
   const q = ctx.evalScalar(call.args[0]);
   const input = ctx.evalVector(call.args[1]);
-  if (input.length > 0) warnQuantiles(ctx, q, call.args[0]);
+  warnQuantiles(ctx, q, call.args[0]);
   return classicHistogramQuantiles(ctx, call, input, call.args[1], [q], (l) => l);
 }
 

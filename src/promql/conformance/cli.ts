@@ -4,6 +4,7 @@
  * Prints one line per failing eval, a per-file table, a summary line for the experimental files
  * and, last, `N passed, M failed, K skipped` for the non-experimental files. The exit status is
  * non-zero only when the runner crashes or a file cannot be parsed, never for failing evals.
+ * `--no-annotations` ignores `expect warn/info/no_warn/no_info` lines (FORMAT.md allows it).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,10 +30,10 @@ export function summarize(results: readonly FileResult[]): { passed: number; fai
 }
 
 function main(argv: string[]): number {
-  const checkAnnotations = argv.includes('--annotations');
+  const checkAnnotations = !argv.includes('--no-annotations');
   const paths = argv.filter((a) => !a.startsWith('--'));
   if (paths.length === 0) {
-    console.error('usage: npm run conformance -- [--annotations] DIR_OR_FILE...');
+    console.error('usage: npm run conformance -- [--no-annotations] DIR_OR_FILE...');
     return 2;
   }
   const results = collectTestFiles(paths).map((f) => runTestFile(f, { checkAnnotations }));

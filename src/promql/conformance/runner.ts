@@ -51,7 +51,7 @@ export interface FileResult {
 }
 
 export interface RunOptions {
-  /** Check `expect warn/info/no_warn/no_info` (presence only, not message text). */
+  /** Check `expect warn/info/no_warn/no_info` (presence only, not message text); default true. */
   checkAnnotations?: boolean;
 }
 
@@ -259,7 +259,7 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       fail(describeResult(r));
       continue;
     }
-    const mismatch = compare(cmd, r) ?? (options.checkAnnotations ? checkAnnotations(cmd, r) : null);
+    const mismatch = compare(cmd, r) ?? (options.checkAnnotations !== false ? checkAnnotations(cmd, r) : null);
     if (mismatch) fail(`${describeResult(r)} (${mismatch})`);
     else result.passed++;
   }
