@@ -4,7 +4,8 @@
  * Prints one line per failing eval, a per-file table, a summary line for the experimental files
  * and, last, `N passed, M failed, K skipped` for the non-experimental files. The exit status is
  * non-zero only when the runner crashes or a file cannot be parsed, never for failing evals.
- * `--no-annotations` ignores `expect warn/info/no_warn/no_info` lines (FORMAT.md allows it).
+ * Each instant eval is also run as a range query around its time (Prometheus' range-mode check)
+ * unless `--no-range-check` is given. `--no-annotations` ignores `expect warn/info/no_warn/no_info` lines (FORMAT.md allows it).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -31,12 +32,13 @@ export function summarize(results: readonly FileResult[]): { passed: number; fai
 
 function main(argv: string[]): number {
   const checkAnnotations = !argv.includes('--no-annotations');
+  const rangeCheck = !argv.includes('--no-range-check');
   const paths = argv.filter((a) => !a.startsWith('--'));
   if (paths.length === 0) {
-    console.error('usage: npm run conformance -- [--no-annotations] DIR_OR_FILE...');
+    console.error('usage: npm run conformance -- [--no-annotations] [--no-range-check] DIR_OR_FILE...');
     return 2;
   }
-  const results = collectTestFiles(paths).map((f) => runTestFile(f, { checkAnnotations }));
+  const results = collectTestFiles(paths).map((f) => runTestFile(f, { checkAnnotations, rangeCheck }));
   let fileErrors = 0;
   for (const r of results) {
     if (r.error) {

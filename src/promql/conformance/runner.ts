@@ -53,6 +53,11 @@ export interface FileResult {
 export interface RunOptions {
   /** Check `expect warn/info/no_warn/no_info` (presence only, not message text); default true. */
   checkAnnotations?: boolean;
+  /**
+   * Also run each instant eval as a range query over [t-1m, t+1m] step 1m and compare the
+   * point at t, as Prometheus' runner does; default true.
+   */
+  rangeCheck?: boolean;
 }
 
 const MIN_NORMAL = 2.2250738585072014e-308;
@@ -179,6 +184,40 @@ function checkAnnotations(cmd: EvalCommand, r: QueryResult): string | null {
   return null;
 }
 
+/**
+ * Prometheus' range-mode check: skipped for ordered evals, string and range-vector results, and
+ * expressions whose value depends on the query range.
+ */
+function rangeModeCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand): string | null {
+  if (!cmd.instant || cmd.rangeVector || cmd.string !== null) return null;
+  if (cmd.expects.some((e) => e.kind === 'ordered')) return null;
+  if (/\b(start|end|range|step)\s*\(/.test(cmd.expr)) return null;
+  const t = cmd.startMs;
+  let r: QueryResult;
+  try {
+    r = engine.rangeQuerySync(storage.querier('conformance', 0, 0), cmd.expr, t - 60_000, t + 60_000, 60_000);
+  } catch (err) {
+    return `error: ${err instanceof Error ? err.message : String(err)}`;
+  }
+  if (r.resultType !== 'matrix') return `expected a matrix, got ${r.resultType}`;
+  const atT = r.result.flatMap((s) => {
+    const k = s.timestampsMs.indexOf(t);
+    return k < 0 ? [] : [{ labels: s.labels, value: s.values[k] }];
+  });
+  if (cmd.scalar !== null) {
+    if (atT.length !== 1 || !almostEqual(atT[0].value, cmd.scalar)) return `scalar at ${t}ms differs`;
+    return null;
+  }
+  if (atT.length !== cmd.series.length) return `expected ${cmd.series.length} series at ${t}ms, got ${atT.length}`;
+  const byKey = new Map(cmd.series.map((s) => [labelsKey(s.labels), s]));
+  for (const got of atT) {
+    const exp = byKey.get(labelsKey(got.labels));
+    if (!exp) return `unexpected series ${labelsString(got.labels)} at ${t}ms`;
+    if (!almostEqual(got.value, exp.values[0] ?? NaN)) return `value of ${labelsString(got.labels)} at ${t}ms differs`;
+  }
+  return null;
+}
+
 export function runTestFile(path: string, options: RunOptions = {}): FileResult {
   const file = basename(path);
   const name = file.replace(/\.test$/, '');
@@ -260,7 +299,12 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       continue;
     }
     const mismatch = compare(cmd, r) ?? (options.checkAnnotations !== false ? checkAnnotations(cmd, r) : null);
-    if (mismatch) fail(`${describeResult(r)} (${mismatch})`);
+    if (mismatch) {
+      fail(`${describeResult(r)} (${mismatch})`);
+      continue;
+    }
+    const rangeMismatch = options.rangeCheck !== false ? rangeModeCheck(engine, storage, cmd) : null;
+    if (rangeMismatch) fail(`range-mode check: ${rangeMismatch}`);
     else result.passed++;
   }
   return result;
