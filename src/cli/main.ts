@@ -85,9 +85,11 @@ clientOptions(tokens.command('create').description('create a token; it is printe
   .requiredOption('--scope <scope>', 'ingest, manage or monitoring with --project; admin or ingest without')
   .requiredOption('--name <name>', 'a name to recognise it by')
   .option('--project <project-id>', 'bind the token to this project')
+  .option('-q, --quiet', 'print only the token, for TOKEN=$(meterway tokens create ... -q)')
   .action(async (opts) => {
     const path = opts.project ? `/v1/projects/${encodeURIComponent(opts.project)}/tokens` : '/v1/tokens';
     const t = await client(opts).request<Record<string, unknown>>('POST', path, { scope: opts.scope, name: opts.name });
+    if (opts.quiet) return console.log(t.token);
     print(opts, t, () => `${formatTable([t], ['id', 'scope', 'name', 'project_id'])}\n\ntoken (shown once, keep it now):\n${t.token as string}`);
   });
 clientOptions(tokens.command('list').description("list tokens (without secrets): a project's, or the server-wide ones"))

@@ -41,8 +41,13 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 
 /** 32 random bytes behind a readable scope prefix, e.g. `mw_monitoring_…`. */
 export function generateToken(scope: Scope): string {
-  return `mw_${scope}_${randomBytes(32).toString('base64url')}`;
+  return `${scopePrefix(scope)}${randomBytes(32).toString('base64url')}`;
 }
+
+const scopePrefix = (scope: Scope): string => `mw_${scope}_`;
+
+/** How many secret characters a token list shows: enough to tell tokens apart, far too few to guess the rest. */
+const SHOWN_SECRET_CHARS = 4;
 
 interface Indexed extends Principal {
   revoked: boolean;
@@ -89,7 +94,7 @@ export class Tokens {
       scope: input.scope,
       name: input.name,
       hash: hashToken(token),
-      display_prefix: `${token.slice(0, token.lastIndexOf('_') + 5)}…`,
+      display_prefix: `${token.slice(0, scopePrefix(input.scope).length + SHOWN_SECRET_CHARS)}…`,
       created_at: new Date().toISOString(),
       last_used_at: null,
       revoked_at: null,

@@ -9,6 +9,7 @@ import { Aggregator } from '../aggregate/project.js';
 import { Projects } from '../control/projects.js';
 import { Tokens } from '../control/tokens.js';
 import { bootstrapAdminToken } from '../control/bootstrap.js';
+import { loadMasterKey } from '../control/master-key.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
@@ -28,6 +29,7 @@ const USAGE_FLUSH_MS = 10_000;
 export async function createGateway(config: Config, log?: Logger): Promise<RunningGateway> {
   const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const masterKey = loadMasterKey(config.masterKey, config.dataDir);
   const db = await openSqlite(join(config.dataDir, 'meterway.db'));
   const aggregator = new Aggregator(
     { prefix: config.metrics.prefix, buckets: config.metrics.buckets },
@@ -40,7 +42,7 @@ export async function createGateway(config: Config, log?: Logger): Promise<Runni
   const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
   const selfMetrics = new SelfMetrics(aggregator);
   const ingestor = new Ingestor(aggregator, selfMetrics);
-  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics };
+  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics };
   const app = await buildApp(gw);
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);

@@ -204,6 +204,9 @@ describe('authentication', () => {
       expect(res.statusCode).toBe(200);
       const db = readFileSync(`${fresh.dataDir}/meterway.db`);
       expect(db.includes(Buffer.from(token))).toBe(false);
+      const key = `${fresh.dataDir}/master.key`;
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+      expect(Buffer.from(readFileSync(key, 'utf8').trim(), 'base64')).toHaveLength(32);
     } finally {
       await fresh.close();
     }
