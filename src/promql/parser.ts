@@ -323,7 +323,7 @@ class Builder {
     return { type: 'aggregate', op, expr, param, grouping, without, pos: this.pos(n) };
   }
 
-  private binary(n: SyntaxNode): BinaryExpr {
+  private binary(n: SyntaxNode): Expr {
     const kids = this.children(n);
     const lhsNode = kids[0];
     const opNode = kids[1];
@@ -334,6 +334,26 @@ class Builder {
     const clause = kids.find((k) => k.name === 'MatchingModifierClause');
     if (kids.some((k) => k.name === 'FillModifier')) {
       this.fail('binop fill modifiers are experimental and not enabled', n.from, n.to);
+    }
+    // The grammar lexes `-2` as one literal, so `-2 ^ 2` would be (-2)^2; in Prometheus the
+    // sign is a unary operator binding looser than `^`: -(2^2).
+    if (op === '^' && lhsNode.name === 'NumberDurationLiteral' && /^[+-]/.test(this.src(lhsNode))) {
+      const text = this.src(lhsNode);
+      const abs = parseNumberLiteral(text.slice(1).trimStart());
+      if (abs === null) this.fail(`error parsing number: ${text}`, lhsNode.from, lhsNode.to);
+      const inner: BinaryExpr = {
+        type: 'binary',
+        op,
+        lhs: { type: 'number', value: abs, pos: { start: lhsNode.from + 1, end: lhsNode.to } },
+        rhs: this.expr(rhsNode),
+        returnBool: false,
+        matching: null,
+        pos: { start: lhsNode.from + 1, end: n.to },
+      };
+      if (exprType(inner.rhs) !== 'scalar' && exprType(inner.rhs) !== 'vector') {
+        this.fail('binary expression must contain only scalar and instant vector types', inner.rhs.pos.start, inner.rhs.pos.end);
+      }
+      return { type: 'unary', op: text[0] === '-' ? '-' : '+', expr: inner, pos: this.pos(n) };
     }
     const lhs = this.expr(lhsNode);
     const rhs = this.expr(rhsNode);
