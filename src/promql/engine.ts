@@ -80,6 +80,10 @@ function stepTimes(startMs: number, endMs: number, stepMs: number): Float64Array
   return times;
 }
 
+function* mapIterable<T, U>(it: Iterable<T>, f: (t: T) => U): Iterable<U> {
+  for (const x of it) yield f(x);
+}
+
 function unwrapParens(e: Expr): Expr {
   return e.type === 'paren' ? unwrapParens(e.expr) : e;
 }
@@ -187,9 +191,18 @@ export class Evaluator implements EvalContext {
     }
   }
 
+  /** Counts samples that stay in memory until the query ends (results of nodes). */
   private account(samples: number): void {
     this.shared.samples += samples;
     if (this.shared.samples > this.shared.settings.maxSamples) throw new PromQLTooManySamplesError();
+  }
+
+  /**
+   * Checks samples held only while one series is processed (a range window), as Prometheus
+   * counts a window's points at each step and releases them after.
+   */
+  private accountTransient(samples: number): void {
+    if (this.shared.samples + samples > this.shared.settings.maxSamples) throw new PromQLTooManySamplesError();
   }
 
   // ---- dispatch -----------------------------------------------------------------------------
@@ -247,9 +260,8 @@ export class Evaluator implements EvalContext {
     return refs;
   }
 
-  private select(vs: VectorSelector, minMs: number, maxMs: number): SeriesSamples[] {
-    const out = [...this.shared.querier.select(vs.matchers, minMs, maxMs)];
-    return out;
+  private select(vs: VectorSelector, minMs: number, maxMs: number): Iterable<SeriesSamples> {
+    return this.shared.querier.select(vs.matchers, minMs, maxMs);
   }
 
   private evalVectorSelector(vs: VectorSelector): StepSeries[] {
@@ -288,20 +300,17 @@ export class Evaluator implements EvalContext {
     return out;
   }
 
-  /** The points of a range selector or subquery, plus what windows over them need. */
-  private rangeSource(e: MatrixSelector | SubqueryExpr): { series: RawSeries[]; refs: Float64Array; rangeMs: number } {
+  /**
+   * The points of a range selector or subquery, plus what windows over them need. Selector
+   * series are streamed from the querier one at a time, so a range function over many long
+   * series never holds more than one of them.
+   */
+  private rangeSource(e: MatrixSelector | SubqueryExpr): { series: Iterable<RawSeries>; refs: Float64Array; rangeMs: number } {
     if (e.type === 'matrixSelector') {
       const vs = e.selector;
       const refs = this.refTimes(vs.at, vs.offsetMs);
       const raw = this.select(vs, refs[0] - e.rangeMs + 1, refs[this.n - 1]);
-      let points = 0;
-      const series = raw.map((s) => {
-        const { ts, vs: values } = withoutStale(s);
-        points += ts.length;
-        return { labels: s.labels, ts, vs: values, dropName: false };
-      });
-      this.account(points);
-      return { series, refs, rangeMs: e.rangeMs };
+      return { series: mapIterable(raw, (s) => ({ labels: s.labels, ...withoutStale(s), dropName: false })), refs, rangeMs: e.rangeMs };
     }
     const refs = this.refTimes(e.at, e.offsetMs);
     const step = e.stepMs || this.shared.settings.defaultSubqueryStepMs;
@@ -313,7 +322,6 @@ export class Evaluator implements EvalContext {
     const child = new Evaluator(this.shared, start, end, step);
     const inner = child.evalVector(e.expr);
     const series: RawSeries[] = [];
-    let points = 0;
     for (const s of inner) {
       let count = 0;
       for (let i = 0; i < child.n; i++) count += s.present[i];
@@ -325,10 +333,8 @@ export class Evaluator implements EvalContext {
         ts[k] = child.times[i];
         vs[k++] = s.values[i];
       }
-      points += count;
       series.push({ labels: s.labels, ts, vs, dropName: s.dropName });
     }
-    this.account(points);
     return { series, refs, rangeMs: e.rangeMs };
   }
 
@@ -347,7 +353,10 @@ export class Evaluator implements EvalContext {
           vs.push(s.vs[i]);
         }
       }
-      if (ts.length > 0) out.push({ labels: s.labels, ts, vs, dropName: s.dropName });
+      if (ts.length > 0) {
+        out.push({ labels: s.labels, ts, vs, dropName: s.dropName });
+        this.account(ts.length);
+      }
     }
     return out;
   }
@@ -407,6 +416,7 @@ export class Evaluator implements EvalContext {
       fail: (m) => self.fail(m),
     };
     const counterCheck = call.name === 'rate' || call.name === 'increase';
+    let outPoints = 0;
     for (const s of src.series) {
       this.tick();
       const ts = s.ts;
@@ -416,6 +426,7 @@ export class Evaluator implements EvalContext {
       let lo = 0;
       let hi = 0;
       let any = false;
+      let maxWindow = 0;
       for (let i = 0; i < this.n; i++) {
         const end = refs[i];
         const start = end - rangeMs;
@@ -428,6 +439,10 @@ export class Evaluator implements EvalContext {
         if (hi < lo) hi = lo;
         while (hi < ts.length && ts[hi] <= end) hi++;
         if (hi <= lo) continue;
+        if (hi - lo > maxWindow) {
+          maxWindow = hi - lo;
+          this.accountTransient(maxWindow + outPoints);
+        }
         w.rangeStart = start;
         w.rangeEnd = end;
         w.evalTs = this.times[i];
@@ -436,6 +451,7 @@ export class Evaluator implements EvalContext {
         if (v === undefined) continue;
         r.values[i] = v;
         r.present[i] = 1;
+        outPoints++;
         any = true;
       }
       if (any) {
@@ -446,6 +462,7 @@ export class Evaluator implements EvalContext {
         }
       }
     }
+    this.account(outPoints);
     return out;
   }
 

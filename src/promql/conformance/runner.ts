@@ -240,7 +240,7 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
   }
   const storage = new MemoryStorage();
   // Settings the corpus assumes (FORMAT.md section 10).
-  const engine = new Engine({ lookbackDeltaMs: 300_000, defaultSubqueryStepMs: 60_000 });
+  const engine = new Engine({ lookbackDeltaMs: 300_000, defaultSubqueryStepMs: 60_000, maxSamples: 10_000 });
   /** Metric names whose data was not loaded (native histograms, start timestamps) and why. */
   const unloaded = new Map<string, string>();
   for (const cmd of commands) {
