@@ -18,24 +18,53 @@ const MS = 1 / 1000;
 
 type Values = Array<string | undefined>;
 
-function counter(pm: ProjectMetrics, idx: number, key: string, values: () => Values): CounterSeries | undefined {
+/**
+ * An event's label values, built only when a series is created. A small object rather than a
+ * closure: closures made per event cost an allocation each and, under tsx's keepNames, a
+ * defineProperty call that showed as 4% of ingest time.
+ */
+class AppLabels {
+  constructor(
+    readonly projectId: string,
+    readonly app: string | undefined,
+    readonly region: string | undefined,
+    /** How many of e1..e3 follow the base labels. */
+    readonly extras: 0 | 1 | 2 | 3 = 0,
+    readonly e1?: string,
+    readonly e2?: string,
+    readonly e3?: string,
+  ) {}
+  values(): Values {
+    const { projectId, app, region } = this;
+    const appId = app === undefined ? undefined : `${projectId}-${app}`;
+    // Literals, not push: a pushed-to array keeps spare capacity for the life of the series.
+    switch (this.extras) {
+      case 0: return [projectId, appId, app, region];
+      case 1: return [projectId, appId, app, region, this.e1];
+      case 2: return [projectId, appId, app, region, this.e1, this.e2];
+      default: return [projectId, appId, app, region, this.e1, this.e2, this.e3];
+    }
+  }
+}
+
+function counter(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): CounterSeries | undefined {
   const fam = pm.families[idx] as Family<CounterSeries>;
-  return fam.series.get(key) ?? pm.registry.series(fam, key, values());
+  return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
 }
 
-function histogram(pm: ProjectMetrics, idx: number, key: string, values: () => Values): HistogramSeries | undefined {
+function histogram(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): HistogramSeries | undefined {
   const fam = pm.families[idx] as Family<HistogramSeries>;
-  return fam.series.get(key) ?? pm.registry.series(fam, key, values());
+  return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
 }
 
-function gauge(pm: ProjectMetrics, idx: number, key: string, values: () => Values): GaugeSeries | undefined {
+function gauge(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): GaugeSeries | undefined {
   const fam = pm.families[idx] as Family<GaugeSeries>;
-  return fam.series.get(key) ?? pm.registry.series(fam, key, values());
+  return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
 }
 
-function observeMs(pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, values: () => Values): void {
+function observeMs(pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels): void {
   if (ms === undefined) return;
-  histogram(pm, idx, key, values)?.observe(ms * MS);
+  histogram(pm, idx, key, labels)?.observe(ms * MS);
 }
 
 const RUN: EventType = {
@@ -55,7 +84,7 @@ const RUN: EventType = {
     pm.apps.add(app);
     // Validation forbids NUL in labels, so NUL-joined keys cannot collide.
     const key = region === undefined ? app : `${app}\u0000${region}`;
-    const values = (): Values => [pm.projectId, `${pm.projectId}-${app}`, app, region];
+    const values = new AppLabels(pm.projectId, app, region);
     counter(pm, I.runs, key, values)?.inc(1);
     counter(pm, ev.status === 'success' ? I.run_successes : I.run_errors, key, values)?.inc(1);
     observeMs(pm, I.run_queue_time, key, ev.queue_time_ms, values);
@@ -85,10 +114,9 @@ const INFERENCE: EventType = {
     const region: string | undefined = ev.region;
     if (app !== undefined) pm.apps.add(app);
     const key = `${model}\u0000${tier}\u0000${app ?? ''}\u0000${region ?? ''}`;
-    const appId = app === undefined ? undefined : `${pm.projectId}-${app}`;
-    const values = (): Values => [pm.projectId, appId, app, region, model, tier];
+    const values = new AppLabels(pm.projectId, app, region, 2, model, tier);
     const codeClass = ev.status_code === undefined ? '2xx' : `${Math.floor(ev.status_code / 100)}xx`;
-    counter(pm, I.inference_requests, `${key}\u0000${codeClass}`, () => [...values(), codeClass])?.inc(1);
+    counter(pm, I.inference_requests, `${key}\u0000${codeClass}`, new AppLabels(pm.projectId, app, region, 3, model, tier, codeClass))?.inc(1);
     counter(pm, I.inference_input_tokens, key, values)?.inc(ev.input_tokens);
     counter(pm, I.inference_output_tokens, key, values)?.inc(ev.output_tokens);
     observeMs(pm, I.inference_ttft, key, ev.ttft_ms, values);
@@ -129,8 +157,8 @@ const RESOURCE: EventType = {
     pm.apps.add(app);
     const key = region === undefined ? app : `${app}\u0000${region}`;
     const gpuKey = gpu === undefined ? key : `${key}\u0000\u0000${gpu}`;
-    const values = (): Values => [pm.projectId, `${pm.projectId}-${app}`, app, region];
-    const gpuValues = (): Values => [...values(), gpu];
+    const values = new AppLabels(pm.projectId, app, region);
+    const gpuValues = new AppLabels(pm.projectId, app, region, 1, gpu);
     for (const [field, idx, perGpu] of RESOURCE_GAUGES) {
       const v: number | undefined = ev[field];
       if (v === undefined) continue;
