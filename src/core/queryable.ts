@@ -17,6 +17,10 @@ export interface LabelMatcher {
 export interface SeriesSamples {
   readonly labels: Labels;
   readonly timestamps: ArrayLike<number>;
+  /**
+   * Prefer a Float64Array: staleness markers are NaNs told apart by their payload, which V8 may
+   * canonicalise in plain arrays (the PromQL engine would then see an ordinary NaN value).
+   */
   readonly values: ArrayLike<number>;
 }
 

@@ -16,6 +16,8 @@ export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLTimeoutError
 export type { PromQLErrorType, Position } from './errors.js';
 export { formatValue, labelsString } from './values.js';
 export { FUNCTIONS } from './functions.js';
+export { queryBounds } from './bounds.js';
+export type { TimeBounds } from './bounds.js';
 export type { FunctionDef } from './functions.js';
 
 export interface EngineOptions {

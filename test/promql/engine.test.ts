@@ -104,3 +104,14 @@ describe('formatValue', () => {
     expect(formatValue(0.1 + 0.2)).toBe('0.30000000000000004');
   });
 });
+
+describe('queryBounds', () => {
+  it('covers lookback, ranges, offsets, @ and subqueries', async () => {
+    const { queryBounds } = await import('../../src/promql/index.js');
+    expect(queryBounds(parse('up'), 1_000_000, 2_000_000)).toEqual({ minMs: 700_000, maxMs: 2_000_000 });
+    expect(queryBounds(parse('rate(up[10m] offset 1m)'), 1_000_000, 2_000_000)).toEqual({ minMs: 340_000, maxMs: 1_940_000 });
+    expect(queryBounds(parse('up @ 100'), 1_000_000, 2_000_000)).toEqual({ minMs: -200_000, maxMs: 100_000 });
+    expect(queryBounds(parse('max_over_time(rate(up[1m])[5m:1m])'), 1_000_000, 1_000_000)).toEqual({ minMs: 640_000, maxMs: 1_000_000 });
+    expect(queryBounds(parse('1 + 1'), 5, 6)).toEqual({ minMs: 5, maxMs: 6 });
+  });
+});
