@@ -19,14 +19,15 @@ export function escapeHelpOpenMetrics(help: string): string {
 
 /** `a="x",b="y"` for the defined values, in label order; undefined values are left out. */
 export function renderLabelPairs(names: readonly string[], values: ReadonlyArray<string | undefined>): string {
-  let out = '';
+  // join, not +=: a series keeps this string for life, and += leaves a tree of cons strings
+  // (about 600 bytes for four labels) where join makes one flat string (about 120).
+  const parts: string[] = [];
   for (let i = 0; i < names.length; i++) {
     const v = values[i];
     if (v === undefined) continue;
-    if (out.length > 0) out += ',';
-    out += `${names[i]}="${escapeLabelValue(v)}"`;
+    parts.push(`${names[i]}="${escapeLabelValue(v)}"`);
   }
-  return out;
+  return parts.join(',');
 }
 
 /** A sample value as Prometheus writes it: Go's shortest float form, `+Inf`, `-Inf`, `NaN`. */
