@@ -24,6 +24,19 @@ export type AggregateOp =
 /** `@` modifier: a fixed time in ms, or the query's start/end resolved at evaluation. */
 export type AtModifier = { readonly kind: 'time'; readonly ms: number } | { readonly kind: 'start' } | { readonly kind: 'end' };
 
+/**
+ * A duration written as an expression (experimental in Prometheus): arithmetic in seconds over
+ * literals, step(), range(), min_of and max_of. Kept in the AST only when it depends on the
+ * query (step()/range()); constant ones are folded by the parser.
+ */
+export type DurationExpr =
+  | { readonly kind: 'literal'; readonly seconds: number; readonly ms?: number }
+  | { readonly kind: 'step' }
+  | { readonly kind: 'range' }
+  | { readonly kind: 'unary'; readonly op: '-' | '+'; readonly expr: DurationExpr }
+  | { readonly kind: 'binary'; readonly op: '+' | '-' | '*' | '/' | '%' | '^'; readonly lhs: DurationExpr; readonly rhs: DurationExpr }
+  | { readonly kind: 'min_of' | 'max_of'; readonly lhs: DurationExpr; readonly rhs: DurationExpr };
+
 export interface NumberLiteral {
   readonly type: 'number';
   readonly value: number;
@@ -42,6 +55,7 @@ export interface VectorSelector {
   readonly name: string | null;
   readonly matchers: readonly LabelMatcher[];
   readonly offsetMs: number;
+  readonly offsetExpr?: DurationExpr;
   readonly at: AtModifier | null;
   readonly pos: PosRange;
 }
@@ -50,6 +64,7 @@ export interface MatrixSelector {
   readonly type: 'matrixSelector';
   readonly selector: VectorSelector;
   readonly rangeMs: number;
+  readonly rangeExpr?: DurationExpr;
   readonly pos: PosRange;
 }
 
@@ -57,9 +72,12 @@ export interface SubqueryExpr {
   readonly type: 'subquery';
   readonly expr: Expr;
   readonly rangeMs: number;
+  readonly rangeExpr?: DurationExpr;
   /** 0 means "the engine's default resolution". */
   readonly stepMs: number;
+  readonly stepExpr?: DurationExpr;
   readonly offsetMs: number;
+  readonly offsetExpr?: DurationExpr;
   readonly at: AtModifier | null;
   readonly pos: PosRange;
 }

@@ -8,6 +8,7 @@ import type { Expr } from './ast.js';
 import { Evaluator, finalizeNames, type SharedState } from './engine.js';
 import { PromQLExecutionError, PromQLParseError, positionOf } from './errors.js';
 import { exprType, parseExpr } from './parser.js';
+import { DurationError, resolveDurations } from './durations.js';
 import type { StepSeries } from './values.js';
 import { compareLabels, labelsKey } from './values.js';
 
@@ -84,7 +85,7 @@ export class Engine {
   }
 
   instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
-    const expr = parseExpr(query);
+    const expr = prepare(query, 0, 0);
     const shared = this.shared(querier, timeMs, timeMs, 0);
     const ev = new Evaluator(shared, timeMs, timeMs, 1);
     const v = ev.eval(expr);
@@ -120,7 +121,7 @@ export class Engine {
   }
 
   rangeQuerySync(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): QueryResult {
-    const expr = parseExpr(query);
+    const expr = prepare(query, stepMs, endMs - startMs);
     const t = exprType(expr);
     if (t !== 'scalar' && t !== 'vector') {
       const names = { matrix: 'range vector', string: 'string' } as const;
@@ -204,6 +205,17 @@ export class Engine {
       warnings: new Set(),
       infos: new Set(),
     };
+  }
+}
+
+/** Parses and resolves the durations that depend on the query's step and range. */
+function prepare(query: string, stepMs: number, rangeMs: number): Expr {
+  const expr = parseExpr(query);
+  try {
+    return resolveDurations(expr, stepMs, rangeMs);
+  } catch (err) {
+    if (err instanceof DurationError) throw new PromQLParseError(err.message, positionOf(query, 0, query.length));
+    throw err;
   }
 }
 

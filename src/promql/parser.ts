@@ -5,7 +5,7 @@
  * comparisons without bool, ...) are made here on our AST, with Prometheus' wording.
  */
 import { parser as lezer } from '@prometheus-io/lezer-promql';
-import type { SyntaxNode } from '@lezer/common';
+import type { SyntaxNode, Tree } from '@lezer/common';
 import type { LabelMatcher, MatchType } from '../core/queryable.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type {
@@ -15,6 +15,7 @@ import type {
   BinaryExpr,
   BinaryOp,
   Cardinality,
+  DurationExpr,
   Expr,
   PosRange,
   ValueType,
@@ -24,6 +25,7 @@ import { COMPARISON_OPERATORS, SET_OPERATORS, typeName } from './ast.js';
 import { PromQLParseError, positionOf } from './errors.js';
 import { FUNCTIONS } from './functions.js';
 import { compileRegex } from './regex.js';
+import { durationMs, usesQueryContext } from './durations.js';
 import { parseDurationMs, parseNumberLiteral, unquoteString } from './literals.js';
 
 export { isWellFormedUtf8, parseDurationMs, parseNumberLiteral, unquoteString } from './literals.js';
@@ -102,7 +104,8 @@ class Builder {
       const inner = this.expr(vsNode);
       if (inner.type !== 'vectorSelector') this.fail('ranges only allowed for vector selectors', n.from, n.to);
       if (inner.offsetMs !== 0 || inner.at) this.fail('no offset modifiers allowed before range', n.from, n.to);
-      return { type: 'matrixSelector', selector: inner, rangeMs: this.duration(durNode), pos: this.pos(n) };
+      const range = this.duration(durNode, false);
+      return { type: 'matrixSelector', selector: inner, rangeMs: range.ms, rangeExpr: range.expr, pos: this.pos(n) };
     },
     SubqueryExpr: (n) => {
       const kids = this.children(n);
@@ -110,19 +113,22 @@ class Builder {
       const t = exprType(inner);
       if (t !== 'vector') this.fail(`subquery is only allowed on instant vector, got ${typeName(t)} instead`, n.from, n.to);
       const durs = kids.filter((k) => k.name === 'DurationExpr');
-      const rangeMs = this.duration(durs[0]);
-      const stepMs = durs[1] ? this.duration(durs[1]) : 0;
-      return { type: 'subquery', expr: inner, rangeMs, stepMs, offsetMs: 0, at: null, pos: this.pos(n) };
+      const range = this.duration(durs[0], false);
+      const step = durs[1] ? this.duration(durs[1], false) : { ms: 0 };
+      return {
+        type: 'subquery', expr: inner, rangeMs: range.ms, rangeExpr: range.expr, stepMs: step.ms, stepExpr: step.expr,
+        offsetMs: 0, at: null, pos: this.pos(n),
+      };
     },
     OffsetExpr: (n) => {
       const kids = this.children(n);
       const target = this.expr(kids[0]);
       const durNode = kids.find((k) => k.name === 'OffsetDurationExpr');
       if (!durNode) this.fail('unexpected end of input', n.to);
-      const offsetMs = this.offsetDuration(durNode);
+      const offset = this.duration(durNode, true);
       return this.withModifier(target, n, (t) => {
-        if (t.offsetMs !== 0) this.fail('offset may not be set multiple times', n.from, n.to);
-        return { ...t, offsetMs };
+        if (t.offsetMs !== 0 || t.offsetExpr) this.fail('offset may not be set multiple times', n.from, n.to);
+        return { ...t, offsetMs: offset.ms, offsetExpr: offset.expr };
       });
     },
     StepInvariantExpr: (n) => {
@@ -151,7 +157,7 @@ class Builder {
   private withModifier(
     target: Expr,
     n: SyntaxNode,
-    apply: <T extends VectorSelector | { offsetMs: number; at: AtModifier | null }>(t: T) => T,
+    apply: <T extends VectorSelector | { offsetMs: number; offsetExpr?: DurationExpr; at: AtModifier | null }>(t: T) => T,
   ): Expr {
     switch (target.type) {
       // The grammar attaches a trailing modifier to the whole preceding binary or unary
@@ -229,36 +235,50 @@ class Builder {
     return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null, pos: this.pos(n) };
   }
 
-  private duration(n: SyntaxNode): number {
+  private durationTree(n: SyntaxNode): DurationExpr {
     const kids = this.children(n);
-    if (n.name === 'NumberDurationLiteralInDurationContext') {
-      const text = this.src(n);
-      const d = parseDurationMs(text);
-      if (d !== null) return d;
-      const num = parseNumberLiteral(text);
-      if (num === null || !Number.isFinite(num)) this.fail(`bad number or duration syntax: "${text}"`, n.from, n.to);
-      return Math.round(num * 1000);
-    }
-    if (n.name === 'DurationExpr' && kids.length === 1) {
-      const v = this.duration(kids[0]);
-      if (v <= 0 && n.parent?.name !== 'OffsetDurationExpr') {
-        this.fail(`duration must be greater than 0`, n.from, n.to);
+    switch (n.name) {
+      case 'NumberDurationLiteralInDurationContext': {
+        const text = this.src(n);
+        const d = parseDurationMs(text);
+        if (d !== null) return { kind: 'literal', seconds: d / 1000, ms: d };
+        const num = parseNumberLiteral(text);
+        if (num === null) this.fail(`bad number or duration syntax: "${text}"`, n.from, n.to);
+        return { kind: 'literal', seconds: num };
       }
-      return v;
+      case 'DurationStep':
+        return { kind: 'step' };
+      case 'DurationRange':
+        return { kind: 'range' };
+      case 'DurationExpr':
+      case 'OffsetDurationExpr': {
+        if (kids.length === 1) return this.durationTree(kids[0]);
+        if (kids.length === 2 && kids[0].name === 'UnaryOp') {
+          return { kind: 'unary', op: this.src(kids[0]) === '-' ? '-' : '+', expr: this.durationTree(kids[1]) };
+        }
+        if (kids.length === 3 && (kids[0].name === 'DurationMinOf' || kids[0].name === 'DurationMaxOf')) {
+          const kind = kids[0].name === 'DurationMinOf' ? 'min_of' : 'max_of';
+          return { kind, lhs: this.durationTree(kids[1]), rhs: this.durationTree(kids[2]) };
+        }
+        const op = kids.length === 3 ? BINARY_OPS[kids[1].name] : undefined;
+        if (op === '+' || op === '-' || op === '*' || op === '/' || op === '%' || op === '^') {
+          return { kind: 'binary', op, lhs: this.durationTree(kids[0]), rhs: this.durationTree(kids[2]) };
+        }
+        break;
+      }
     }
-    // Arithmetic between durations and step()/range() belong to the experimental duration
-    // expressions, which Prometheus only parses behind a feature flag.
-    return this.fail('experimental duration expression is not enabled', n.from, n.to);
+    return this.fail('expected number literal or duration expression', n.from, n.to);
   }
 
-  private offsetDuration(n: SyntaxNode): number {
-    const kids = this.children(n);
-    if (kids.length === 2 && kids[0].name === 'UnaryOp') {
-      const v = this.offsetDuration(kids[1]);
-      return this.src(kids[0]) === '-' ? -v : v;
+  /** A duration: folded when constant, kept as an expression when it uses step() or range(). */
+  private duration(n: SyntaxNode, allowNegative: boolean): { ms: number; expr?: DurationExpr } {
+    const d = this.durationTree(n);
+    if (usesQueryContext(d)) return { ms: 0, expr: d };
+    try {
+      return { ms: durationMs(d, 0, 0, allowNegative) };
+    } catch (err) {
+      return this.fail(err instanceof Error ? err.message : String(err), n.from, n.to);
     }
-    if (kids.length === 1 && kids[0].name === 'NumberDurationLiteralInDurationContext') return this.duration(kids[0]);
-    return this.fail('experimental duration expression is not enabled', n.from, n.to);
   }
 
   private call(n: SyntaxNode): Expr {
@@ -470,6 +490,13 @@ function maskForGrammar(text: string): string {
       i = end;
       continue;
     }
+    const kw = /^(step|range)(?=\s*\()/i.exec(text.slice(i, i + 6));
+    if (kw && kw[1] !== kw[1].toLowerCase() && !/[\w:]/.test(text[i - 1] ?? '')) {
+      // Duration keywords are case-insensitive in Prometheus' lexer, not in the grammar.
+      out += kw[1].toLowerCase();
+      i += kw[1].length;
+      continue;
+    }
     const fn = /^(min_of|max_of)(?=\s*\()/.exec(text.slice(i, i + 7));
     if (fn && !/[\w:]/.test(text[i - 1] ?? '')) {
       out += GRAMMAR_MASKS[fn[1]];
@@ -494,20 +521,23 @@ function maskForGrammar(text: string): string {
 
 /** Parses a PromQL expression into the engine's AST; throws PromQLParseError. */
 export function parseExpr(text: string): Expr {
-  const tree = lezer.parse(maskForGrammar(text));
-  const b = new Builder(text);
-  let firstError: SyntaxNode | null = null;
-  tree.iterate({
-    enter: (ref) => {
-      if (firstError) return false;
-      if (ref.type.isError) {
-        firstError = ref.node;
-        return false;
+  // The text is parsed as written first; only if that fails is it retried with the masks, so
+  // a mask can never change the meaning of something the grammar already accepts (min_of in a
+  // duration, for instance, is in the grammar).
+  let tree = lezer.parse(text);
+  let err = firstError(tree);
+  if (err) {
+    const masked = maskForGrammar(text);
+    if (masked !== text) {
+      const retry = lezer.parse(masked);
+      const retryErr = firstError(retry);
+      if (!retryErr) {
+        tree = retry;
+        err = null;
       }
-      return undefined;
-    },
-  });
-  const err = firstError as SyntaxNode | null;
+    }
+  }
+  const b = new Builder(text);
   if (err) {
     const at = err.from;
     const rest = text.slice(at).trimStart();
@@ -518,4 +548,19 @@ export function parseExpr(text: string): Expr {
   const top = tree.topNode.firstChild;
   if (top === null) return b.fail('no expression found in input', 0);
   return b.expr(top);
+}
+
+function firstError(tree: Tree): SyntaxNode | null {
+  let found: SyntaxNode | null = null;
+  tree.iterate({
+    enter: (ref) => {
+      if (found) return false;
+      if (ref.type.isError) {
+        found = ref.node;
+        return false;
+      }
+      return undefined;
+    },
+  });
+  return found;
 }
