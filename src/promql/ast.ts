@@ -108,6 +108,8 @@ export interface VectorMatching {
   readonly labels: readonly string[];
   /** Extra labels copied from the "one" side by group_left/group_right. */
   readonly include: readonly string[];
+  /** `fill(v)`, `fill_left(v)`, `fill_right(v)` (experimental): values for missing matches. */
+  readonly fill?: { readonly lhs: number | null; readonly rhs: number | null };
 }
 
 export interface BinaryExpr {

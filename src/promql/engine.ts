@@ -897,9 +897,13 @@ export class Evaluator implements EvalContext {
   }
 
   private vectorVector(e: BinaryExpr, lhsIn: StepSeries[], rhsIn: StepSeries[], m: VectorMatching): StepSeries[] {
-    if (lhsIn.length === 0 || rhsIn.length === 0) return [];
+    const fillOne = m.fill?.rhs ?? null;
+    const fillMany = m.fill?.lhs ?? null;
+    if (lhsIn.length === 0 && rhsIn.length === 0) return [];
+    if ((lhsIn.length === 0 || rhsIn.length === 0) && fillOne === null && fillMany === null) return [];
     const oneToMany = m.card === 'one-to-many';
     // The "many" side is iterated; the "one" side must be unique per signature at each step.
+    // As in Prometheus, group_right swaps the sides, fill values included.
     const many = oneToMany ? rhsIn : lhsIn;
     const one = oneToMany ? lhsIn : rhsIn;
     const manySig = this.signatures(many, m);
@@ -927,11 +931,19 @@ export class Evaluator implements EvalContext {
     const out: StepSeries[] = [];
     const names = m.on ? new Set(m.labels) : null;
     const ignoring = m.on ? null : new Set(m.labels);
-    const resultLabels = (li: number, ri: number): { labels: Labels; key: string } => {
-      const ck = li + ':' + ri;
-      let c = resultCache.get(ck);
+    // A filled-in side has only the matching labels of the series it stands in for.
+    const matchLabels = (l: Labels): Labels => {
+      const res: Record<string, string> = {};
+      for (const k in l) {
+        if (names ? names.has(k) : !ignoring!.has(k) && k !== METRIC_NAME) res[k] = l[k];
+      }
+      return res;
+    };
+    const manyFillLabels = new Map<number, Labels>();
+    const oneFillLabels = new Map<number, Labels>();
+    const resultLabels = (cacheKey: string, base: Labels, other: Labels): { labels: Labels; key: string } => {
+      let c = resultCache.get(cacheKey);
       if (c) return c;
-      const base = many[li].labels;
       const res: Record<string, string> = {};
       for (const k in base) {
         if (dropNameNow && k === METRIC_NAME) continue;
@@ -941,21 +953,53 @@ export class Evaluator implements EvalContext {
         }
         res[k] = base[k];
       }
-      const other = one[ri].labels;
       for (const ln of m.include) {
         const v = other[ln];
         if (v !== undefined && v !== '') res[ln] = v;
         else delete res[ln];
       }
       c = { labels: res, key: labelsKey(res) };
-      resultCache.set(ck, c);
+      resultCache.set(cacheKey, c);
       return c;
     };
     const stepKeys = new Set<string>();
+    const matchedCount = new Int32Array(S);
+    const apply = (i: number, o: number, cacheKey: string, manyLabels: Labels, manyValue: number, oneLabels: Labels, oneValue: number, dropName: boolean) => {
+      const lv = oneToMany ? oneValue : manyValue;
+      const rv = oneToMany ? manyValue : oneValue;
+      const { labels, key } = resultLabels(cacheKey, manyLabels, oneLabels);
+      if (m.card === 'one-to-one') {
+        if (matchedAt[o]) this.fail('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
+        matchedAt[o] = 1;
+      } else {
+        if (stepKeys.has(key)) this.fail('multiple matches for labels: grouping labels must ensure unique matches');
+        stepKeys.add(key);
+        matchedCount[o]++;
+      }
+      let v: number;
+      if (isCmp) {
+        const keep = cmp(lv, rv);
+        if (e.returnBool) v = keep ? 1 : 0;
+        else if (keep) v = lv;
+        else return;
+      } else {
+        v = arith(lv, rv);
+      }
+      let r = outByKey.get(key);
+      if (!r) {
+        r = this.newSeries(labels, e.returnBool || (isCmp && dropName));
+        outByKey.set(key, r);
+        out.push(r);
+      }
+      if (r.present[i]) this.fail('vector cannot contain metrics with the same labelset');
+      r.values[i] = v;
+      r.present[i] = 1;
+    };
     for (let i = 0; i < this.n; i++) {
       this.tick();
       oneAt.fill(-1);
       matchedAt.fill(0);
+      matchedCount.fill(0);
       stepKeys.clear();
       for (let k = 0; k < one.length; k++) {
         if (!one[k].present[i]) continue;
@@ -965,9 +1009,8 @@ export class Evaluator implements EvalContext {
           const a = labelsString(one[k].labels);
           const b = labelsString(one[oneAt[o]].labels);
           const [d1, d2] = a < b ? [a, b] : [b, a];
-          const matched = m.on ? keepLabels(one[k].labels, [...m.labels].sort()) : dropLabels(one[k].labels, new Set(m.labels));
           this.fail(
-            `found duplicate series for the match group ${labelsString(matched)} on the ${side} hand-side of the operation: [${d1}, ${d2}];many-to-many matching not allowed: matching labels must be unique on one side`,
+            `found duplicate series for the match group ${labelsString(matchLabels(one[k].labels))} on the ${side} hand-side of the operation: [${d1}, ${d2}];many-to-many matching not allowed: matching labels must be unique on one side`,
           );
         }
         oneAt[o] = k;
@@ -976,39 +1019,34 @@ export class Evaluator implements EvalContext {
         if (!many[k].present[i]) continue;
         const o = manyOrd[k];
         const ri = oneAt[o];
-        if (ri < 0) continue;
-        const lv = oneToMany ? one[ri].values[i] : many[k].values[i];
-        const rv = oneToMany ? many[k].values[i] : one[ri].values[i];
-        const { labels, key } = resultLabels(k, ri);
-        if (m.card === 'one-to-one') {
-          if (matchedAt[o]) this.fail('multiple matches for labels: many-to-one matching must be explicit (group_left/group_right)');
-          matchedAt[o] = 1;
-        } else {
-          if (stepKeys.has(key)) this.fail('multiple matches for labels: grouping labels must ensure unique matches');
-          stepKeys.add(key);
+        if (ri >= 0) {
+          apply(i, o, `${k}:${ri}`, many[k].labels, many[k].values[i], one[ri].labels, one[ri].values[i], many[k].dropName);
+          continue;
         }
-        let v: number;
-        if (isCmp) {
-          const keep = cmp(lv, rv);
-          if (e.returnBool) v = keep ? 1 : 0;
-          else if (keep) v = lv;
-          else continue;
-        } else {
-          v = arith(lv, rv);
+        if (fillOne === null) continue;
+        let fl = oneFillLabels.get(k);
+        if (!fl) {
+          fl = matchLabels(many[k].labels);
+          oneFillLabels.set(k, fl);
         }
-        let r = outByKey.get(key);
-        if (!r) {
-          r = this.newSeries(labels, e.returnBool || (isCmp && many[k].dropName));
-          outByKey.set(key, r);
-          out.push(r);
+        apply(i, o, `${k}:f`, many[k].labels, many[k].values[i], fl, fillOne, many[k].dropName);
+      }
+      if (fillMany === null) continue;
+      for (let k = 0; k < one.length; k++) {
+        if (!one[k].present[i]) continue;
+        const o = oneOrd[k];
+        if (m.card === 'one-to-one' ? matchedAt[o] : matchedCount[o] > 0) continue;
+        let fl = manyFillLabels.get(k);
+        if (!fl) {
+          fl = matchLabels(one[k].labels);
+          manyFillLabels.set(k, fl);
         }
-        if (r.present[i]) this.fail('vector cannot contain metrics with the same labelset');
-        r.values[i] = v;
-        r.present[i] = 1;
+        apply(i, o, `f:${k}`, fl, fillMany, one[k].labels, one[k].values[i], false);
       }
     }
     return out;
   }
+
 }
 
 function keepLabels(l: Labels, names: readonly string[]): Labels {

@@ -235,6 +235,20 @@ class Builder {
     return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null, pos: this.pos(n) };
   }
 
+  private fillValues(n: SyntaxNode): { lhs: number | null; rhs: number | null } {
+    let lhs: number | null = null;
+    let rhs: number | null = null;
+    for (const clause of this.children(n)) {
+      const valueNode = this.children(clause).find((k) => k.name === 'NumberDurationLiteral' || k.name === 'UnaryExpr');
+      if (!valueNode) this.fail('expected a number in fill modifier', clause.from, clause.to);
+      const v = this.expr(valueNode);
+      if (v.type !== 'number') this.fail('expected a number in fill modifier', clause.from, clause.to);
+      if (clause.name !== 'FillRightClause') lhs = v.value;
+      if (clause.name !== 'FillLeftClause') rhs = v.value;
+    }
+    return { lhs, rhs };
+  }
+
   private durationTree(n: SyntaxNode): DurationExpr {
     const kids = this.children(n);
     switch (n.name) {
@@ -352,9 +366,8 @@ class Builder {
     const op = BINARY_OPS[opNode.name];
     const returnBool = kids.some((k) => k.name === 'BoolModifier');
     const clause = kids.find((k) => k.name === 'MatchingModifierClause');
-    if (kids.some((k) => k.name === 'FillModifier')) {
-      this.fail('binop fill modifiers are experimental and not enabled', n.from, n.to);
-    }
+    const fillNode = kids.find((k) => k.name === 'FillModifier');
+    const fill = fillNode ? this.fillValues(fillNode) : undefined;
     // The grammar lexes `-2` as one literal, so `-2 ^ 2` would be (-2)^2; in Prometheus the
     // sign is a unary operator binding looser than `^`: -(2^2).
     if (op === '^' && lhsNode.name === 'NumberDurationLiteral' && /^[+-]/.test(this.src(lhsNode))) {
@@ -415,11 +428,15 @@ class Builder {
     if ((lt !== 'vector' || rt !== 'vector') && hasClause) {
       this.fail('vector matching only allowed between instant vectors', n.from, n.to);
     }
+    if ((lt !== 'vector' || rt !== 'vector') && fill) {
+      this.fail('filling in missing series only allowed between instant vectors', n.from, n.to);
+    }
+    if (isSet && fill) this.fail('filling in missing series not allowed for set operators', n.from, n.to);
     if (isSet) {
       if (lt === 'scalar' || rt === 'scalar') this.fail(`set operator "${op}" not allowed in binary scalar expression`, n.from, n.to);
       if (hasGroup) this.fail(`no grouping allowed for "${op}" operation`, n.from, n.to);
     }
-    const matching = lt === 'vector' && rt === 'vector' ? { card, on, labels, include } : null;
+    const matching = lt === 'vector' && rt === 'vector' ? { card, on, labels, include, fill } : null;
     return { type: 'binary', op, lhs, rhs, returnBool, matching, pos: this.pos(n) };
   }
 }
