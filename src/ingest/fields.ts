@@ -100,9 +100,62 @@ export function parseTimestamp(v: unknown, nowMs: number): number | FieldError {
     if (Number.isFinite(v) && v >= 0) return v;
     return new FieldError('invalid_field', `timestamp: epoch milliseconds must be a finite, non-negative number, got ${describe(v)}`);
   }
+  if (typeof v === 'string') {
+    const fast = parseCommonRfc3339(v);
+    if (fast >= 0) return fast;
+  }
   if (typeof v === 'string' && RFC3339.test(v)) {
     const ms = Date.parse(v);
     if (!Number.isNaN(ms)) return ms;
   }
   return new FieldError('invalid_field', `timestamp: must be RFC 3339 (like "2026-01-02T15:04:05Z") or epoch milliseconds, got ${describe(v)}`);
+}
+
+/** The digits at [i, i + len) as a number, or -1 when any is not a digit. */
+function digits(s: string, i: number, len: number): number {
+  let n = 0;
+  for (const end = i + len; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n;
+}
+
+/**
+ * Epoch ms of the form nearly every client sends, `YYYY-MM-DDTHH:MM:SS[.fff...]Z`, or -1 for
+ * anything else (which then takes the regex and Date.parse path). Only fields that Date.parse
+ * cannot roll over are taken (days up to 28, no leap seconds, no hour 24), and years from 1970,
+ * so the result is always the one Date.parse gives; the regex and Date.parse cost about 4% of
+ * ingest time.
+ */
+function parseCommonRfc3339(s: string): number {
+  const n = s.length;
+  if (n < 20 || s.charCodeAt(4) !== 45 || s.charCodeAt(7) !== 45 || s.charCodeAt(10) !== 84 || s.charCodeAt(13) !== 58 || s.charCodeAt(16) !== 58 || s.charCodeAt(n - 1) !== 90) return -1;
+  const year = digits(s, 0, 4);
+  const month = digits(s, 5, 2);
+  const day = digits(s, 8, 2);
+  const hour = digits(s, 11, 2);
+  const minute = digits(s, 14, 2);
+  const second = digits(s, 17, 2);
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return -1;
+  let ms = 0;
+  if (n > 20) {
+    // A fraction: at least one digit; Date.parse keeps the first three and drops the rest.
+    if (s.charCodeAt(19) !== 46 || n === 21) return -1;
+    if (!allDigits(s, 20, n - 1)) return -1;
+    const d1 = s.charCodeAt(20) - 48;
+    const d2 = n > 22 ? s.charCodeAt(21) - 48 : 0;
+    const d3 = n > 23 ? s.charCodeAt(22) - 48 : 0;
+    ms = d1 * 100 + d2 * 10 + d3;
+  }
+  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+}
+
+function allDigits(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return false;
+  }
+  return true;
 }
