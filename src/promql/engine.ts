@@ -20,12 +20,13 @@ import type {
 } from './ast.js';
 import { COMPARISON_OPERATORS } from './ast.js';
 import {
+  positionOf,
   PromQLExecutionError,
   PromQLTimeoutError,
   PromQLTooManySamplesError,
 } from './errors.js';
 import type { Window } from './functions.js';
-import { FUNCTIONS, goPow, kahanInc, quantileOf } from './functions.js';
+import { FUNCTIONS, goPow, kahan, kahanInc, quantileOf } from './functions.js';
 import { exprType } from './parser.js';
 import type { EvalContext, EvalValue, RawSeries, StepSeries } from './values.js';
 import { formatValue, keyOf, keyWithout, labelsKey, labelsString, withoutName } from './values.js';
@@ -46,6 +47,8 @@ export interface SharedState {
   readonly queryStartMs: number;
   readonly queryEndMs: number;
   readonly queryStepMs: number;
+  /** The query text, for the `(line:col)` suffix of annotations. */
+  readonly query: string;
   samples: number;
   checks: number;
   readonly warnings: Set<string>;
@@ -138,12 +141,19 @@ export class Evaluator implements EvalContext {
     throw new PromQLExecutionError(message);
   }
 
+  /** Prometheus' annotation text: the message, then the position of the expression it is about. */
+  private annotation(message: string, e?: Expr): string {
+    if (!e) return message;
+    const p = positionOf(this.shared.query, e.pos.start);
+    return `${message} (${p.line}:${p.column})`;
+  }
+
   warn(message: string, e?: Expr): void {
-    this.shared.warnings.add(e ? `${message} (${e.pos.start})` : message);
+    this.shared.warnings.add(this.annotation(message, e));
   }
 
   info(message: string, e?: Expr): void {
-    this.shared.infos.add(e ? `${message} (${e.pos.start})` : message);
+    this.shared.infos.add(this.annotation(message, e));
   }
 
   newSeries(labels: Labels, dropName: boolean): StepSeries {
@@ -554,7 +564,8 @@ export class Evaluator implements EvalContext {
           case 'avg': {
             const cnt = c + 1;
             if (!incremental[k]) {
-              const [nv, nc] = kahanInc(f, value[k], comp[k]);
+              const nv = kahanInc(f, value[k], comp[k]);
+              const nc = kahan.c;
               if (Number.isFinite(nv) || Number.isNaN(nv)) {
                 value[k] = nv;
                 comp[k] = nc;
@@ -565,7 +576,8 @@ export class Evaluator implements EvalContext {
               comp[k] /= cnt - 1;
             }
             const q = (cnt - 1) / cnt;
-            [mean[k], comp[k]] = kahanInc(f / cnt, q * mean[k], q * comp[k]);
+            mean[k] = kahanInc(f / cnt, q * mean[k], q * comp[k]);
+            comp[k] = kahan.c;
             break;
           }
           case 'max':
@@ -681,6 +693,8 @@ export class Evaluator implements EvalContext {
     if (op === 'limit_ratio') {
       if (max === 0 && min === 0) return [];
       if (hasNaN) this.fail('Ratio value is NaN');
+      if (max > 1) this.warn(`PromQL warning: ratio value should be between -1 and 1, got ${formatValue(max)}, capping to 1`, e.param!);
+      if (min < -1) this.warn(`PromQL warning: ratio value should be between -1 and 1, got ${formatValue(min)}, capping to -1`, e.param!);
     } else {
       if (max < 1) return [];
       if (hasNaN) this.fail('Parameter value is NaN');

@@ -52,13 +52,19 @@ export interface FunctionDef {
 // ---------------------------------------------------------------------------------------------
 // Numeric helpers with Prometheus' exact float behaviour.
 
-/** Neumaier-compensated summation step (Prometheus' kahansum.Inc). */
-export function kahanInc(inc: number, sum: number, c: number): [number, number] {
+/** The compensation term written by the last kahanInc call (avoids allocating a pair per sample). */
+export const kahan = { c: 0 };
+
+/**
+ * Neumaier-compensated summation step (Prometheus' kahansum.Inc): returns the new sum and leaves
+ * the new compensation in `kahan.c`.
+ */
+export function kahanInc(inc: number, sum: number, c: number): number {
   const t = sum + inc;
-  if (!Number.isFinite(t) && !Number.isNaN(t)) return [t, 0];
-  if (Math.abs(sum) >= Math.abs(inc)) c += sum - t + inc;
-  else c += inc - t + sum;
-  return [t, c];
+  if (!Number.isFinite(t) && !Number.isNaN(t)) kahan.c = 0;
+  else if (Math.abs(sum) >= Math.abs(inc)) kahan.c = c + (sum - t + inc);
+  else kahan.c = c + (inc - t + sum);
+  return t;
 }
 
 /** Go's math.Pow edge cases differ from JS's `**` for a base of 1 and ±1 with infinite exponent. */
@@ -251,7 +257,10 @@ function instantValue(isRate: boolean): RangeFn {
 const sumOverTime: RangeFn = (_ts, vs, lo, hi) => {
   let sum = 0;
   let c = 0;
-  for (let i = lo; i < hi; i++) [sum, c] = kahanInc(vs[i], sum, c);
+  for (let i = lo; i < hi; i++) {
+    sum = kahanInc(vs[i], sum, c);
+    c = kahan.c;
+  }
   return Number.isFinite(sum) || Number.isNaN(sum) ? sum + c : sum;
 };
 
@@ -265,7 +274,8 @@ const avgOverTime: RangeFn = (_ts, vs, lo, hi) => {
     const f = vs[i];
     count = i - lo + 1;
     if (!incremental) {
-      const [ns, nc] = kahanInc(f, sum, c);
+      const ns = kahanInc(f, sum, c);
+      const nc = kahan.c;
       if (Number.isFinite(ns) || Number.isNaN(ns)) {
         sum = ns;
         c = nc;
@@ -276,7 +286,8 @@ const avgOverTime: RangeFn = (_ts, vs, lo, hi) => {
       c /= count - 1;
     }
     const q = (count - 1) / count;
-    [mean, c] = kahanInc(f / count, q * mean, q * c);
+    mean = kahanInc(f / count, q * mean, q * c);
+    c = kahan.c;
   }
   if (incremental) return mean + c;
   return sum / count + c / count;
@@ -307,8 +318,10 @@ function varianceOverTime(sqrt: boolean): RangeFn {
       const f = vs[i];
       count++;
       const delta = f - (mean + cMean);
-      [mean, cMean] = kahanInc(delta / count, mean, cMean);
-      [aux, cAux] = kahanInc(delta * (f - (mean + cMean)), aux, cAux);
+      mean = kahanInc(delta / count, mean, cMean);
+      cMean = kahan.c;
+      aux = kahanInc(delta * (f - (mean + cMean)), aux, cAux);
+      cAux = kahan.c;
     }
     const variance = (aux + cAux) / count;
     return sqrt ? Math.sqrt(variance) : variance;
@@ -325,10 +338,14 @@ function linearRegression(ts: ArrayLike<number>, vs: ArrayLike<number>, lo: numb
     if (constY && i > lo && y !== initY) constY = false;
     n += 1;
     const x = (ts[i] - interceptTime) / 1e3;
-    [sumX, cX] = kahanInc(x, sumX, cX);
-    [sumY, cY] = kahanInc(y, sumY, cY);
-    [sumXY, cXY] = kahanInc(x * y, sumXY, cXY);
-    [sumX2, cX2] = kahanInc(x * x, sumX2, cX2);
+    sumX = kahanInc(x, sumX, cX);
+    cX = kahan.c;
+    sumY = kahanInc(y, sumY, cY);
+    cY = kahan.c;
+    sumXY = kahanInc(x * y, sumXY, cXY);
+    cXY = kahan.c;
+    sumX2 = kahanInc(x * x, sumX2, cX2);
+    cX2 = kahan.c;
   }
   if (constY) {
     if (!Number.isFinite(initY) && !Number.isNaN(initY)) return [NaN, NaN];
@@ -614,7 +631,7 @@ function vectorFn(ctx: EvalContext, call: Call): EvalValue {
 /** Orders a vector: only meaningful for instant queries, where the order is the result's. */
 function sortBy(compare: (a: StepSeries, b: StepSeries, i: number) => number): (ctx: EvalContext, call: Call) => EvalValue {
   return (ctx, call) => {
-    if (ctx.n > 1) ctx.warn('PromQL warning: sort is ineffective for range queries', call);
+    if (ctx.queryStepMs > 0) ctx.warn('PromQL warning: sort is ineffective for range queries since results are always ordered by labels', call);
     const input = ctx.evalVector(call.args[0]);
     const i = ctx.n - 1;
     return { kind: 'vector', series: [...input].sort((a, b) => compare(a, b, i)) };
@@ -681,7 +698,9 @@ function groupBuckets(ctx: EvalContext, input: StepSeries[], metricExpr: Expr): 
     const leStr = s.labels.le;
     const le = leStr === undefined ? NaN : parseGoFloat(leStr);
     if (Number.isNaN(le)) {
-      ctx.warn(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr ?? ''}" for metric name "${s.labels[METRIC_NAME] ?? ''}"`, metricExpr);
+      const name = s.labels[METRIC_NAME];
+      const forName = name ? ` for metric name "${name}"` : '';
+      ctx.warn(`PromQL warning: bucket label "le" is missing or has a malformed value of "${leStr ?? ''}"${forName}`, metricExpr);
       continue;
     }
     const rest: Record<string, string> = {};
@@ -727,8 +746,9 @@ function classicHistogramQuantiles(
         if (buckets.length === 0) continue;
         const { value, forced } = bucketQuantile(q, buckets);
         if (forced) {
+          const name = g.labels[METRIC_NAME];
           ctx.info(
-            `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile) for metric name "${g.labels[METRIC_NAME] ?? ''}"`,
+            `PromQL info: input to histogram_quantile needed to be fixed for monotonicity (see https://prometheus.io/docs/prometheus/latest/querying/functions/#histogram_quantile)${name ? ` for metric name "${name}"` : ''}`,
             metricExpr,
           );
         }

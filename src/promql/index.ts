@@ -86,7 +86,7 @@ export class Engine {
 
   instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
     const expr = prepare(query, 0, 0);
-    const shared = this.shared(querier, timeMs, timeMs, 0);
+    const shared = this.shared(querier, query, timeMs, timeMs, 0);
     const ev = new Evaluator(shared, timeMs, timeMs, 1);
     const v = ev.eval(expr);
     const annotations = annotationsOf(shared);
@@ -132,7 +132,7 @@ export class Engine {
     }
     if (stepMs <= 0) throw new PromQLExecutionError('zero or negative query resolution step widths are not accepted');
     if (endMs < startMs) throw new PromQLExecutionError('end timestamp must not be before start time');
-    const shared = this.shared(querier, startMs, endMs, stepMs);
+    const shared = this.shared(querier, query, startMs, endMs, stepMs);
     const ev = new Evaluator(shared, startMs, endMs, stepMs);
     const v = ev.eval(expr);
     const annotations = annotationsOf(shared);
@@ -188,7 +188,7 @@ export class Engine {
     return [...byKey.values()].sort((a, b) => compareLabels(a.labels, b.labels));
   }
 
-  private shared(querier: Querier, startMs: number, endMs: number, stepMs: number): SharedState {
+  private shared(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): SharedState {
     return {
       querier,
       settings: {
@@ -200,6 +200,7 @@ export class Engine {
       queryStartMs: startMs,
       queryEndMs: endMs,
       queryStepMs: stepMs,
+      query,
       samples: 0,
       checks: 0,
       warnings: new Set(),

@@ -51,7 +51,7 @@ export interface FileResult {
 }
 
 export interface RunOptions {
-  /** Check `expect warn/info/no_warn/no_info` (presence only, not message text); default true. */
+  /** Check `expect warn/info/no_warn/no_info` lines, with their msg/regex texts; default true. */
   checkAnnotations?: boolean;
   /**
    * Also run each instant eval as a range query over [t-1m, t+1m] step 1m and compare the
@@ -176,11 +176,23 @@ function checkFailure(cmd: EvalCommand, err: unknown): string | null {
 }
 
 function checkAnnotations(cmd: EvalCommand, r: QueryResult): string | null {
-  const has = (k: string) => cmd.expects.some((e) => e.kind === k);
-  if (has('warn') && r.annotations.warnings.length === 0) return 'expected a warning, got none';
-  if (has('no_warn') && r.annotations.warnings.length > 0) return `unexpected warning: ${r.annotations.warnings[0]}`;
-  if (has('info') && r.annotations.infos.length === 0) return 'expected an info annotation, got none';
-  if (has('no_info') && r.annotations.infos.length > 0) return `unexpected info: ${r.annotations.infos[0]}`;
+  const kinds = [
+    ['warn', 'no_warn', r.annotations.warnings, 'warning'],
+    ['info', 'no_info', r.annotations.infos, 'info annotation'],
+  ] as const;
+  for (const [yes, no, got, what] of kinds) {
+    const expects = cmd.expects.filter((e) => e.kind === yes);
+    if (cmd.expects.some((e) => e.kind === no) && got.length > 0) return `unexpected ${what}: ${got[0]}`;
+    if (expects.length === 0) continue;
+    if (got.length === 0) return `expected a ${what}, got none`;
+    const matchers = expects
+      .filter((e) => e.msg !== undefined || e.regex !== undefined)
+      .map((e) => (text: string) => (e.msg !== undefined ? text === e.msg : new RegExp(e.regex!).test(text)));
+    if (matchers.length === 0) continue;
+    // Each expected text must match an annotation, and each annotation an expected text.
+    for (const m of matchers) if (!got.some(m)) return `no ${what} matches the expected text; got: ${got.join(' | ')}`;
+    for (const a of got) if (!matchers.some((m) => m(a))) return `unexpected ${what}: ${a}`;
+  }
   return null;
 }
 
