@@ -3,7 +3,7 @@
  * seen so far (the per-app scrape endpoint answers 404 for an app that never reported).
  */
 import { BASE_LABELS, CATALOG, DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
-import { MetricRegistry, type Family, type FamilyDef } from './registry.js';
+import { MetricRegistry, type Family, type FamilyDef, type SeriesRow } from './registry.js';
 
 export interface CatalogOptions {
   readonly prefix: string;
@@ -29,6 +29,8 @@ export class ProjectMetrics {
   /** Families in CATALOG order. */
   readonly families: Family[];
   readonly apps = new Set<string>();
+  /** Per event type, the series each event key feeds (see src/ingest/events.ts). */
+  readonly rows = { run: new Map<string, SeriesRow>(), inference: new Map<string, SeriesRow>() };
 
   constructor(
     readonly projectId: string,

@@ -39,6 +39,11 @@ export class MetricRegistry {
   seriesCount = 0;
   /** Samples dropped because the series limit was reached, since the registry was made. */
   droppedSamples = 0;
+  /**
+   * Bumped whenever series are removed, so caches of series objects (SeriesRow) can tell that
+   * what they hold may no longer be in the registry. Every removal must bump it.
+   */
+  generation = 0;
 
   constructor(readonly limits: RegistryLimits = { maxSeries: 0 }) {}
 
@@ -87,6 +92,22 @@ export class MetricRegistry {
       }
     }
     this.seriesCount -= removed;
+    if (removed > 0) this.generation++;
     return removed;
+  }
+}
+
+/**
+ * The series one key feeds across several families, in fixed slots, so the ingest path looks a
+ * key up once per event instead of once per family. A cache only: valid while the registry's
+ * generation is the one it was made at.
+ */
+export class SeriesRow {
+  readonly slots: Array<AnySeries | undefined>;
+  constructor(
+    readonly generation: number,
+    size: number,
+  ) {
+    this.slots = new Array<AnySeries | undefined>(size).fill(undefined);
   }
 }

@@ -4,8 +4,8 @@
  */
 import { CATALOG_INDEX as I } from '../catalog/catalog.js';
 import type { ProjectMetrics } from '../aggregate/project.js';
-import type { CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
-import type { Family } from '../aggregate/registry.js';
+import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import { SeriesRow, type Family } from '../aggregate/registry.js';
 import type { FieldRule } from './fields.js';
 
 export interface EventType {
@@ -47,24 +47,42 @@ class AppLabels {
   }
 }
 
-function counter(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): CounterSeries | undefined {
-  const fam = pm.families[idx] as Family<CounterSeries>;
-  return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
-}
-
-function histogram(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): HistogramSeries | undefined {
-  const fam = pm.families[idx] as Family<HistogramSeries>;
+function lookup<S extends AnySeries>(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): S | undefined {
+  const fam = pm.families[idx] as Family<S>;
   return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
 }
 
 function gauge(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): GaugeSeries | undefined {
-  const fam = pm.families[idx] as Family<GaugeSeries>;
-  return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
+  return lookup<GaugeSeries>(pm, idx, key, labels);
 }
 
-function observeMs(pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels): void {
+/** The series in `slot` of `row`, looked up (or created) and kept there on first use. */
+function cached<S extends AnySeries>(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): S | undefined {
+  const s = row.slots[slot];
+  if (s !== undefined) return s as S;
+  // Left empty when the series limit dropped it, so the next event tries again, as without a row.
+  const found = lookup<S>(pm, idx, key, labels);
+  row.slots[slot] = found;
+  return found;
+}
+
+/**
+ * The row for `key`. A key's first event gets a fresh row that is kept only if its `anchor`
+ * slot then holds a series, so keys dropped by the series limit do not grow the cache.
+ */
+function rowFor(rows: Map<string, SeriesRow>, pm: ProjectMetrics, key: string, size: number): SeriesRow {
+  const row = rows.get(key);
+  if (row !== undefined && row.generation === pm.registry.generation) return row;
+  return new SeriesRow(pm.registry.generation, size);
+}
+
+function keepRow(rows: Map<string, SeriesRow>, key: string, row: SeriesRow, anchor: number): void {
+  if (row.slots[anchor] !== undefined && rows.get(key) !== row) rows.set(key, row);
+}
+
+function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels): void {
   if (ms === undefined) return;
-  histogram(pm, idx, key, labels)?.observe(ms * MS);
+  cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS);
 }
 
 const RUN: EventType = {
@@ -85,12 +103,16 @@ const RUN: EventType = {
     // Validation forbids NUL in labels, so NUL-joined keys cannot collide.
     const key = region === undefined ? app : `${app}\u0000${region}`;
     const values = new AppLabels(pm.projectId, app, region);
-    counter(pm, I.runs, key, values)?.inc(1);
-    counter(pm, ev.status === 'success' ? I.run_successes : I.run_errors, key, values)?.inc(1);
-    observeMs(pm, I.run_queue_time, key, ev.queue_time_ms, values);
-    observeMs(pm, I.run_coldstart_time, key, ev.coldstart_time_ms, values);
-    observeMs(pm, I.run_execution_time, key, ev.execution_time_ms, values);
-    observeMs(pm, I.run_response_time, key, ev.response_time_ms, values);
+    // Slots, in the order series are first looked up (which decides who is dropped at the limit).
+    const row = rowFor(pm.rows.run, pm, key, 7);
+    cached<CounterSeries>(row, 0, pm, I.runs, key, values)?.inc(1);
+    if (ev.status === 'success') cached<CounterSeries>(row, 1, pm, I.run_successes, key, values)?.inc(1);
+    else cached<CounterSeries>(row, 2, pm, I.run_errors, key, values)?.inc(1);
+    observeMs(row, 3, pm, I.run_queue_time, key, ev.queue_time_ms, values);
+    observeMs(row, 4, pm, I.run_coldstart_time, key, ev.coldstart_time_ms, values);
+    observeMs(row, 5, pm, I.run_execution_time, key, ev.execution_time_ms, values);
+    observeMs(row, 6, pm, I.run_response_time, key, ev.response_time_ms, values);
+    keepRow(pm.rows.run, key, row, 0);
   },
 };
 
@@ -115,13 +137,23 @@ const INFERENCE: EventType = {
     if (app !== undefined) pm.apps.add(app);
     const key = `${model}\u0000${tier}\u0000${app ?? ''}\u0000${region ?? ''}`;
     const values = new AppLabels(pm.projectId, app, region, 2, model, tier);
-    const codeClass = ev.status_code === undefined ? '2xx' : `${Math.floor(ev.status_code / 100)}xx`;
-    counter(pm, I.inference_requests, `${key}\u0000${codeClass}`, new AppLabels(pm.projectId, app, region, 3, model, tier, codeClass))?.inc(1);
-    counter(pm, I.inference_input_tokens, key, values)?.inc(ev.input_tokens);
-    counter(pm, I.inference_output_tokens, key, values)?.inc(ev.output_tokens);
-    observeMs(pm, I.inference_ttft, key, ev.ttft_ms, values);
-    observeMs(pm, I.inference_tpot, key, ev.tpot_ms, values);
-    observeMs(pm, I.inference_duration, key, ev.duration_ms, values);
+    // Status code 100 to 599 (validated), so classes 1xx to 5xx take slots 5 to 9.
+    const codeDigit = ev.status_code === undefined ? 2 : Math.floor(ev.status_code / 100);
+    const row = rowFor(pm.rows.inference, pm, key, 10);
+    const requestsSlot = 4 + codeDigit;
+    let requests = row.slots[requestsSlot] as CounterSeries | undefined;
+    if (requests === undefined) {
+      const codeClass = ev.status_code === undefined ? '2xx' : `${codeDigit}xx`;
+      requests = lookup<CounterSeries>(pm, I.inference_requests, `${key}\u0000${codeClass}`, new AppLabels(pm.projectId, app, region, 3, model, tier, codeClass));
+      row.slots[requestsSlot] = requests;
+    }
+    requests?.inc(1);
+    cached<CounterSeries>(row, 0, pm, I.inference_input_tokens, key, values)?.inc(ev.input_tokens);
+    cached<CounterSeries>(row, 1, pm, I.inference_output_tokens, key, values)?.inc(ev.output_tokens);
+    observeMs(row, 2, pm, I.inference_ttft, key, ev.ttft_ms, values);
+    observeMs(row, 3, pm, I.inference_tpot, key, ev.tpot_ms, values);
+    observeMs(row, 4, pm, I.inference_duration, key, ev.duration_ms, values);
+    keepRow(pm.rows.inference, key, row, 0);
   },
 };
 
