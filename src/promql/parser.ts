@@ -111,7 +111,7 @@ class Builder {
       const kids = this.children(n);
       const inner = this.expr(kids[0]);
       const t = exprType(inner);
-      if (t !== 'vector') this.fail(`subquery is only allowed on instant vector, got ${typeName(t)} instead`, n.from, n.to);
+      if (t !== 'vector') this.fail(`subquery is only allowed on instant vector, got ${t} instead`, n.from, n.to);
       const durs = kids.filter((k) => k.name === 'DurationExpr');
       const range = this.duration(durs[0], false);
       const step = durs[1] ? this.duration(durs[1], false) : { ms: 0 };
@@ -459,6 +459,82 @@ function describe(text: string): string {
   return JSON.stringify(text.length > 20 ? text.slice(0, 20) : text);
 }
 
+const KEYWORDS = new Set(['by', 'without', 'on', 'ignoring', 'group_left', 'group_right', 'bool', 'offset']);
+const OPERATORS = ['==', '!=', '>=', '<=', '=~', '!~', '+', '-', '*', '/', '%', '^', '>', '<', '='];
+const PUNCTUATION: Record<string, string> = {
+  '(': "left parenthesis '('",
+  ')': "right parenthesis ')'",
+  '{': "left brace '{'",
+  '}': "right brace '}'",
+  '[': "left bracket '['",
+  ']': "right bracket ']'",
+  ',': '","',
+  ':': '":"',
+  '@': '"@"',
+};
+
+/** Prometheus' lexer item description of the token at the start of `rest`. */
+function describeToken(rest: string): string {
+  const word = /^[a-zA-Z_:][\w:]*/.exec(rest)?.[0];
+  if (word) {
+    const lower = word.toLowerCase();
+    if (lower === 'and' || lower === 'or' || lower === 'unless' || lower === 'atan2') return `<op:${lower}>`;
+    if (KEYWORDS.has(lower)) return `<${lower}>`;
+    return `identifier ${JSON.stringify(word)}`;
+  }
+  const num = /^(?:0x[0-9a-fA-F]+|\d+(?:\.\d*)?(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)(?:[a-z]+)?/.exec(rest)?.[0];
+  if (num) return `number ${JSON.stringify(num)}`;
+  const str = /^("(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|`[^`]*`)/.exec(rest)?.[0];
+  if (str) return `string ${JSON.stringify(str)}`;
+  const op = OPERATORS.find((o) => rest.startsWith(o));
+  if (op) return `<op:${op}>`;
+  const p = PUNCTUATION[rest[0]];
+  if (p) return p;
+  return `character: '${rest[0]}'`;
+}
+
+/**
+ * Errors Prometheus' lexer reports before parsing (unterminated strings, unbalanced brackets),
+ * with its wording; null when the text is lexically sound.
+ */
+function lexicalError(text: string): { detail: string; at: number } | null {
+  const stack: { c: string; at: number }[] = [];
+  const closers: Record<string, string> = { ')': '(', '}': '{', ']': '[' };
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '#') {
+      const nl = text.indexOf('\n', i);
+      if (nl < 0) break;
+      i = nl;
+      continue;
+    }
+    if (c === '"' || c === "'" || c === '`') {
+      let j = i + 1;
+      while (j < text.length && text[j] !== c) {
+        if (c !== '`' && text[j] === '\n') break;
+        j += text[j] === '\\' && c !== '`' ? 2 : 1;
+      }
+      if (j >= text.length || text[j] !== c) return { detail: c === '`' ? 'unterminated raw string' : 'unterminated quoted string', at: i };
+      i = j;
+      continue;
+    }
+    if (c === '(' || c === '{' || c === '[') stack.push({ c, at: i });
+    if (c in closers) {
+      const top = stack.pop();
+      if (!top) return { detail: c === ')' ? "unexpected right parenthesis ')'" : `unexpected character: '${c}'`, at: i };
+      if (top.c !== closers[c]) {
+        if (top.c === '{') return { detail: `unexpected character inside braces: '${c}'`, at: i };
+        return { detail: `unexpected character: '${c}'`, at: i };
+      }
+    }
+  }
+  const open = stack.pop();
+  if (open?.c === '(') return { detail: 'unclosed left parenthesis', at: text.length };
+  if (open?.c === '{') return { detail: 'unexpected end of input inside braces', at: text.length };
+  if (open?.c === '[') return { detail: 'unexpected end of input inside brackets', at: text.length };
+  return null;
+}
+
 /** The value type an expression evaluates to. */
 export function exprType(e: Expr): ValueType {
   switch (e.type) {
@@ -541,6 +617,8 @@ export function parseExpr(text: string): Expr {
   // The text is parsed as written first; only if that fails is it retried with the masks, so
   // a mask can never change the meaning of something the grammar already accepts (min_of in a
   // duration, for instance, is in the grammar).
+  const lexical = lexicalError(text);
+  if (lexical) throw new PromQLParseError(lexical.detail, positionOf(text, lexical.at));
   let tree = lezer.parse(text);
   let err = firstError(tree);
   if (err) {
@@ -556,11 +634,11 @@ export function parseExpr(text: string): Expr {
   }
   const b = new Builder(text);
   if (err) {
-    const at = err.from;
-    const rest = text.slice(at).trimStart();
+    if (text.trim() === '') b.fail('no expression found in input', 0);
+    const skipped = text.slice(err.from).length - text.slice(err.from).trimStart().length;
+    const rest = text.slice(err.from).trimStart();
     if (rest === '' || err.from >= text.length) b.fail('unexpected end of input', text.length);
-    const tok = /^(\w+|"[^"]*"|\S)/.exec(rest)?.[0] ?? rest;
-    b.fail(`unexpected ${describe(tok)}`, at, err.to);
+    b.fail(`unexpected ${describeToken(rest)}`, err.from + skipped, err.to);
   }
   const top = tree.topNode.firstChild;
   if (top === null) return b.fail('no expression found in input', 0);

@@ -67,6 +67,13 @@ describe('Engine', () => {
     expect(() => parse('rate(up)')).toThrow('expected type range vector in call to function "rate", got instant vector');
     expect(() => parse('1 > 2')).toThrow('comparisons between scalars must use BOOL modifier');
     expect(() => parse('{job=""}')).toThrow('vector selector must contain at least one non-empty matcher');
+    expect(() => parse('sum(up')).toThrow('1:7: parse error: unclosed left parenthesis');
+    expect(() => parse('up{')).toThrow('unexpected end of input inside braces');
+    expect(() => parse('foo bar')).toThrow('1:5: parse error: unexpected identifier "bar"');
+    expect(() => parse('1 + * 2')).toThrow('unexpected <op:*>');
+    expect(() => parse('"abc')).toThrow('unterminated quoted string');
+    expect(() => parse('')).toThrow('no expression found in input');
+    expect(() => parse('rate(up[5m])[1m:] offset 1m offset 2m')).toThrow('offset may not be set multiple times');
   });
 
   it('raises typed execution errors', async () => {
