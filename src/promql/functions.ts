@@ -10,6 +10,7 @@ import { METRIC_NAME } from '../core/labels.js';
 import type { Call, Expr, ValueType } from './ast.js';
 import { compileRegex } from './regex.js';
 import { isWellFormedUtf8 } from './literals.js';
+import { infoFunction } from './info.js';
 import type { EvalContext, EvalValue, StepSeries } from './values.js';
 import { compareLabels, formatValue, labelsKey } from './values.js';
 
@@ -960,6 +961,7 @@ const TABLE: Record<string, Entry> = {
   hour: date((d) => d.getUTCHours()),
   idelta: range(instantValue(false)),
   increase: range(extrapolatedRate(true, false)),
+  info: { argTypes: [V, V], variadic: 1, returnType: V, experimental: true, impl: { kind: 'custom', fn: infoFunction } },
   irate: range(instantValue(true)),
   label_join: { argTypes: [V, STR, STR, STR], variadic: -1, returnType: V, impl: { kind: 'custom', fn: labelJoin } },
   label_replace: { argTypes: [V, STR, STR, STR, STR], variadic: 0, returnType: V, impl: { kind: 'custom', fn: labelReplace } },

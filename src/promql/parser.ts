@@ -192,7 +192,7 @@ class Builder {
     return this.src(n);
   }
 
-  private vectorSelector(n: SyntaxNode): VectorSelector {
+  private vectorSelector(n: SyntaxNode, allowEmpty = false): VectorSelector {
     let name: string | null = null;
     const matchers: LabelMatcher[] = [];
     for (const k of this.children(n)) {
@@ -231,7 +231,7 @@ class Builder {
     }
     // Prometheus refuses selectors that would match every series, e.g. {a=""} or {a=~".*"}.
     const nonEmpty = matchers.some((m) => !matchesEmpty(m));
-    if (!nonEmpty) this.fail('vector selector must contain at least one non-empty matcher', n.from, n.to);
+    if (!nonEmpty && !allowEmpty) this.fail('vector selector must contain at least one non-empty matcher', n.from, n.to);
     return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null, pos: this.pos(n) };
   }
 
@@ -300,8 +300,19 @@ class Builder {
     const name = this.src(idNode);
     const def = FUNCTIONS.get(name);
     if (!def) this.fail(`unknown function with name "${name}"`, idNode.from, idNode.to);
-    const args = bodyNode ? this.children(bodyNode).map((a) => this.expr(a)) : [];
+    // info()'s second argument is a bare label selector, exempt from the non-empty check.
+    const args = (bodyNode ? this.children(bodyNode) : []).map((a, i) =>
+      name === 'info' && i === 1 && a.name === 'VectorSelector' ? this.vectorSelector(a, true) : this.expr(a),
+    );
     const pos = this.pos(n);
+    if (name === 'info' && args.length > 1) {
+      const sel = args[1];
+      if (exprType(sel) !== 'vector') {
+        this.fail(`expected type instant vector in call to function "info", got ${typeName(exprType(sel))}`, n.from, n.to);
+      }
+      if (sel.type !== 'vectorSelector') this.fail('expected label selectors only', sel.pos.start, sel.pos.end);
+      if (sel.name !== null) this.fail('expected label selectors only, got vector selector instead', sel.pos.start, sel.pos.end);
+    }
     const nargs = def.argTypes.length;
     if (def.variadic === 0) {
       if (nargs !== args.length) this.fail(`expected ${nargs} argument(s) in call to "${name}", got ${args.length}`, n.from, n.to);

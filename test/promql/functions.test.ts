@@ -14,6 +14,8 @@ load({ __name__: 'neg', i: '1' }, Array(11).fill(-1.5));
 load({ __name__: 'h_bucket', le: '1' }, [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 load({ __name__: 'h_bucket', le: '2' }, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20]);
 load({ __name__: 'h_bucket', le: '+Inf' }, [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
+load({ __name__: 'svc', instance: 'h', job: 'j' }, Array(11).fill(1));
+load({ __name__: 'target_info', instance: 'h', job: 'j', version: '1.2' }, Array(11).fill(1));
 // 1970-02-01 05:07:00 UTC.
 load({ __name__: 't', i: '1' }, Array(11).fill(31 * 86400 + 5 * 3600 + 7 * 60));
 
@@ -82,6 +84,7 @@ const CASES: Record<string, [string, (string | [string, number])[]]> = {
   hour: ['hour(t)', ['{i="1"} 5']],
   idelta: ['idelta(g[5m])', ['{i="1"} 2']],
   increase: ['increase(c_total[5m])', ['{i="1"} 300']],
+  info: ['info(svc)', ['{__name__="svc", instance="h", job="j", version="1.2"} 1']],
   irate: ['irate(c_total[5m])', ['{i="1"} 1']],
   label_join: ['label_join(g, "x", "-", "i", "i")', ['{__name__="g", i="1", x="1-1"} 5']],
   label_replace: ['label_replace(g, "x", "v$1", "i", "(.*)")', ['{__name__="g", i="1", x="v1"} 5']],
