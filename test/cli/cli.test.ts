@@ -31,7 +31,7 @@ function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
 
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
 function meterway(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 30_000 });
+  return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
 }
 
 /** Asserts a zero exit and returns stdout. */
@@ -50,7 +50,9 @@ function tableRows(stdout: string): string[][] {
   return stdout.trimEnd().split('\n').map((l) => l.trim().split(/\s{2,}/));
 }
 
-describe('meterway CLI against a running gateway', () => {
+// Each command is a fresh Node process loading TypeScript through tsx (about a second of CPU), so on
+// a busy two-core machine a test with several commands needs more than the default 30 s.
+describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
   let gw: TestGateway;
   let url: string;
   const admin = () => ['--server', url, '--token', ADMIN_TOKEN];
@@ -94,14 +96,12 @@ describe('meterway CLI against a running gateway', () => {
     expect(rows[0]).toEqual(['ID', 'NAME', 'CREATED_AT']);
     expect(rows.slice(1)).toEqual([['p-cli00001', 'CLI table project', expect.any(String)]]);
 
-    const [got, gotTable, list, listTable] = await Promise.all([
+    const [got, list, listTable] = await Promise.all([
       okJson(['projects', 'get', created.id, ...admin()]),
-      ok(['projects', 'get', 'p-cli00001', ...admin()]),
       okJson(['projects', 'list', ...admin()]),
       ok(['projects', 'list', ...admin()]),
     ]);
     expect(got).toEqual(created);
-    expect(tableRows(gotTable)[1].slice(0, 2)).toEqual(['p-cli00001', 'CLI table project']);
     expect(list.items).toEqual(expect.arrayContaining([created, expect.objectContaining({ id: 'p-cli00001', name: 'CLI table project' })]));
     const listed = tableRows(listTable);
     expect(listed[0]).toEqual(['ID', 'NAME', 'CREATED_AT']);
@@ -121,20 +121,19 @@ describe('meterway CLI against a running gateway', () => {
   it('takes the server from METERWAY_URL and the token from METERWAY_TOKEN; --server and --token win over them', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const p = await gw.project('env project');
-    const [fromEnv, serverFlagWins, tokenFlagWins, tokenFlagLoses] = await Promise.all([
+    const [fromEnv, serverFlagWins, tokenFlagWins, tokenFlagLoses, own] = await Promise.all([
       meterway(['projects', 'get', p.id, '--json'], { METERWAY_URL: url, METERWAY_TOKEN: ADMIN_TOKEN }),
       meterway(['projects', 'get', p.id, '--json', '--server', url], { METERWAY_URL: dead, METERWAY_TOKEN: ADMIN_TOKEN }),
       meterway(['projects', 'get', p.id, '--json', '--token', ADMIN_TOKEN], { METERWAY_URL: url, METERWAY_TOKEN: 'mw_admin_wrong-token-000000000000000000000' }),
       meterway(['projects', 'get', p.id, '--json', '--token', 'mw_admin_wrong-token-000000000000000000000'], { METERWAY_URL: url, METERWAY_TOKEN: ADMIN_TOKEN }),
+      // a project-scoped token from the environment reads its own project too
+      meterway(['projects', 'get', p.id, '--json'], { METERWAY_URL: url, METERWAY_TOKEN: p.manage }),
     ]);
-    for (const r of [fromEnv, serverFlagWins, tokenFlagWins]) {
+    for (const r of [fromEnv, serverFlagWins, tokenFlagWins, own]) {
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       expect(JSON.parse(r.stdout)).toMatchObject({ id: p.id, name: 'env project' });
     }
     await expectServerError(tokenFlagLoses, await serverError('GET', `/v1/projects/${p.id}`, 'mw_admin_wrong-token-000000000000000000000'));
-    // a project-scoped token from the environment reads its own project too
-    const own = await okJson(['projects', 'get', p.id], { METERWAY_URL: url, METERWAY_TOKEN: p.manage });
-    expect(own).toMatchObject({ id: p.id });
   });
 
   it("creates, lists and revokes a project's tokens; the secret is shown once and works", async () => {
@@ -248,6 +247,17 @@ describe('meterway CLI against a running gateway', () => {
     await expectServerError(badScopeWide, await serverError('POST', '/v1/tokens', ADMIN_TOKEN, { scope: 'monitoring', name: 'nope' }));
   });
 
+  // BUG (reported): a scope outside the allowed ones gets the validator's generic message
+  // "body.scope: must be equal to constant"; the allowed values are only in `details`, so the CLI
+  // user (who sees the message) is not told what to use instead.
+  it.fails('names the allowed scopes when a scope is not allowed', async () => {
+    const p = await gw.project('scope message');
+    const err = await serverError('POST', `/v1/projects/${p.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
+    expect(err.message).toMatch(/ingest/);
+    expect(err.message).toMatch(/manage/);
+    expect(err.message).toMatch(/monitoring/);
+  });
+
   it('says so when the server cannot be reached, and when a required option is missing', async () => {
     const dead = `http://127.0.0.1:${await freePort()}`;
     const [unreachable, missing] = await Promise.all([
@@ -286,7 +296,7 @@ describe('meterway CLI against a running gateway', () => {
   });
 });
 
-describe('meterway serve', () => {
+describe('meterway serve', { timeout: 90_000 }, () => {
   const servers: Spawned[] = [];
   const dirs: string[] = [];
   afterAll(async () => {
@@ -310,7 +320,7 @@ describe('meterway serve', () => {
       if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
       const res = await fetch(`${url}/healthz`);
       return res.ok ? true : undefined;
-    }, 20_000, 100);
+    }, 45_000, 100);
     return { proc, url };
   }
 

@@ -107,7 +107,7 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
       job('meterway-badtoken', gwPort, `/v1/projects/${pid}/metrics`, 'mw_mon_not-a-real-token-0123456789abcdef'),
       '',
     ].join('\n');
-    prom = await startPrometheus(config);
+    prom = await startPrometheus(config, { readyTimeoutMs: 30_000 });
 
     // Bounded wait until every job has been scraped at least once and the counters are in.
     await poll('Prometheus to scrape every job', async () => {
@@ -115,8 +115,8 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
       if (up.length < JOBS.length) return undefined;
       const runs = await prom!.query('meterway_runs_total');
       return runs.length >= 3 ? true : undefined;
-    }, 20_000, 250);
-  });
+    }, 30_000, 250);
+  }, 90_000);
 
   afterAll(async () => {
     if (prom !== undefined) {

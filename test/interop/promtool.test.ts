@@ -148,7 +148,7 @@ describe.skipIf(!hasPromtool)('promtool check metrics', () => {
           if (!body.includes('meterway_runs_total{') || !body.includes('meterway_gpu_memory_usage_bytes{')) return undefined;
         }
         return true;
-      }, 10_000, 200);
+      }, 20_000, 200);
     });
     afterAll(() => demo?.stop());
 
