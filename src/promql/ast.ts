@@ -57,6 +57,11 @@ export interface VectorSelector {
   readonly offsetMs: number;
   readonly offsetExpr?: DurationExpr;
   readonly at: AtModifier | null;
+  /**
+   * Experimental `anchored`/`smoothed` modifiers: windows extended by the lookback delta, with
+   * values picked or interpolated at the window bounds.
+   */
+  readonly extension?: 'anchored' | 'smoothed';
   readonly pos: PosRange;
 }
 

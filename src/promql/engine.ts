@@ -28,6 +28,7 @@ import {
 import type { Window } from './functions.js';
 import { FUNCTIONS, goPow, kahan, kahanInc, quantileOf } from './functions.js';
 import { exprType } from './parser.js';
+import { extendPoints } from './extended.js';
 import type { EvalContext, EvalValue, RawSeries, StepSeries } from './values.js';
 import { formatValue, keyOf, keyWithout, labelsKey, labelsString, withoutName } from './values.js';
 
@@ -275,6 +276,7 @@ export class Evaluator implements EvalContext {
   }
 
   private evalVectorSelector(vs: VectorSelector): StepSeries[] {
+    if (vs.extension === 'smoothed') return this.evalSmoothedSelector(vs);
     const refs = this.refTimes(vs.at, vs.offsetMs);
     const lookback = this.shared.settings.lookbackDeltaMs;
     const raw = this.select(vs, refs[0] - lookback + 1, refs[this.n - 1]);
@@ -311,16 +313,70 @@ export class Evaluator implements EvalContext {
   }
 
   /**
+   * `x smoothed`: the value at each step is interpolated between the samples around it (within
+   * the lookback delta on either side), or the last one before it when none follows.
+   */
+  private evalSmoothedSelector(vs: VectorSelector): StepSeries[] {
+    const refs = this.refTimes(vs.at, vs.offsetMs);
+    const lb = this.shared.settings.lookbackDeltaMs;
+    const out: StepSeries[] = [];
+    let points = 0;
+    for (const raw of this.select(vs, refs[0] - lb + 1, refs[this.n - 1] + lb)) {
+      this.tick();
+      const { ts, vs: vals } = withoutStale(raw);
+      const series = this.newSeries(raw.labels, false);
+      let any = false;
+      let lo = 0;
+      let i0 = 0;
+      for (let i = 0; i < this.n; i++) {
+        const t = refs[i];
+        if (i > 0 && t < refs[i - 1]) {
+          lo = 0;
+          i0 = 0;
+        }
+        while (lo < ts.length && ts[lo] <= t - lb) lo++;
+        if (i0 < lo) i0 = lo;
+        while (i0 < ts.length && ts[i0] < t) i0++;
+        const hasNext = i0 < ts.length && ts[i0] <= t + lb;
+        const hasPrev = i0 > lo;
+        let v: number;
+        if (hasNext && ts[i0] === t) v = vals[i0];
+        else if (hasPrev && hasNext) v = vals[i0 - 1] + ((vals[i0] - vals[i0 - 1]) * (t - ts[i0 - 1])) / (ts[i0] - ts[i0 - 1]);
+        else if (hasPrev) v = vals[i0 - 1];
+        else continue;
+        series.values[i] = v;
+        series.present[i] = 1;
+        any = true;
+        points++;
+      }
+      if (any) out.push(series);
+    }
+    this.account(points);
+    return out;
+  }
+
+  /**
    * The points of a range selector or subquery, plus what windows over them need. Selector
    * series are streamed from the querier one at a time, so a range function over many long
    * series never holds more than one of them.
    */
-  private rangeSource(e: MatrixSelector | SubqueryExpr): { series: Iterable<RawSeries>; refs: Float64Array; rangeMs: number } {
+  private rangeSource(e: MatrixSelector | SubqueryExpr): RangeSource {
     if (e.type === 'matrixSelector') {
       const vs = e.selector;
       const refs = this.refTimes(vs.at, vs.offsetMs);
-      const raw = this.select(vs, refs[0] - e.rangeMs + 1, refs[this.n - 1]);
-      return { series: mapIterable(raw, (s) => ({ labels: s.labels, ...withoutStale(s), dropName: false })), refs, rangeMs: e.rangeMs };
+      // anchored/smoothed windows reach one lookback delta further (smoothed: on both sides).
+      const lb = this.shared.settings.lookbackDeltaMs;
+      const before = vs.extension ? lb : 0;
+      const after = vs.extension === 'smoothed' ? lb : 0;
+      const raw = this.select(vs, refs[0] - e.rangeMs - before + 1, refs[this.n - 1] + after);
+      return {
+        series: mapIterable(raw, (s) => ({ labels: s.labels, ...withoutStale(s), dropName: false })),
+        refs,
+        rangeMs: e.rangeMs,
+        before,
+        after,
+        extension: vs.extension ?? null,
+      };
     }
     const refs = this.refTimes(e.at, e.offsetMs);
     const step = e.stepMs || this.shared.settings.defaultSubqueryStepMs;
@@ -328,7 +384,7 @@ export class Evaluator implements EvalContext {
     let start = step * Math.trunc(from / step);
     if (start <= from) start += step;
     const end = refs[this.n - 1];
-    if (start > end) return { series: [], refs, rangeMs: e.rangeMs };
+    if (start > end) return { series: [], refs, rangeMs: e.rangeMs, before: 0, after: 0, extension: null };
     const child = new Evaluator(this.shared, start, end, step);
     const inner = child.evalVector(e.expr);
     const series: RawSeries[] = [];
@@ -345,7 +401,7 @@ export class Evaluator implements EvalContext {
       }
       series.push({ labels: s.labels, ts, vs, dropName: s.dropName });
     }
-    return { series, refs, rangeMs: e.rangeMs };
+    return { series, refs, rangeMs: e.rangeMs, before: 0, after: 0, extension: null };
   }
 
   /** A range vector as a value: only valid for an instant query (one step). */
@@ -355,6 +411,14 @@ export class Evaluator implements EvalContext {
     const start = end - src.rangeMs;
     const out: RawSeries[] = [];
     for (const s of src.series) {
+      if (src.extension) {
+        const ext = extendPoints(s.ts, s.vs, start, end, src.before, src.after, src.extension === 'smoothed');
+        if (ext) {
+          out.push({ labels: s.labels, ts: ext.ts, vs: ext.vs, dropName: s.dropName });
+          this.account(ext.ts.length);
+        }
+        continue;
+      }
       const ts: number[] = [];
       const vs: number[] = [];
       for (let i = 0; i < s.ts.length; i++) {
@@ -411,7 +475,13 @@ export class Evaluator implements EvalContext {
     const arg = unwrapParens(call.args[mi]) as MatrixSelector | SubqueryExpr;
     const params = call.args.filter((_, k) => k !== mi).map((a) => this.evalScalar(a));
     const src = this.rangeSource(arg);
-    const { refs, rangeMs } = src;
+    const { refs, rangeMs, before, after } = src;
+    if (src.extension) {
+      const safe = src.extension === 'anchored' ? ANCHORED_SAFE : SMOOTHED_SAFE;
+      if (!safe.includes(call.name)) {
+        this.fail(`${src.extension} modifier can only be used with: ${safe.join(', ')} - not with ${call.name}`);
+      }
+    }
     const out: StepSeries[] = [];
     const self = this;
     const w: Window = {
@@ -421,6 +491,7 @@ export class Evaluator implements EvalContext {
       evalTs: 0,
       params: new Array(params.length),
       labels: {},
+      extension: src.extension,
       warn: (m) => self.warn(m, call.args[mi]),
       info: (m) => self.info(m, call.args[mi]),
       fail: (m) => self.fail(m),
@@ -445,9 +516,9 @@ export class Evaluator implements EvalContext {
           lo = 0;
           hi = 0;
         }
-        while (lo < ts.length && ts[lo] <= start) lo++;
+        while (lo < ts.length && ts[lo] <= start - before) lo++;
         if (hi < lo) hi = lo;
-        while (hi < ts.length && ts[hi] <= end) hi++;
+        while (hi < ts.length && ts[hi] <= end + after) hi++;
         if (hi <= lo) continue;
         if (hi - lo > maxWindow) {
           maxWindow = hi - lo;
@@ -1062,6 +1133,20 @@ export class Evaluator implements EvalContext {
   }
 
 }
+
+interface RangeSource {
+  series: Iterable<RawSeries>;
+  /** Window end (ms) at each step; windows are (end - range, end]. */
+  refs: Float64Array;
+  rangeMs: number;
+  /** How far (ms) anchored/smoothed windows reach beyond the range, before and after. */
+  before: number;
+  after: number;
+  extension: 'anchored' | 'smoothed' | null;
+}
+
+const ANCHORED_SAFE = ['changes', 'delta', 'increase', 'rate', 'resets'];
+const SMOOTHED_SAFE = ['delta', 'increase', 'rate'];
 
 function keepLabels(l: Labels, names: readonly string[]): Labels {
   const out: Record<string, string> = {};

@@ -9,6 +9,7 @@ import type { Labels } from '../core/labels.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type { Call, Expr, ValueType } from './ast.js';
 import { compileRegex } from './regex.js';
+import { boundaryPoints } from './extended.js';
 import { isWellFormedUtf8 } from './literals.js';
 import { infoFunction } from './info.js';
 import type { EvalContext, EvalValue, StepSeries } from './values.js';
@@ -25,6 +26,11 @@ export interface Window {
   /** Values of the scalar arguments at this step, in argument order (matrix argument left out). */
   params: number[];
   labels: Labels;
+  /**
+   * anchored/smoothed: points [lo, hi) then also cover one lookback delta before the range
+   * (smoothed: and after it).
+   */
+  extension: 'anchored' | 'smoothed' | null;
   warn(message: string): void;
   info(message: string): void;
   fail(message: string): never;
@@ -210,8 +216,28 @@ export function bucketFraction(lower: number, upper: number, input: Bucket[]): n
 // ---------------------------------------------------------------------------------------------
 // Range functions.
 
-function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFn {
+/** rate/increase/delta over an anchored or smoothed window (Prometheus' extendedRate). */
+function extendedRate(isCounter: boolean, isRate: boolean): RangeFn {
   return (ts, vs, lo, hi, w) => {
+    const b = boundaryPoints(ts, vs, lo, hi, w.rangeStart, w.rangeEnd, w.extension === 'smoothed', isCounter);
+    if (!b) return undefined;
+    let result = b.right - b.left;
+    if (isCounter) {
+      let prev = b.left;
+      for (let i = b.first; i <= b.last; i++) {
+        if (vs[i] < prev) result += prev;
+        prev = vs[i];
+      }
+      if (b.right < prev) result += prev;
+    }
+    return isRate ? result / (w.rangeMs / 1000) : result;
+  };
+}
+
+function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFn {
+  const extended = extendedRate(isCounter, isRate);
+  return (ts, vs, lo, hi, w) => {
+    if (w.extension) return extended(ts, vs, lo, hi, w);
     const last = hi - 1;
     if (last === lo) return undefined;
     const firstT = ts[lo];
@@ -411,9 +437,23 @@ const madOverTime: RangeFn = (_ts, vs, lo, hi) => {
   return quantileOf(0.5, values);
 };
 
-const changes: RangeFn = (_ts, vs, lo, hi) => {
+/**
+ * First point for changes()/resets(): with `anchored`, the last point at or before the range
+ * start (if any) anchors the count; nothing is counted without a point inside the range.
+ */
+function firstCounted(ts: ArrayLike<number>, lo: number, hi: number, w: Window): number | undefined {
+  if (w.extension !== 'anchored') return lo;
+  let k = lo;
+  while (k < hi && ts[k] <= w.rangeStart) k++;
+  if (k >= hi) return undefined;
+  return k > lo ? k - 1 : lo;
+}
+
+const changes: RangeFn = (ts, vs, lo, hi, w) => {
+  const first = firstCounted(ts, lo, hi, w);
+  if (first === undefined) return undefined;
   let n = 0;
-  for (let i = lo + 1; i < hi; i++) {
+  for (let i = first + 1; i < hi; i++) {
     const cur = vs[i];
     const prev = vs[i - 1];
     if (cur !== prev && !(Number.isNaN(cur) && Number.isNaN(prev))) n++;
@@ -421,9 +461,11 @@ const changes: RangeFn = (_ts, vs, lo, hi) => {
   return n;
 };
 
-const resets: RangeFn = (_ts, vs, lo, hi) => {
+const resets: RangeFn = (ts, vs, lo, hi, w) => {
+  const first = firstCounted(ts, lo, hi, w);
+  if (first === undefined) return undefined;
   let n = 0;
-  for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) n++;
+  for (let i = first + 1; i < hi; i++) if (vs[i] < vs[i - 1]) n++;
   return n;
 };
 

@@ -131,6 +131,8 @@ class Builder {
         return { ...t, offsetMs: offset.ms, offsetExpr: offset.expr };
       });
     },
+    AnchoredExpr: (n) => this.withExtension(this.expr(this.children(n)[0]), 'anchored', n),
+    SmoothedExpr: (n) => this.withExtension(this.expr(this.children(n)[0]), 'smoothed', n),
     StepInvariantExpr: (n) => {
       const kids = this.children(n);
       const target = this.expr(kids[0]);
@@ -153,6 +155,26 @@ class Builder {
     AggregateExpr: (n) => this.aggregate(n),
     BinaryExpr: (n) => this.binary(n),
   };
+
+  private withExtension(target: Expr, kind: 'anchored' | 'smoothed', n: SyntaxNode): Expr {
+    switch (target.type) {
+      case 'binary':
+        return { ...target, rhs: this.withExtension(target.rhs, kind, n) };
+      case 'unary':
+        return { ...target, expr: this.withExtension(target.expr, kind, n) };
+      case 'matrixSelector':
+        if (target.selector.extension) this.fail('anchored and smoothed modifiers cannot be used together', n.from, n.to);
+        return { ...target, selector: { ...target.selector, extension: kind } };
+      case 'vectorSelector':
+        if (kind === 'anchored') this.fail('anchored modifier can only be used with range vector selectors', n.from, n.to);
+        if (target.extension) this.fail('anchored and smoothed modifiers cannot be used together', n.from, n.to);
+        return { ...target, extension: kind };
+      case 'subquery':
+        return this.fail(`${kind} modifier is not supported for subqueries`, n.from, n.to);
+      default:
+        return this.fail(`${kind} modifier must be preceded by an instant vector selector or range vector selector`, n.from, n.to);
+    }
+  }
 
   private withModifier(
     target: Expr,
