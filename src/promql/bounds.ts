@@ -9,7 +9,8 @@ export interface TimeBounds {
   maxMs: number;
 }
 
-export function queryBounds(expr: Expr, startMs: number, endMs: number, lookbackDeltaMs = 300_000): TimeBounds {
+/** Bounds of an expression whose durations are resolved (see durations.ts). */
+export function exprBounds(expr: Expr, startMs: number, endMs: number, lookbackDeltaMs = 300_000): TimeBounds {
   let minMs = Infinity;
   let maxMs = -Infinity;
   const at = (a: AtModifier | null, t: number): number => {
@@ -21,13 +22,15 @@ export function queryBounds(expr: Expr, startMs: number, endMs: number, lookback
     switch (e.type) {
       case 'vectorSelector': {
         minMs = Math.min(minMs, at(e.at, from) - e.offsetMs - lookbackDeltaMs);
-        maxMs = Math.max(maxMs, at(e.at, to) - e.offsetMs);
+        maxMs = Math.max(maxMs, at(e.at, to) - e.offsetMs + (e.extension === 'smoothed' ? lookbackDeltaMs : 0));
         return;
       }
       case 'matrixSelector': {
         const s = e.selector;
-        minMs = Math.min(minMs, at(s.at, from) - s.offsetMs - e.rangeMs);
-        maxMs = Math.max(maxMs, at(s.at, to) - s.offsetMs);
+        const before = s.extension ? lookbackDeltaMs : 0;
+        const after = s.extension === 'smoothed' ? lookbackDeltaMs : 0;
+        minMs = Math.min(minMs, at(s.at, from) - s.offsetMs - e.rangeMs - before);
+        maxMs = Math.max(maxMs, at(s.at, to) - s.offsetMs + after);
         return;
       }
       case 'subquery':

@@ -3,12 +3,13 @@
  * typed results and typed errors (each with Prometheus' API `errorType`).
  */
 import type { Labels } from '../core/labels.js';
-import type { Querier } from '../core/queryable.js';
+import type { Querier, Queryable } from '../core/queryable.js';
 import type { Expr } from './ast.js';
 import { Evaluator, finalizeNames, type SharedState } from './engine.js';
 import { PromQLExecutionError, PromQLParseError, positionOf } from './errors.js';
 import { exprType, parseExpr } from './parser.js';
 import { DurationError, resolveDurations } from './durations.js';
+import { exprBounds as boundsOf, type TimeBounds } from './bounds.js';
 import type { StepSeries } from './values.js';
 import { compareLabels, labelsKey } from './values.js';
 
@@ -17,7 +18,6 @@ export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLTimeoutError
 export type { PromQLErrorType, Position } from './errors.js';
 export { formatValue, labelsString } from './values.js';
 export { FUNCTIONS } from './functions.js';
-export { queryBounds } from './bounds.js';
 export type { TimeBounds } from './bounds.js';
 export type { FunctionDef } from './functions.js';
 
@@ -56,6 +56,14 @@ export type QueryResult = (
   | { resultType: 'string'; result: { timestampMs: number; value: string } }
 ) & { annotations: Annotations };
 
+/**
+ * The [minMs, maxMs] a querier must cover to evaluate `query` (lookback, ranges, offsets, @ and
+ * subqueries included), for `Queryable.querier(project, minMs, maxMs)`. stepMs 0: an instant query.
+ */
+export function queryBounds(query: string, startMs: number, endMs: number, stepMs = 0, lookbackDeltaMs = 300_000): TimeBounds {
+  return boundsOf(prepare(query, stepMs, endMs - startMs), startMs, endMs, lookbackDeltaMs);
+}
+
 /** Parses a query without evaluating it; throws PromQLParseError. */
 export function parse(query: string): Expr {
   return parseExpr(query);
@@ -84,8 +92,32 @@ export class Engine {
     return this.rangeQuerySync(querier, query, startMs, endMs, stepMs);
   }
 
-  instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
+  /**
+   * Like instantQuery, opening the project's querier over exactly the time range the query
+   * reads (see queryBounds).
+   */
+  async instantQueryOn(queryable: Queryable, project: string, query: string, timeMs: number): Promise<QueryResult> {
     const expr = prepare(query, 0, 0);
+    const { minMs, maxMs } = boundsOf(expr, timeMs, timeMs, this.lookbackDeltaMs);
+    return this.evalInstant(queryable.querier(project, minMs, maxMs), query, expr, timeMs);
+  }
+
+  /** Like rangeQuery, opening the project's querier over the time range the query reads. */
+  async rangeQueryOn(queryable: Queryable, project: string, query: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult> {
+    const expr = this.checkRange(query, startMs, endMs, stepMs);
+    const { minMs, maxMs } = boundsOf(expr, startMs, endMs, this.lookbackDeltaMs);
+    return this.evalRange(queryable.querier(project, minMs, maxMs), query, expr, startMs, endMs, stepMs);
+  }
+
+  instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
+    return this.evalInstant(querier, query, prepare(query, 0, 0), timeMs);
+  }
+
+  rangeQuerySync(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): QueryResult {
+    return this.evalRange(querier, query, this.checkRange(query, startMs, endMs, stepMs), startMs, endMs, stepMs);
+  }
+
+  private evalInstant(querier: Querier, query: string, expr: Expr, timeMs: number): QueryResult {
     const shared = this.shared(querier, query, timeMs, timeMs, 0);
     const ev = new Evaluator(shared, timeMs, timeMs, 1);
     const v = ev.eval(expr);
@@ -120,7 +152,9 @@ export class Engine {
     }
   }
 
-  rangeQuerySync(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): QueryResult {
+  private checkRange(query: string, startMs: number, endMs: number, stepMs: number): Expr {
+    if (stepMs <= 0) throw new PromQLExecutionError('zero or negative query resolution step widths are not accepted');
+    if (endMs < startMs) throw new PromQLExecutionError('end timestamp must not be before start time');
     const expr = prepare(query, stepMs, endMs - startMs);
     const t = exprType(expr);
     if (t !== 'scalar' && t !== 'vector') {
@@ -130,8 +164,10 @@ export class Engine {
         positionOf(query, 0, query.length),
       );
     }
-    if (stepMs <= 0) throw new PromQLExecutionError('zero or negative query resolution step widths are not accepted');
-    if (endMs < startMs) throw new PromQLExecutionError('end timestamp must not be before start time');
+    return expr;
+  }
+
+  private evalRange(querier: Querier, query: string, expr: Expr, startMs: number, endMs: number, stepMs: number): QueryResult {
     const shared = this.shared(querier, query, startMs, endMs, stepMs);
     const ev = new Evaluator(shared, startMs, endMs, stepMs);
     const v = ev.eval(expr);

@@ -115,10 +115,27 @@ describe('formatValue', () => {
 describe('queryBounds', () => {
   it('covers lookback, ranges, offsets, @ and subqueries', async () => {
     const { queryBounds } = await import('../../src/promql/index.js');
-    expect(queryBounds(parse('up'), 1_000_000, 2_000_000)).toEqual({ minMs: 700_000, maxMs: 2_000_000 });
-    expect(queryBounds(parse('rate(up[10m] offset 1m)'), 1_000_000, 2_000_000)).toEqual({ minMs: 340_000, maxMs: 1_940_000 });
-    expect(queryBounds(parse('up @ 100'), 1_000_000, 2_000_000)).toEqual({ minMs: -200_000, maxMs: 100_000 });
-    expect(queryBounds(parse('max_over_time(rate(up[1m])[5m:1m])'), 1_000_000, 1_000_000)).toEqual({ minMs: 640_000, maxMs: 1_000_000 });
-    expect(queryBounds(parse('1 + 1'), 5, 6)).toEqual({ minMs: 5, maxMs: 6 });
+    expect(queryBounds('up', 1_000_000, 2_000_000)).toEqual({ minMs: 700_000, maxMs: 2_000_000 });
+    expect(queryBounds('rate(up[10m] offset 1m)', 1_000_000, 2_000_000)).toEqual({ minMs: 340_000, maxMs: 1_940_000 });
+    expect(queryBounds('up @ 100', 1_000_000, 2_000_000)).toEqual({ minMs: -200_000, maxMs: 100_000 });
+    expect(queryBounds('max_over_time(rate(up[1m])[5m:1m])', 1_000_000, 1_000_000)).toEqual({ minMs: 640_000, maxMs: 1_000_000 });
+    expect(queryBounds('count_over_time(up[step()])', 1_000_000, 2_000_000, 60_000)).toEqual({ minMs: 940_000, maxMs: 2_000_000 });
+    expect(queryBounds('1 + 1', 5, 6)).toEqual({ minMs: 5, maxMs: 6 });
+  });
+
+  it('opens the querier of the project over those bounds', async () => {
+    const seen: [string, number, number][] = [];
+    const queryable = {
+      querier(project: string, minMs: number, maxMs: number) {
+        seen.push([project, minMs, maxMs]);
+        return storage;
+      },
+    };
+    const r = await new Engine().instantQueryOn(queryable, 'p1', 'up{job="b"}', 60_000);
+    expect(seen).toEqual([['p1', -240_000, 60_000]]);
+    expect(r.result).toEqual([{ labels: { __name__: 'up', job: 'b' }, timestampMs: 60_000, value: 4 }]);
+    const m = await new Engine().rangeQueryOn(queryable, 'p2', 'rate(up[1m])', 60_000, 120_000, 60_000);
+    expect(seen[1]).toEqual(['p2', 0, 120_000]);
+    expect(m.resultType).toBe('matrix');
   });
 });
