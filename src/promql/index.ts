@@ -109,6 +109,15 @@ export class Engine {
     return this.evalRange(queryable.querier(project, minMs, maxMs), query, expr, startMs, endMs, stepMs);
   }
 
+  /**
+   * Evaluates an already parsed (and possibly rewritten) expression at one instant. `query` is
+   * only used for the positions in annotation texts. Durations that use step()/range() must
+   * have been resolved (an instant query has step and range 0).
+   */
+  instantQueryExprSync(querier: Querier, expr: Expr, timeMs: number, query = ''): QueryResult {
+    return this.evalInstant(querier, query, resolveDurations(expr, 0, 0), timeMs);
+  }
+
   instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
     return this.evalInstant(querier, query, prepare(query, 0, 0), timeMs);
   }

@@ -5,7 +5,8 @@
  * and, last, `N passed, M failed, K skipped` for the non-experimental files. The exit status is
  * non-zero only when the runner crashes or a file cannot be parsed, never for failing evals.
  * Each instant eval is also run as a range query around its time (Prometheus' range-mode check)
- * unless `--no-range-check` is given. `--no-annotations` ignores `expect warn/info/no_warn/no_info` lines (FORMAT.md allows it).
+ * unless `--no-range-check` is given, and with `@ t` on its selectors at other times (the
+ * @-modifier check) unless `--no-at-check` is given. `--no-annotations` ignores `expect warn/info/no_warn/no_info` lines (FORMAT.md allows it).
  */
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -33,12 +34,13 @@ export function summarize(results: readonly FileResult[]): { passed: number; fai
 function main(argv: string[]): number {
   const checkAnnotations = !argv.includes('--no-annotations');
   const rangeCheck = !argv.includes('--no-range-check');
+  const atCheck = !argv.includes('--no-at-check');
   const paths = argv.filter((a) => !a.startsWith('--'));
   if (paths.length === 0) {
-    console.error('usage: npm run conformance -- [--no-annotations] [--no-range-check] DIR_OR_FILE...');
+    console.error('usage: npm run conformance -- [--no-annotations] [--no-range-check] [--no-at-check] DIR_OR_FILE...');
     return 2;
   }
-  const results = collectTestFiles(paths).map((f) => runTestFile(f, { checkAnnotations, rangeCheck }));
+  const results = collectTestFiles(paths).map((f) => runTestFile(f, { checkAnnotations, rangeCheck, atCheck }));
   let fileErrors = 0;
   for (const r of results) {
     if (r.error) {

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { Labels } from '../../core/labels.js';
 import { STALE_NAN, isStaleNaN } from '../../core/labels.js';
-import { Engine, type QueryResult } from '../index.js';
+import { Engine, parse, type Expr, type QueryResult } from '../index.js';
 import { PromQLError, PromQLParseError } from '../errors.js';
 import { formatValue, labelsKey, labelsString } from '../values.js';
 import { MemoryStorage } from './memory.js';
@@ -58,6 +58,11 @@ export interface RunOptions {
    * point at t, as Prometheus' runner does; default true.
    */
   rangeCheck?: boolean;
+  /**
+   * Also re-run each instant eval with `@ t` on every selector and subquery at other evaluation
+   * times (Prometheus' @-modifier check); default true.
+   */
+  atCheck?: boolean;
 }
 
 const MIN_NORMAL = 2.2250738585072014e-308;
@@ -196,6 +201,73 @@ function checkAnnotations(cmd: EvalCommand, r: QueryResult): string | null {
   return null;
 }
 
+const AT_UNSAFE = new Set([
+  'days_in_month', 'day_of_month', 'day_of_week', 'day_of_year', 'end', 'hour', 'minute', 'month', 'year',
+  'predict_linear', 'range', 'start', 'step', 'time', 'timestamp',
+]);
+
+/**
+ * Sets `@ t` on every selector and subquery without one, not descending into subqueries (whose
+ * inner selectors must keep following the subquery's steps). Null when the expression calls a
+ * function whose value depends on the evaluation time anyway.
+ */
+function withAtEverywhere(e: Expr, t: number): Expr | null {
+  let unsafe = false;
+  const at = { kind: 'time', ms: t } as const;
+  const walk = (x: Expr): Expr => {
+    switch (x.type) {
+      case 'vectorSelector':
+        return x.at ? x : { ...x, at };
+      case 'matrixSelector':
+        return x.selector.at ? x : { ...x, selector: { ...x.selector, at } };
+      case 'subquery':
+        return x.at ? x : { ...x, at };
+      case 'call':
+        if (AT_UNSAFE.has(x.name)) unsafe = true;
+        return { ...x, args: x.args.map(walk) };
+      case 'aggregate':
+        return { ...x, expr: walk(x.expr), param: x.param ? walk(x.param) : null };
+      case 'binary':
+        return { ...x, lhs: walk(x.lhs), rhs: walk(x.rhs) };
+      case 'unary':
+      case 'paren':
+        return { ...x, expr: walk(x.expr) };
+      default:
+        return x;
+    }
+  };
+  const out = walk(e);
+  return unsafe ? null : out;
+}
+
+/** Prometheus' @-modifier check: the same result at -10t, 0, t/5, t and 10t (or -1s, 0, 1s). */
+function atModifierCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand): string | null {
+  if (!cmd.instant) return null;
+  const t = cmd.rangeVector ? cmd.rangeVector.endMs : cmd.startMs;
+  let rewritten: Expr | null;
+  try {
+    rewritten = withAtEverywhere(parse(cmd.expr), t);
+  } catch {
+    return null;
+  }
+  if (!rewritten) return null;
+  const times = t === 0 ? [-1000, 0, 1000] : [-10 * t, 0, Math.trunc(t / 5), t, 10 * t];
+  const expectFail = cmd.expects.some((e) => e.kind === 'fail');
+  for (const et of times) {
+    let r: QueryResult;
+    try {
+      r = engine.instantQueryExprSync(storage.querier('conformance', 0, 0), rewritten, et, cmd.expr);
+    } catch (err) {
+      if (expectFail && err instanceof PromQLError && !(err instanceof PromQLParseError) && checkFailure(cmd, err) === null) continue;
+      return `at ${et}ms with @ ${t / 1000}: error ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (expectFail) return `at ${et}ms with @ ${t / 1000}: expected an error`;
+    const mismatch = compare(cmd, r);
+    if (mismatch) return `at ${et}ms with @ ${t / 1000}: ${describeResult(r)} (${mismatch})`;
+  }
+  return null;
+}
+
 /**
  * Prometheus' range-mode check: skipped for ordered evals, string and range-vector results, and
  * expressions whose value depends on the query range.
@@ -302,7 +374,9 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
         continue;
       }
       const mismatch = checkFailure(cmd, err);
+      const atMismatch = mismatch === null && options.atCheck !== false ? atModifierCheck(engine, storage, cmd) : null;
       if (mismatch) fail(mismatch);
+      else if (atMismatch) fail(`@-modifier check: ${atMismatch}`);
       else result.passed++;
       continue;
     }
@@ -316,7 +390,12 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       continue;
     }
     const rangeMismatch = options.rangeCheck !== false ? rangeModeCheck(engine, storage, cmd) : null;
-    if (rangeMismatch) fail(`range-mode check: ${rangeMismatch}`);
+    if (rangeMismatch) {
+      fail(`range-mode check: ${rangeMismatch}`);
+      continue;
+    }
+    const atMismatch = options.atCheck !== false ? atModifierCheck(engine, storage, cmd) : null;
+    if (atMismatch) fail(`@-modifier check: ${atMismatch}`);
     else result.passed++;
   }
   return result;
