@@ -311,9 +311,12 @@ describe('meterway serve', { timeout: 90_000 }, () => {
     return d;
   }
 
-  async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string }> {
+  /** `meterway serve` on a free port, given by --port or, with `portFromEnv`, by METERWAY_PORT. */
+  async function serve(args: string[], env: Record<string, string | undefined> = {}, portFromEnv = false): Promise<{ proc: Spawned; url: string }> {
     const port = await freePort();
-    const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), ...args], { env: cleanEnv(env), cwd: REPO });
+    const portArgs = portFromEnv ? [] : ['--port', String(port)];
+    const fullEnv = cleanEnv({ ...env, ...(portFromEnv ? { METERWAY_PORT: String(port) } : {}) });
+    const proc = spawnProcess(process.execPath, [...CLI, 'serve', ...portArgs, ...args], { env: fullEnv, cwd: REPO });
     servers.push(proc);
     const url = `http://127.0.0.1:${port}`;
     await poll('meterway serve to listen', async () => {
@@ -364,17 +367,32 @@ describe('meterway serve', { timeout: 90_000 }, () => {
     expect(await second.proc.stop()).toEqual({ code: 0, signal: null });
   });
 
-  it('uses METERWAY_ADMIN_TOKEN and METERWAY_MASTER_KEY when set and then writes neither file', async () => {
+  it('takes its settings from the environment (token, master key, port, data dir) and runs the demo with --demo', async () => {
     const dataDir = tempDir();
     const token = 'mw_admin_from-env-0123456789abcdefghijklmnopqrstuv';
     const key = Buffer.alloc(32, 7).toString('base64');
-    const s = await serve(['--data-dir', dataDir], { METERWAY_ADMIN_TOKEN: token, METERWAY_MASTER_KEY: key });
+    const s = await serve(['--demo'], { METERWAY_ADMIN_TOKEN: token, METERWAY_MASTER_KEY: key, METERWAY_DATA_DIR: dataDir }, true);
+    expect(existsSync(join(dataDir, 'meterway.db'))).toBe(true);
     expect(existsSync(join(dataDir, 'admin-token'))).toBe(false);
     expect(existsSync(join(dataDir, 'master.key'))).toBe(false);
-    expect(s.proc.stdout + s.proc.stderr).not.toContain(key);
-    expect((await fetch(`${s.url}/v1/projects`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
-    expect(s.proc.stdout + s.proc.stderr).not.toContain(token);
-    await s.proc.stop();
+    const auth = { authorization: `Bearer ${token}` };
+    const projects = await fetch(`${s.url}/v1/projects`, { headers: auth });
+    expect(projects.status).toBe(200);
+    expect(((await projects.json()) as { items: Array<{ id: string }> }).items.map((p) => p.id)).toEqual(expect.arrayContaining(['p-demoacme', 'p-demoblue']));
+    // the demo's live data, through a monitoring token as the README shows
+    const mon = (await (await fetch(`${s.url}/v1/projects/p-demoacme/tokens`, {
+      method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ scope: 'monitoring', name: 'demo' }),
+    })).json()) as { token: string };
+    const scraped = await poll('demo data on the scrape endpoint', async () => {
+      const body = await (await fetch(`${s.url}/v1/projects/p-demoacme/metrics`, { headers: { authorization: `Bearer ${mon.token}` } })).text();
+      return body.includes('meterway_runs_total{') && body.includes('meterway_gpu_memory_usage_bytes{') ? body : undefined;
+    }, 20_000, 250);
+    expect(scraped).toContain('app_name="chat-llama"');
+    const out = s.proc.stdout + s.proc.stderr;
+    expect(out).not.toContain(token);
+    expect(out).not.toContain(key);
+    expect(out).not.toContain(mon.token);
+    expect(await s.proc.stop()).toEqual({ code: 0, signal: null });
   });
 
   it('exits non-zero on a bad configuration, naming the field', async () => {
