@@ -10,7 +10,6 @@ import type {
   AggregateExpr,
   AtModifier,
   BinaryExpr,
-  BinaryOp,
   Call,
   Expr,
   MatrixSelector,
@@ -722,9 +721,8 @@ export class Evaluator implements EvalContext {
   }
 
   private countValues(e: AggregateExpr, input: StepSeries[]): StepSeries[] {
-    const label = (e.param as { value?: string } | null)?.value ?? '';
-    const p = e.param!;
-    const labelName = p.type === 'string' ? p.value : (this.eval(p) as { value: string }).value ?? label;
+    const param = this.eval(e.param!);
+    const labelName = param.kind === 'string' ? param.value : '';
     if (labelName === '') this.fail(`invalid label name ""`);
     const groupSet = new Set(e.grouping);
     const grouping = [...e.grouping].sort();
@@ -848,10 +846,7 @@ export class Evaluator implements EvalContext {
         }
       }
     }
-    if (this.n === 1) {
-      // An instant query keeps the per-group order computed above.
-      return order.map((si) => outs[si]!);
-    }
+    // For an instant query this is the per-group order computed above (range results get sorted).
     return order.map((si) => outs[si]!);
   }
 
@@ -1214,4 +1209,3 @@ export function finalizeNames(series: StepSeries[]): StepSeries[] {
   return series.map((s) => (s.dropName && METRIC_NAME in s.labels ? { ...s, labels: withoutName(s.labels), dropName: false } : s));
 }
 
-export type { BinaryOp };
