@@ -29,6 +29,8 @@ function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.Proces
   return env;
 }
 
+afterAll(() => rmSync(EMPTY_DIR, { recursive: true, force: true }));
+
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
 function meterway(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
@@ -302,7 +304,6 @@ describe('meterway serve', { timeout: 90_000 }, () => {
   afterAll(async () => {
     await Promise.all(servers.map((s) => s.stop()));
     for (const d of dirs) rmSync(d, { recursive: true, force: true });
-    rmSync(EMPTY_DIR, { recursive: true, force: true });
   });
 
   function tempDir(): string {

@@ -10,7 +10,7 @@
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers.js';
+import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { hasPrometheus, poll, startPrometheus, type PrometheusPeer } from '../peers.js';
 
 const WEIRD_MODEL = 'model "x" \\ v2\nnew line ünïcødé 日本語 🚀';
@@ -50,7 +50,7 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
   let pid: string;
   const servedTypes: string[] = [];
   const specs = inferenceSpecs();
-  const JOBS = ['meterway-om', 'meterway-text', 'meterway-app', 'meterway-self', 'meterway-badtoken'] as const;
+  const JOBS = ['meterway-om', 'meterway-text', 'meterway-app', 'meterway-self', 'meterway-operator', 'meterway-badtoken'] as const;
 
   beforeAll(async () => {
     gw = await startTestGateway();
@@ -88,9 +88,10 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
     await new Promise<void>((r) => proxy!.listen(0, '127.0.0.1', r));
     const proxyPort = (proxy.address() as AddressInfo).port;
 
-    const job = (name: string, target: number, path: string, token?: string) => [
+    const job = (name: string, target: number, path: string, token?: string, extra: string[] = []) => [
       `  - job_name: ${name}`,
       `    metrics_path: ${JSON.stringify(path)}`,
+      ...extra,
       ...(token === undefined ? [] : ['    authorization:', `      credentials: ${JSON.stringify(token)}`]),
       '    static_configs:',
       `      - targets: ["127.0.0.1:${target}"]`,
@@ -104,6 +105,7 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
       job('meterway-text', proxyPort, `/v1/projects/${pid}/metrics`, p.monitoring),
       job('meterway-app', gwPort, `/v1/projects/${pid}/apps/chat/metrics`, p.monitoring),
       job('meterway-self', gwPort, '/metrics'),
+      job('meterway-operator', gwPort, '/metrics', ADMIN_TOKEN, ['    params:', '      projects: ["all"]']),
       job('meterway-badtoken', gwPort, `/v1/projects/${pid}/metrics`, 'mw_mon_not-a-real-token-0123456789abcdef'),
       '',
     ].join('\n');
@@ -114,7 +116,7 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
       const up = await prom!.query('up');
       if (up.length < JOBS.length) return undefined;
       const runs = await prom!.query('meterway_runs_total');
-      return runs.length >= 3 ? true : undefined;
+      return runs.length >= 4 ? true : undefined;
     }, 30_000, 250);
   }, 90_000);
 
@@ -134,7 +136,9 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
   };
 
   it('sees the project targets up, and the target with a wrong token down with 401', async () => {
-    expect(await byJob('up')).toEqual({ 'meterway-om': 1, 'meterway-text': 1, 'meterway-app': 1, 'meterway-self': 1, 'meterway-badtoken': 0 });
+    expect(await byJob('up')).toEqual({
+      'meterway-om': 1, 'meterway-text': 1, 'meterway-app': 1, 'meterway-self': 1, 'meterway-operator': 1, 'meterway-badtoken': 0,
+    });
     const targets = await prom!.api('/api/v1/targets', { state: 'active' });
     const bad = targets.activeTargets.find((t: any) => t.labels.job === 'meterway-badtoken');
     expect(bad.health).toBe('down');
@@ -155,10 +159,11 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
   });
 
   it('returns the exact run counts posted, in both formats and on the per-app endpoint', async () => {
-    const all = { 'meterway-om': 37, 'meterway-text': 37, 'meterway-app': 37 };
+    const all = { 'meterway-om': 37, 'meterway-text': 37, 'meterway-app': 37, 'meterway-operator': 37 };
+    const each = (n: number) => Object.fromEntries(Object.keys(all).map((job) => [job, n]));
     expect(await byJob('sum by (job) (meterway_runs_total)')).toEqual(all);
-    expect(await byJob('sum by (job) (meterway_run_errors_total)')).toEqual({ 'meterway-om': 5, 'meterway-text': 5, 'meterway-app': 5 });
-    expect(await byJob('sum by (job) (meterway_run_successes_total)')).toEqual({ 'meterway-om': 32, 'meterway-text': 32, 'meterway-app': 32 });
+    expect(await byJob('sum by (job) (meterway_run_errors_total)')).toEqual(each(5));
+    expect(await byJob('sum by (job) (meterway_run_successes_total)')).toEqual(each(32));
     expect(await byJob('sum by (job) (meterway_run_execution_time_seconds_count)')).toEqual(all);
     const sums = await byJob('sum by (job) (meterway_run_execution_time_seconds_sum)');
     for (const job of Object.keys(all)) expect(sums[job]).toBeCloseTo(30 * 0.3 + 7 * 2, 9);
@@ -221,8 +226,11 @@ describe.skipIf(!hasPrometheus)('a real Prometheus scraping a project', () => {
     }
   });
 
-  it("scrapes the gateway's own /metrics without a token", async () => {
+  it("scrapes the gateway's own /metrics without a token, and the operator view with the admin token", async () => {
     const accepted = await byJob('sum by (job) (meterway_events_accepted_total)');
-    expect(accepted['meterway-self']).toBe(37 + specs.length);
+    expect(accepted).toEqual({ 'meterway-self': 37 + specs.length, 'meterway-operator': 37 + specs.length });
+    const tokens = await byJob('sum by (job) (meterway_inference_input_tokens_total)');
+    expect(tokens['meterway-operator']).toBe(tokens['meterway-om']);
+    expect(tokens['meterway-self']).toBeUndefined();
   });
 });
