@@ -10,6 +10,11 @@ const SLICE_MS = 8;
 
 export function chunksToStream(chunks: Iterator<string>): Readable {
   async function* paced(): AsyncGenerator<Buffer> {
+    // Start on a turn of its own: the request arrives in the loop's poll phase and a yield then
+    // resumes in the check phase of the same turn, so the first two slices would run back to
+    // back with no timers between them (a 16 ms block with 8 ms slices). From here on every
+    // slice runs in its own check phase, with timers and I/O in between.
+    await yieldToLoop();
     let sliceStart = performance.now();
     for (let r = chunks.next(); !r.done; r = chunks.next()) {
       yield Buffer.from(r.value, 'utf8');
