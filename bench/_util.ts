@@ -22,10 +22,15 @@ export function header(title: string): void {
   console.log(`   ${machineLine()}`);
 }
 
+/** 1234567 as `1.23 M`, 285500 as `285.5 k`. */
+export function fmtNum(n: number): string {
+  if (n >= 1e6) return `${(n / 1e6).toFixed(2)} M`;
+  if (n >= 1e3) return `${(n / 1e3).toFixed(1)} k`;
+  return n.toFixed(0);
+}
+
 export function fmtRate(perSecond: number): string {
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(2)} M/s`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(1)} k/s`;
-  return `${perSecond.toFixed(0)} /s`;
+  return `${fmtNum(perSecond)}/s`;
 }
 
 export function fmtMs(ms: number): string {

@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { ClientConfig, ClientMessage, ClientResult } from './_ingest-client.js';
 import { EVENTS_PER_BATCH, makeBatches } from './_ingest-data.js';
-import { fmtRate, header, startGateway, verdict } from './_util.js';
+import { fmtNum, header, startGateway, verdict } from './_util.js';
 
 const TARGET_EVENTS_PER_SECOND = 300_000;
 const CONCURRENCY = 4;
@@ -47,13 +47,13 @@ export async function main(): Promise<void> {
     // Other tenants share the 2 cores, so wall-clock throughput also says how much CPU the gateway
     // got; events per CPU-second of the gateway process is the figure the code itself controls.
     const perCpuSecond = perSecond / serverCpu;
-    console.log(`   ours:    ${fmtRate(perSecond)} events end to end (${result.requests} requests in ${(result.ms / 1000).toFixed(1)} s); gateway process busy ${(serverCpu * 100).toFixed(0)}% of one core`);
-    console.log(`            ${fmtRate(perCpuSecond)} events per CPU-second of the gateway process (what one full core would take)`);
+    console.log(`   ours:    ${fmtNum(perSecond)} events/s end to end (${result.requests} requests in ${(result.ms / 1000).toFixed(1)} s); gateway process busy ${(serverCpu * 100).toFixed(0)}% of one core`);
+    console.log(`            ${fmtNum(perCpuSecond)} events per CPU-second of the gateway process (what one full core would take)`);
 
     const ceiling = parseCeiling(makeBatches(bg.project.id, BATCHES));
-    console.log(`   ceiling: ${fmtRate(ceiling)} events for JSON.parse alone of the same NDJSON (split on newlines, one core)`);
+    console.log(`   ceiling: ${fmtNum(ceiling)} events/s for JSON.parse alone of the same NDJSON (split on newlines, one core)`);
     console.log(`   ours / ceiling: ${(perSecond / ceiling).toFixed(2)} wall-clock, ${(perCpuSecond / ceiling).toFixed(2)} per CPU-second`);
-    console.log(`   target >= ${fmtRate(TARGET_EVENTS_PER_SECOND)}: wall-clock ${verdict(perSecond >= TARGET_EVENTS_PER_SECOND)}; per CPU-second ${verdict(perCpuSecond >= TARGET_EVENTS_PER_SECOND)}`);
+    console.log(`   target >= ${fmtNum(TARGET_EVENTS_PER_SECOND)} events/s: wall-clock ${verdict(perSecond >= TARGET_EVENTS_PER_SECOND)}; per CPU-second ${verdict(perCpuSecond >= TARGET_EVENTS_PER_SECOND)}`);
   } finally {
     await bg.close();
   }
