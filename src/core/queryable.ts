@@ -22,6 +22,12 @@ export interface SeriesSamples {
    * canonicalise in plain arrays (the PromQL engine would then see an ordinary NaN value).
    */
   readonly values: ArrayLike<number>;
+  /**
+   * Optional start time (ms) of each sample, 0 where unknown: OpenTelemetry's
+   * start_time_unix_nano. rate(), increase(), irate() and resets() use it to detect counter
+   * resets (and delta samples) that values alone cannot show.
+   */
+  readonly startTimestamps?: ArrayLike<number>;
 }
 
 export interface Querier {

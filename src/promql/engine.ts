@@ -92,22 +92,28 @@ function unwrapParens(e: Expr): Expr {
 }
 
 /** Drops staleness markers: range functions never see them. */
-function withoutStale(s: SeriesSamples): { ts: ArrayLike<number>; vs: ArrayLike<number> } {
+function withoutStale(s: SeriesSamples): { ts: ArrayLike<number>; vs: ArrayLike<number>; sts?: ArrayLike<number> } {
   const vs = s.values;
+  const sts = s.startTimestamps;
   let stale = 0;
   for (let i = 0; i < vs.length; i++) if (vs[i] !== vs[i] && isStaleNaN(vs[i])) stale++;
-  if (stale === 0) return { ts: s.timestamps, vs };
+  if (stale === 0) return sts ? { ts: s.timestamps, vs, sts } : { ts: s.timestamps, vs };
   const n = vs.length - stale;
   const ts2 = new Float64Array(n);
   const vs2 = new Float64Array(n);
+  const sts2 = sts ? new Float64Array(n) : undefined;
   let k = 0;
   for (let i = 0; i < vs.length; i++) {
     if (vs[i] !== vs[i] && isStaleNaN(vs[i])) continue;
     ts2[k] = s.timestamps[i];
+    if (sts2) sts2[k] = sts![i];
     vs2[k++] = vs[i];
   }
-  return { ts: ts2, vs: vs2 };
+  return sts2 ? { ts: ts2, vs: vs2, sts: sts2 } : { ts: ts2, vs: vs2 };
 }
+
+/** Functions that read start timestamps (Prometheus: with start timestamps enabled). */
+const USES_START_TIMESTAMPS = new Set(['rate', 'increase', 'irate', 'resets']);
 
 export class Evaluator implements EvalContext {
   readonly n: number;
@@ -287,6 +293,8 @@ export class Evaluator implements EvalContext {
       const vals = s.values;
       const series = this.newSeries(s.labels, false);
       const times = new Float64Array(this.n);
+      const sts = s.startTimestamps;
+      const startTimes = sts ? new Float64Array(this.n) : undefined;
       let j = 0;
       let any = false;
       for (let i = 0; i < this.n; i++) {
@@ -299,11 +307,13 @@ export class Evaluator implements EvalContext {
         series.values[i] = v;
         series.present[i] = 1;
         times[i] = ts[last];
+        if (startTimes) startTimes[i] = sts![last];
         any = true;
         points++;
       }
       if (any) {
         series.times = times;
+        series.startTimes = startTimes;
         out.push(series);
       }
     }
@@ -490,12 +500,14 @@ export class Evaluator implements EvalContext {
       evalTs: 0,
       params: new Array(params.length),
       labels: {},
+      sts: null,
       extension: src.extension,
       warn: (m) => self.warn(m, call.args[mi]),
       info: (m) => self.info(m, call.args[mi]),
       fail: (m) => self.fail(m),
     };
     const counterCheck = call.name === 'rate' || call.name === 'increase';
+    const usesSts = USES_START_TIMESTAMPS.has(call.name);
     let outPoints = 0;
     for (const s of src.series) {
       this.tick();
@@ -503,6 +515,7 @@ export class Evaluator implements EvalContext {
       const vs = s.vs;
       const r = this.newSeries(s.labels, keepName ? s.dropName : true);
       w.labels = s.labels;
+      w.sts = usesSts ? (s.sts ?? null) : null;
       let lo = 0;
       let hi = 0;
       let any = false;

@@ -26,6 +26,8 @@ export interface Window {
   /** Values of the scalar arguments at this step, in argument order (matrix argument left out). */
   params: number[];
   labels: Labels;
+  /** Start timestamps (ms, 0 = unknown) aligned with the points, for the functions that use them. */
+  sts: ArrayLike<number> | null;
   /**
    * anchored/smoothed: points [lo, hi) then also cover one lookback delta before the range
    * (smoothed: and after it).
@@ -234,28 +236,59 @@ function extendedRate(isCounter: boolean, isRate: boolean): RangeFn {
   };
 }
 
+/**
+ * Whether the current sample starts a new counter according to its start timestamp (Prometheus'
+ * isStartTimestampReset): a start after the previous sample, or a delta sample (start at the
+ * previous sample) following one with a known start.
+ */
+export function isStartTimestampReset(prevSt: number, prevT: number, curSt: number, curT: number): boolean {
+  if (curSt === 0 || curSt >= curT) return false;
+  if (curSt < prevT) return false;
+  if (curSt > prevT) return true;
+  if (prevSt > prevT) return false;
+  return prevSt !== 0 && prevSt !== prevT;
+}
+
 function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFn {
   const extended = extendedRate(isCounter, isRate);
   return (ts, vs, lo, hi, w) => {
     if (w.extension) return extended(ts, vs, lo, hi, w);
     const last = hi - 1;
-    if (last === lo) return undefined;
+    const sts = isCounter ? w.sts : null;
     const firstT = ts[lo];
     const lastT = ts[last];
     let result = vs[last] - vs[lo];
     if (isCounter) {
-      for (let i = lo + 1; i < hi; i++) if (vs[i] < vs[i - 1]) result += vs[i - 1];
+      let overlapWarned = false;
+      for (let i = lo + 1; i < hi; i++) {
+        if (sts && !overlapWarned && sts[i] !== 0 && sts[i] < ts[i - 1] && sts[i] !== sts[i - 1]) {
+          w.warn(`PromQL warning: sample has start time that overlaps with previous sample timestamp for metric "${w.labels.__name__ ?? ''}"`);
+          overlapWarned = true;
+        }
+        if (vs[i] < vs[i - 1] || (sts && isStartTimestampReset(sts[i - 1], ts[i - 1], sts[i], ts[i]))) result += vs[i - 1];
+      }
     }
     let durationToStart = (firstT - w.rangeStart) / 1000;
     let durationToEnd = (w.rangeEnd - lastT) / 1000;
-    const sampledInterval = (lastT - firstT) / 1000;
-    const averageDurationBetweenSamples = sampledInterval / (last - lo);
+    let sampledInterval = (lastT - firstT) / 1000;
+    const averageDurationBetweenSamples = last > lo ? sampledInterval / (last - lo) : 0;
     const extrapolationThreshold = averageDurationBetweenSamples * 1.1;
-    if (durationToStart >= extrapolationThreshold) durationToStart = averageDurationBetweenSamples / 2;
-    if (isCounter) {
-      let durationToZero = durationToStart;
-      if (result > 0 && vs[lo] >= 0) durationToZero = sampledInterval * (vs[lo] / result);
-      if (durationToZero < durationToStart) durationToStart = durationToZero;
+    const firstSt = sts ? sts[lo] : 0;
+    if (firstSt !== 0 && firstSt > w.rangeStart && firstSt < firstT) {
+      // The first sample's start lies inside the window: the counter was 0 there, so the
+      // increase is measured from it instead of extrapolating to the left.
+      durationToStart = 0;
+      sampledInterval = (lastT - firstSt) / 1000;
+      result += vs[lo];
+    } else if (last === lo) {
+      return undefined;
+    } else {
+      if (durationToStart >= extrapolationThreshold) durationToStart = averageDurationBetweenSamples / 2;
+      if (isCounter) {
+        let durationToZero = durationToStart;
+        if (result > 0 && vs[lo] >= 0) durationToZero = sampledInterval * (vs[lo] / result);
+        if (durationToZero < durationToStart) durationToStart = durationToZero;
+      }
     }
     if (durationToEnd >= extrapolationThreshold) durationToEnd = averageDurationBetweenSamples / 2;
     let factor = 1;
@@ -266,7 +299,7 @@ function extrapolatedRate(isCounter: boolean, isRate: boolean): RangeFn {
 }
 
 function instantValue(isRate: boolean): RangeFn {
-  return (ts, vs, lo, hi) => {
+  return (ts, vs, lo, hi, w) => {
     if (hi - lo < 2) return undefined;
     const t0 = ts[hi - 2];
     const t1 = ts[hi - 1];
@@ -274,8 +307,9 @@ function instantValue(isRate: boolean): RangeFn {
     const v1 = vs[hi - 1];
     const interval = t1 - t0;
     if (interval === 0) return undefined;
+    const stReset = isRate && w.sts !== null && isStartTimestampReset(w.sts[hi - 2], t0, w.sts[hi - 1], t1);
     let r = v1;
-    if (!isRate || !(v1 < v0)) r = v1 - v0;
+    if (!isRate || !(v1 < v0 || stReset)) r = v1 - v0;
     if (isRate) r /= interval / 1000;
     return r;
   };
@@ -464,8 +498,11 @@ const changes: RangeFn = (ts, vs, lo, hi, w) => {
 const resets: RangeFn = (ts, vs, lo, hi, w) => {
   const first = firstCounted(ts, lo, hi, w);
   if (first === undefined) return undefined;
+  const sts = w.sts;
   let n = 0;
-  for (let i = first + 1; i < hi; i++) if (vs[i] < vs[i - 1]) n++;
+  for (let i = first + 1; i < hi; i++) {
+    if (vs[i] < vs[i - 1] || (sts && isStartTimestampReset(sts[i - 1], ts[i - 1], sts[i], ts[i]))) n++;
+  }
   return n;
 };
 
@@ -872,6 +909,20 @@ function nativeHistogramOnly(ctx: EvalContext, call: Call): EvalValue {
   return emptyVector();
 }
 
+/** Start timestamps of the samples of a plain selector (0 when unknown); nothing otherwise. */
+function startTimestampFn(ctx: EvalContext, call: Call): EvalValue {
+  const input = ctx.evalVector(call.args[0]);
+  const out: StepSeries[] = [];
+  for (const s of input) {
+    if (!s.startTimes) continue;
+    const r = ctx.newSeries(s.labels, true);
+    r.present.set(s.present);
+    for (let i = 0; i < ctx.n; i++) if (s.present[i]) r.values[i] = s.startTimes[i] / 1000;
+    out.push(r);
+  }
+  return { kind: 'vector', series: out };
+}
+
 function timestampFn(ctx: EvalContext, call: Call): EvalValue {
   const input = ctx.evalVector(call.args[0]);
   const out = input.map((s) => {
@@ -1091,6 +1142,7 @@ const TABLE: Record<string, Entry> = {
   sort_desc: { argTypes: [V], variadic: 0, returnType: V, impl: { kind: 'custom', fn: sortBy(byValue(true)) } },
   sqrt: elementwise(Math.sqrt),
   start: queryContext((ctx) => ctx.queryStartMs / 1000),
+  start_timestamp: { argTypes: [V], variadic: 0, returnType: V, experimental: true, impl: { kind: 'custom', fn: startTimestampFn } },
   stddev_over_time: range(varianceOverTime(true)),
   stdvar_over_time: range(varianceOverTime(false)),
   step: queryContext((ctx) => ctx.queryStepMs / 1000),

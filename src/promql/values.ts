@@ -18,6 +18,8 @@ export interface StepSeries {
   dropName: boolean;
   /** Timestamps (ms) of the samples picked by a plain vector selector, for timestamp(). */
   times?: Float64Array;
+  /** Their start timestamps (ms, 0 = unknown), for start_timestamp(). */
+  startTimes?: Float64Array;
 }
 
 /** A series with its raw points: input of range functions and the result of `x[5m]`. */
@@ -25,6 +27,8 @@ export interface RawSeries {
   labels: Labels;
   ts: ArrayLike<number>;
   vs: ArrayLike<number>;
+  /** Start timestamps (ms, 0 = unknown) when the storage has them; subqueries never do. */
+  sts?: ArrayLike<number>;
   dropName: boolean;
 }
 

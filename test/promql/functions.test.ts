@@ -16,6 +16,8 @@ load({ __name__: 'h_bucket', le: '2' }, [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20])
 load({ __name__: 'h_bucket', le: '+Inf' }, [0, 4, 8, 12, 16, 20, 24, 28, 32, 36, 40]);
 load({ __name__: 'svc', instance: 'h', job: 'j' }, Array(11).fill(1));
 load({ __name__: 'target_info', instance: 'h', job: 'j', version: '1.2' }, Array(11).fill(1));
+// A cumulative counter whose start time (30s) is known, as OpenTelemetry reports it.
+for (let k = 1; k <= 10; k++) storage.append({ __name__: 'st_total', i: '1' }, k * 60_000, k * 60, 30_000);
 // 1970-02-01 05:07:00 UTC.
 load({ __name__: 't', i: '1' }, Array(11).fill(31 * 86400 + 5 * 3600 + 7 * 60));
 
@@ -118,6 +120,7 @@ const CASES: Record<string, [string, (string | [string, number])[]]> = {
   sort_desc: ['sort_desc({__name__=~"g|neg"})', ['{__name__="g", i="1"} 5', '{__name__="neg", i="1"} -1.5']],
   sqrt: ['sqrt(vector(16))', ['{} 4']],
   start: ['start()', ['scalar 600']],
+  start_timestamp: ['start_timestamp(st_total)', ['{i="1"} 30']],
   stddev_over_time: ['stddev_over_time(g[5m])', [['{i="1"}', Math.sqrt(2.16)]]],
   stdvar_over_time: ['stdvar_over_time(g[5m])', [['{i="1"}', 2.16]]],
   step: ['step()', ['scalar 0']],

@@ -13,6 +13,9 @@ interface StoredSeries {
   timestamps: number[];
   /** A Float64Array keeps the staleness marker's NaN payload intact. */
   values: Float64Array;
+  /** Start timestamps (ms, 0 = unknown); handed out only if some sample has one. */
+  starts: number[];
+  hasStarts: boolean;
   length: number;
   sorted: boolean;
 }
@@ -53,11 +56,11 @@ export class MemoryStorage implements Queryable, Querier {
   private readonly series = new Map<string, StoredSeries>();
   private ordered: StoredSeries[] | null = null;
 
-  append(labels: Labels, timestampMs: number, value: number): void {
+  append(labels: Labels, timestampMs: number, value: number, startMs = 0): void {
     const key = labelsKey(labels);
     let s = this.series.get(key);
     if (!s) {
-      s = { labels: { ...labels }, timestamps: [], values: new Float64Array(16), length: 0, sorted: true };
+      s = { labels: { ...labels }, timestamps: [], values: new Float64Array(16), starts: [], hasStarts: false, length: 0, sorted: true };
       this.series.set(key, s);
       this.ordered = null;
     }
@@ -66,6 +69,8 @@ export class MemoryStorage implements Queryable, Querier {
       s.sorted = false;
     }
     s.timestamps.push(timestampMs);
+    s.starts.push(startMs);
+    if (startMs !== 0) s.hasStarts = true;
     if (s.length === s.values.length) {
       const grown = new Float64Array(s.values.length * 2);
       grown.set(s.values);
@@ -92,8 +97,10 @@ export class MemoryStorage implements Queryable, Querier {
         s.timestamps.forEach((t, i) => byTime.set(t, i));
         s.timestamps = [...byTime.keys()].sort((a, b) => a - b);
         const old = s.values;
+        const oldStarts = s.starts;
         s.values = new Float64Array(s.timestamps.length);
         s.timestamps.forEach((t, k) => (s.values[k] = old[byTime.get(t)!]));
+        s.starts = s.timestamps.map((t) => oldStarts[byTime.get(t)!]);
         s.length = s.timestamps.length;
         s.sorted = true;
       }
@@ -108,7 +115,9 @@ export class MemoryStorage implements Queryable, Querier {
       const lo = lowerBound(s.timestamps, minMs);
       const hi = lowerBound(s.timestamps, maxMs + 1);
       if (hi <= lo) continue;
-      yield { labels: s.labels, timestamps: s.timestamps.slice(lo, hi), values: s.values.subarray(lo, hi) };
+      const timestamps = s.timestamps.slice(lo, hi);
+      const values = s.values.subarray(lo, hi);
+      yield s.hasStarts ? { labels: s.labels, timestamps, values, startTimestamps: s.starts.slice(lo, hi) } : { labels: s.labels, timestamps, values };
     }
   }
 

@@ -340,8 +340,11 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       if (cmd.withNhcb) continue;
       for (const s of cmd.series) {
         s.values.forEach((v, k) => {
-          if (v === 'stale') storage.append(s.labels, k * cmd.stepMs, STALE_NAN);
-          else if (v !== null) storage.append(s.labels, k * cmd.stepMs, v);
+          const t = k * cmd.stepMs;
+          const offset = s.startOffsets?.[k];
+          const st = offset === undefined || offset === null ? 0 : t + offset;
+          if (v === 'stale') storage.append(s.labels, t, STALE_NAN, st);
+          else if (v !== null) storage.append(s.labels, t, v, st);
         });
       }
       continue;

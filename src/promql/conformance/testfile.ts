@@ -9,6 +9,8 @@ export interface LoadedSeries {
   labels: Labels;
   /** One entry per position; null where the position has no sample. */
   values: SampleValue[];
+  /** From a preceding `name{...}@st` line: start time offset (ms) per position, null if none. */
+  startOffsets?: (number | null)[];
 }
 
 /**
@@ -237,22 +239,65 @@ export function parseTestFile(content: string): Command[] {
   return cmds;
 }
 
+/** A signed duration as used in `@st` lines: `-1m`, `+1m`, `-59999ms`, `0`. */
+function signedDuration(text: string): number {
+  const m = /^([+-]?)(.+)$/.exec(text)!;
+  const d = parseDurationMs(m[2]);
+  if (d === null) throw new TestFileError(`invalid start time offset ${JSON.stringify(text)}`);
+  return m[1] === '-' ? -d : d;
+}
+
+/** Expands the offset items of an `@st` line: `_`, `_xN`, `<dur>`, `<dur>xN`, `<dur>±<dur>xN`. */
+export function parseStartOffsets(text: string): (number | null)[] {
+  const out: (number | null)[] = [];
+  for (const item of text.split(/\s+/).filter((x) => x !== '')) {
+    if (item === '_') {
+      out.push(null);
+      continue;
+    }
+    let m = /^_x(\d+)$/.exec(item);
+    if (m) {
+      for (let k = 0; k < Number(m[1]); k++) out.push(null);
+      continue;
+    }
+    m = /^([+-]?[0-9a-z]+)([+-])([0-9a-z]+)x(\d+)$/.exec(item);
+    if (m) {
+      const start = signedDuration(m[1]);
+      const delta = signedDuration(m[3]) * (m[2] === '-' ? -1 : 1);
+      for (let k = 0; k <= Number(m[4]); k++) out.push(start + k * delta);
+      continue;
+    }
+    m = /^([+-]?[0-9a-z]+)x(\d+)$/.exec(item);
+    if (m) {
+      const v = signedDuration(m[1]);
+      for (let k = 0; k <= Number(m[2]); k++) out.push(v);
+      continue;
+    }
+    out.push(signedDuration(item));
+  }
+  return out;
+}
+
 function parseLoad(header: string, line: number, body: { text: string; line: number }[], withNhcb: boolean): LoadCommand {
   const parts = header.split(/\s+/);
   const stepMs = duration(parts[1], line);
   const series: LoadedSeries[] = [];
   let skip: string | null = withNhcb ? 'load_with_nhcb makes native histograms' : null;
+  const pendingStarts = new Map<string, (number | null)[]>();
   for (const b of body) {
     if (b.text.includes('{{')) {
       skip = 'native histogram samples';
       continue;
     }
     const { labels, rest } = parseSeriesDesc(b.text);
+    const key = JSON.stringify(Object.entries(labels).sort());
     if (rest.startsWith('@st')) {
-      skip = 'start timestamps (@st lines)';
+      pendingStarts.set(key, parseStartOffsets(rest.slice(3)));
       continue;
     }
-    series.push({ labels, values: parseValues(rest, true) });
+    const startOffsets = pendingStarts.get(key);
+    pendingStarts.delete(key);
+    series.push(startOffsets ? { labels, values: parseValues(rest, true), startOffsets } : { labels, values: parseValues(rest, true) });
   }
   return { kind: 'load', line, stepMs, series, withNhcb, skip };
 }
