@@ -1,6 +1,7 @@
 // Runs the conformance runner over Meterway's own `.test` files (all must pass) and, where the
 // shared Prometheus corpus is checked out next to the repo, guards its pass rate.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -15,6 +16,38 @@ const MEASURED_PASS_RATE = 1.0;
 /** Experimental files: every eval passed too. */
 const MEASURED_EXPERIMENTAL_PASS_RATE = 1.0;
 const MARGIN = 0.01;
+
+function tempTestFile(name: string, content: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'promql-conformance-'));
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return path;
+}
+
+describe('conformance runner', () => {
+  it('reports a wrong expectation as a failure with expected and got', () => {
+    const r = runTestFile(tempTestFile('wrong.test', 'load 1m\n  m 1 2 3\n\neval instant at 2m m\n  m 4\n'));
+    expect(r.passed).toBe(0);
+    expect(r.failed).toBe(1);
+    expect(r.failures[0]).toMatchObject({ line: 4, expr: 'm', expected: '{__name__="m"} 4' });
+    expect(r.failures[0].got).toContain('{__name__="m"} 3');
+  });
+
+  it('compares floats with a relative tolerance of 1e-6 and NaN exactly', () => {
+    const content = 'load 1m\n  m 1000000 NaN\n\neval instant at 0 m\n  m 1000000.5\n\neval instant at 0 m\n  m 1000003\n\neval instant at 1m m\n  m NaN\n';
+    const r = runTestFile(tempTestFile('eps.test', content));
+    expect([r.passed, r.failed]).toEqual([2, 1]);
+    expect(r.failures[0].line).toBe(7);
+  });
+
+  it('skips native-histogram evals and says why, and reports unparseable files', () => {
+    const r = runTestFile(tempTestFile('nh.test', 'load 1m\n  h {{schema:0 sum:1 count:1}}x2\n\neval instant at 1m h\n  h 1\n'));
+    expect(r.skipped).toBe(1);
+    expect(r.skips[0].reason).toMatch(/native histogram/);
+    const bad = runTestFile(tempTestFile('bad.test', 'frobnicate 1m\n'));
+    expect(bad.error).toMatch(/unknown command/);
+  });
+});
 
 describe('PromQL conformance', () => {
   it("passes every eval of Meterway's own .test files", () => {
