@@ -166,7 +166,11 @@ export class Evaluator implements EvalContext {
     return { labels, values: new Float64Array(this.n), present: new Uint8Array(this.n), dropName };
   }
 
-  evalVector(e: Expr): StepSeries[] {
+  evalVector(e: Expr, sampleTimes = false): StepSeries[] {
+    // Only timestamp()/start_timestamp() of a plain selector read sample times; keeping them
+    // for every selector would double the memory of a range query.
+    const inner = unwrapParens(e);
+    if (sampleTimes && inner.type === 'vectorSelector') return this.evalVectorSelector(inner, true);
     const v = this.eval(e);
     if (v.kind !== 'vector') this.fail(`expected instant vector, got ${v.kind}`);
     return v.series;
@@ -280,7 +284,7 @@ export class Evaluator implements EvalContext {
     return this.shared.querier.select(vs.matchers, minMs, maxMs);
   }
 
-  private evalVectorSelector(vs: VectorSelector): StepSeries[] {
+  private evalVectorSelector(vs: VectorSelector, sampleTimes = false): StepSeries[] {
     if (vs.extension === 'smoothed') return this.evalSmoothedSelector(vs);
     const refs = this.refTimes(vs.at, vs.offsetMs);
     const lookback = this.shared.settings.lookbackDeltaMs;
@@ -292,9 +296,9 @@ export class Evaluator implements EvalContext {
       const ts = s.timestamps;
       const vals = s.values;
       const series = this.newSeries(s.labels, false);
-      const times = new Float64Array(this.n);
+      const times = sampleTimes ? new Float64Array(this.n) : undefined;
       const sts = s.startTimestamps;
-      const startTimes = sts ? new Float64Array(this.n) : undefined;
+      const startTimes = sampleTimes && sts ? new Float64Array(this.n) : undefined;
       let j = 0;
       let any = false;
       for (let i = 0; i < this.n; i++) {
@@ -306,7 +310,7 @@ export class Evaluator implements EvalContext {
         if (v !== v && isStaleNaN(v)) continue;
         series.values[i] = v;
         series.present[i] = 1;
-        times[i] = ts[last];
+        if (times) times[i] = ts[last];
         if (startTimes) startTimes[i] = sts![last];
         any = true;
         points++;

@@ -911,7 +911,7 @@ function nativeHistogramOnly(ctx: EvalContext, call: Call): EvalValue {
 
 /** Start timestamps of the samples of a plain selector (0 when unknown); nothing otherwise. */
 function startTimestampFn(ctx: EvalContext, call: Call): EvalValue {
-  const input = ctx.evalVector(call.args[0]);
+  const input = ctx.evalVector(call.args[0], true);
   const out: StepSeries[] = [];
   for (const s of input) {
     if (!s.startTimes) continue;
@@ -924,7 +924,7 @@ function startTimestampFn(ctx: EvalContext, call: Call): EvalValue {
 }
 
 function timestampFn(ctx: EvalContext, call: Call): EvalValue {
-  const input = ctx.evalVector(call.args[0]);
+  const input = ctx.evalVector(call.args[0], true);
   const out = input.map((s) => {
     const r = ctx.newSeries(s.labels, true);
     r.present.set(s.present);

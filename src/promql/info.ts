@@ -131,7 +131,7 @@ export function infoFunction(ctx: EvalContext, call: Call): EvalValue {
     matchers.push(...effectiveNameMatchers(dataNameMatchers));
     const { at, offsetMs } = lookupTime(call.args[0]);
     const sel: VectorSelector = { type: 'vectorSelector', name: null, matchers, offsetMs, at, pos: call.pos };
-    info = ctx.evalVector(sel);
+    info = ctx.evalVector(sel, true);
   }
 
   const infoNames = new Set(info.map((s) => s.labels[METRIC_NAME] ?? ''));

@@ -53,7 +53,8 @@ export interface EvalContext {
   /** 0 for an instant query. */
   readonly queryStepMs: number;
   eval(e: Expr): EvalValue;
-  evalVector(e: Expr): StepSeries[];
+  /** `sampleTimes`: keep the timestamps of the samples a plain selector picks (timestamp()). */
+  evalVector(e: Expr, sampleTimes?: boolean): StepSeries[];
   evalScalar(e: Expr): Float64Array;
   warn(message: string, e?: Expr): void;
   info(message: string, e?: Expr): void;
