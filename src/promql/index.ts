@@ -16,7 +16,7 @@ import { compareLabels, labelsKey } from './values.js';
 export type { Expr, ValueType } from './ast.js';
 export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLTimeoutError, PromQLTooManySamplesError } from './errors.js';
 export type { PromQLErrorType, Position } from './errors.js';
-export { formatValue, labelsString } from './values.js';
+export { formatTimestamp, formatValue, labelsString } from './values.js';
 export { FUNCTIONS } from './functions.js';
 export type { TimeBounds } from './bounds.js';
 export type { FunctionDef } from './functions.js';

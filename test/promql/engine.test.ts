@@ -6,6 +6,7 @@ import {
   PromQLParseError,
   PromQLTimeoutError,
   PromQLTooManySamplesError,
+  formatTimestamp,
   formatValue,
   parse,
 } from '../../src/promql/index.js';
@@ -82,6 +83,25 @@ describe('Engine', () => {
     expect((err as PromQLExecutionError).errorType).toBe('execution');
   });
 
+  it('honours the lookback option', async () => {
+    const short = new Engine({ lookbackDeltaMs: 30_000 });
+    expect((await short.instantQuery(storage, 'up{job="b"}', 320_000)).result).toEqual([
+      { labels: { __name__: 'up', job: 'b' }, timestampMs: 320_000, value: 20 },
+    ]);
+    expect((await short.instantQuery(storage, 'up{job="b"}', 330_000)).result).toEqual([]);
+  });
+
+  it('returns annotations with the position of the expression they concern', async () => {
+    const r = await engine.instantQuery(storage, 'sum(rate(up[1m]))', 120_000);
+    expect(r.annotations.infos).toEqual([
+      'PromQL info: metric might not be a counter, name does not end in _total/_sum/_count/_bucket: "up" (1:10)',
+    ]);
+    const q = await engine.rangeQuery(storage, 'sort(up)', 0, 60_000, 15_000);
+    expect(q.annotations.warnings).toEqual([
+      'PromQL warning: sort is ineffective for range queries since results are always ordered by labels (1:1)',
+    ]);
+  });
+
   it('enforces the sample limit', async () => {
     const small = new Engine({ maxSamples: 10 });
     const err = await small.instantQuery(storage, 'count_over_time(up[5m])', 300_000).catch((e: unknown) => e);
@@ -109,6 +129,7 @@ describe('formatValue', () => {
     expect(formatValue(1.25e-7)).toBe('0.000000125');
     expect(formatValue(-2.5e22)).toBe('-25000000000000000000000');
     expect(formatValue(0.1 + 0.2)).toBe('0.30000000000000004');
+    expect(formatTimestamp(1435781451781)).toBe(1435781451.781);
   });
 });
 
