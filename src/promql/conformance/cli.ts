@@ -48,7 +48,7 @@ function main(argv: string[]): number {
       console.log(`${r.file}: cannot parse file: ${r.error}`);
     }
     for (const f of r.failures) {
-      console.log(`FAIL ${f.file}:${f.line}: ${f.expr}\n  expected: ${f.expected}\n  got:      ${f.got}`);
+      console.log(`FAIL ${f.file}:${f.line}: ${f.expr} | expected: ${f.expected} | got: ${f.got}`);
     }
     for (const s of r.skips) console.log(`SKIP ${s.file}:${s.line}: ${s.expr} (${s.reason})`);
   }
