@@ -10,7 +10,8 @@ import { STALE_NAN, isStaleNaN } from '../../core/labels.js';
 import { Engine, parse, type Expr, type QueryResult } from '../index.js';
 import { PromQLError, PromQLParseError } from '../errors.js';
 import { formatValue, labelsKey, labelsString } from '../values.js';
-import { MemoryStorage } from './memory.js';
+import { MemoryStorage, matches } from './memory.js';
+import type { LabelMatcher } from '../../core/queryable.js';
 import type { EvalCommand, ExpectedSeries } from './testfile.js';
 import { parseTestFile } from './testfile.js';
 
@@ -302,6 +303,48 @@ function rangeModeCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand
   return null;
 }
 
+/** FORMAT.md's rule: an eval uses native histograms if a selector matches a histogram series. */
+function selectsHistograms(expr: string, histogramSeries: readonly Labels[]): string | null {
+  if (histogramSeries.length === 0) return null;
+  let ast: Expr;
+  try {
+    ast = parse(expr);
+  } catch {
+    return null;
+  }
+  const selectors: LabelMatcher[][] = [];
+  const walk = (e: Expr): void => {
+    switch (e.type) {
+      case 'vectorSelector':
+        selectors.push([...e.matchers]);
+        return;
+      case 'matrixSelector':
+        selectors.push([...e.selector.matchers]);
+        return;
+      case 'call':
+        e.args.forEach(walk);
+        return;
+      case 'aggregate':
+        walk(e.expr);
+        if (e.param) walk(e.param);
+        return;
+      case 'binary':
+        walk(e.lhs);
+        walk(e.rhs);
+        return;
+      case 'subquery':
+      case 'unary':
+      case 'paren':
+        walk(e.expr);
+        return;
+      default:
+        return;
+    }
+  };
+  walk(ast);
+  return selectors.some((ms) => histogramSeries.some((l) => matches(l, ms))) ? 'selects native histogram series' : null;
+}
+
 export function runTestFile(path: string, options: RunOptions = {}): FileResult {
   const file = basename(path);
   const name = file.replace(/\.test$/, '');
@@ -325,18 +368,16 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
   const storage = new MemoryStorage();
   // Settings the corpus assumes (FORMAT.md section 10).
   const engine = new Engine({ lookbackDeltaMs: 300_000, defaultSubqueryStepMs: 60_000, maxSamples: 10_000 });
-  /** Metric names whose data was not loaded (native histograms, start timestamps) and why. */
-  const unloaded = new Map<string, string>();
+  /** Series with native-histogram samples since the last clear (not stored: out of scope). */
+  let histogramSeries: Labels[] = [];
   for (const cmd of commands) {
     if (cmd.kind === 'clear') {
       storage.clear();
-      unloaded.clear();
+      histogramSeries = [];
       continue;
     }
     if (cmd.kind === 'load') {
-      if (cmd.skip) {
-        unloaded.set('*', cmd.skip);
-      }
+      histogramSeries.push(...cmd.histogramSeries);
       if (cmd.withNhcb) continue;
       for (const s of cmd.series) {
         s.values.forEach((v, k) => {
@@ -349,7 +390,7 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
       }
       continue;
     }
-    const skipReason = cmd.skip ?? unloaded.get('*') ?? null;
+    const skipReason = cmd.skip ?? selectsHistograms(cmd.expr, histogramSeries);
     if (skipReason) {
       result.skipped++;
       result.skips.push({ file, line: cmd.line, expr: cmd.expr, reason: skipReason });

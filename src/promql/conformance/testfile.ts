@@ -59,8 +59,11 @@ export interface LoadCommand {
   stepMs: number;
   series: LoadedSeries[];
   withNhcb: boolean;
-  /** Why the load is out of scope (its series are then not stored). */
-  skip: string | null;
+  /**
+   * Series with native-histogram samples (not stored: out of scope). For load_with_nhcb these
+   * are all its series plus the base-name series the classic histograms become.
+   */
+  histogramSeries: Labels[];
 }
 
 export type Command = { kind: 'clear'; line: number } | LoadCommand | EvalCommand;
@@ -282,14 +285,14 @@ function parseLoad(header: string, line: number, body: { text: string; line: num
   const parts = header.split(/\s+/);
   const stepMs = duration(parts[1], line);
   const series: LoadedSeries[] = [];
-  let skip: string | null = withNhcb ? 'load_with_nhcb makes native histograms' : null;
+  const histogramSeries: Labels[] = [];
   const pendingStarts = new Map<string, (number | null)[]>();
   for (const b of body) {
+    const { labels, rest } = parseSeriesDesc(b.text);
     if (b.text.includes('{{')) {
-      skip = 'native histogram samples';
+      histogramSeries.push(labels);
       continue;
     }
-    const { labels, rest } = parseSeriesDesc(b.text);
     const key = JSON.stringify(Object.entries(labels).sort());
     if (rest.startsWith('@st')) {
       pendingStarts.set(key, parseStartOffsets(rest.slice(3)));
@@ -297,9 +300,18 @@ function parseLoad(header: string, line: number, body: { text: string; line: num
     }
     const startOffsets = pendingStarts.get(key);
     pendingStarts.delete(key);
+    if (withNhcb) {
+      histogramSeries.push(labels);
+      const name = labels[METRIC_NAME] ?? '';
+      const base = name.replace(/_(bucket|sum|count)$/, '');
+      if (base !== name) {
+        const { le: _le, ...rest2 } = labels;
+        histogramSeries.push({ ...rest2, [METRIC_NAME]: base });
+      }
+    }
     series.push(startOffsets ? { labels, values: parseValues(rest, true), startOffsets } : { labels, values: parseValues(rest, true) });
   }
-  return { kind: 'load', line, stepMs, series, withNhcb, skip };
+  return { kind: 'load', line, stepMs, series, withNhcb, histogramSeries };
 }
 
 function parseEval(header: string, line: number, body: { text: string; line: number }[]): EvalCommand {
