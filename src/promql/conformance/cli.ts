@@ -53,10 +53,10 @@ function main(argv: string[]): number {
     for (const s of r.skips) console.log(`SKIP ${s.file}:${s.line}: ${s.expr} (${s.reason})`);
   }
   console.log('');
-  console.log('file                          passed  failed  skipped');
+  console.log(`${'file'.padEnd(40)}passed  failed  skipped`);
   for (const r of results) {
     const tag = r.experimental ? ' (experimental)' : '';
-    console.log(`${(r.file + tag).padEnd(30)}${String(r.passed).padStart(6)}${String(r.failed).padStart(8)}${String(r.skipped).padStart(9)}${r.error ? '  FILE ERROR' : ''}`);
+    console.log(`${(r.file + tag).padEnd(40)}${String(r.passed).padStart(6)}${String(r.failed).padStart(8)}${String(r.skipped).padStart(9)}${r.error ? '  FILE ERROR' : ''}`);
   }
   const experimental = results.filter((r) => r.experimental);
   const stable = results.filter((r) => !r.experimental);
