@@ -42,12 +42,14 @@ export const CreateProjectBody = Type.Object(
 );
 
 const tokenName = Type.String({ minLength: 1, maxLength: 200 });
+/** A string enum rather than a union of literals, so a bad value's error lists the allowed ones. */
+const oneOf = <T extends string>(values: readonly T[]) => Type.Unsafe<T>({ type: 'string', enum: [...values] });
 export const CreateProjectTokenBody = Type.Object(
-  { scope: Type.Union(PROJECT_SCOPES.map((s) => Type.Literal(s))), name: tokenName },
+  { scope: oneOf(PROJECT_SCOPES), name: tokenName },
   { additionalProperties: false },
 );
 export const CreateServerTokenBody = Type.Object(
-  { scope: Type.Union(SERVER_SCOPES.map((s) => Type.Literal(s))), name: tokenName },
+  { scope: oneOf(SERVER_SCOPES), name: tokenName },
   { additionalProperties: false },
 );
 

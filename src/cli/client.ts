@@ -43,8 +43,9 @@ export class Client {
     try {
       res = await fetch(`${this.base}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     } catch (err) {
-      const cause = (err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message;
-      throw new CliError(`cannot reach the Meterway server at ${this.base} (${cause}); start it with "meterway serve" or pass --server URL`);
+      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new CliError(`cannot reach the Meterway server at ${this.base} (${reason}); start it with "meterway serve" or pass --server URL`);
     }
     if (res.status === 204) return undefined as T;
     const text = await res.text();

@@ -2,8 +2,6 @@
 /** The `meterway` command: `serve`, and REST clients for projects and tokens. */
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config/load.js';
-import { createGateway } from '../server/gateway.js';
-import { startDemo } from '../sources/demo/simulator.js';
 import { Client, CliError } from './client.js';
 import { formatTable } from './table.js';
 
@@ -23,8 +21,19 @@ program
   .option('--demo', 'also run a simulated inference platform feeding live events')
   .action(async (flags) => {
     const config = loadConfig(flags);
+    // Loaded here, not at the top: client commands then start in a fraction of the time.
+    const { createGateway } = await import('../server/gateway.js');
+    const { startDemo } = await import('../sources/demo/simulator.js');
     const gw = await createGateway(config);
-    const address = await gw.app.listen({ host: config.host, port: config.port });
+    let address: string;
+    try {
+      address = await gw.app.listen({ host: config.host, port: config.port });
+    } catch (err) {
+      await gw.close();
+      const code = (err as NodeJS.ErrnoException).code;
+      const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : (err as Error).message;
+      throw new CliError(`cannot listen on ${config.host}:${config.port}: ${why}; choose another with --port or --host`);
+    }
     gw.log.info({ address, data_dir: config.dataDir }, 'Meterway is listening');
     if (gw.adminTokenFile !== undefined) {
       gw.log.info({ file: gw.adminTokenFile }, 'created the admin token; it is in this file (mode 0600), and only its hash is stored');

@@ -10,6 +10,9 @@ export interface FieldRule {
   readonly required?: boolean;
 }
 
+/** Node 20 has String.prototype.isWellFormed; the ES2023 lib types here predate it. */
+type StringWithWellFormed = string & { isWellFormed(): boolean };
+
 /** Longest label value accepted; longer ones are almost always a mistake (a stack trace as a label). */
 export const MAX_LABEL_CHARS = 1024;
 
@@ -44,6 +47,10 @@ const CHECKS: Readonly<Record<FieldKind, (name: string, v: unknown) => FieldErro
     if (v.length === 0) return new FieldError('invalid_field', `${name}: must not be empty; leave the field out instead`);
     if (v.length > MAX_LABEL_CHARS) return new FieldError('invalid_field', `${name}: must be at most ${MAX_LABEL_CHARS} characters, got ${v.length}`);
     if (v.includes('\u0000')) return new FieldError('invalid_field', `${name}: must not contain the NUL character`);
+    // A lone surrogate turns into U+FFFD on output, so two different values would show as one series.
+    if (!(v as StringWithWellFormed).isWellFormed()) {
+      return new FieldError('invalid_field', `${name}: must be valid Unicode text; it contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)`);
+    }
     return undefined;
   },
   duration_ms: (name, v) => checkNumber(name, v, 'milliseconds'),

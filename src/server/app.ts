@@ -63,8 +63,8 @@ function toApiError(err: FastifyError, maxBody: number): ApiError {
     const where = `${err.validationContext ?? 'body'}${first?.instancePath.replace(/\//g, '.') ?? ''}`;
     const params = first?.params as Record<string, unknown> | undefined;
     let hint = '';
-    if (params?.allowedValues) hint = `: one of ${(params.allowedValues as string[]).join(', ')}`;
-    else if (params?.additionalProperty) hint = `: unknown field ${JSON.stringify(params.additionalProperty)}`;
+    if (params?.allowedValues) return new ApiError(400, 'validation_error', `${where}: must be one of ${(params.allowedValues as string[]).join(', ')}`);
+    if (params?.additionalProperty) hint = `: unknown field ${JSON.stringify(params.additionalProperty)}`;
     else if (params?.missingProperty) return new ApiError(400, 'validation_error', `${where}.${params.missingProperty as string}: is required`);
     return new ApiError(400, 'validation_error', `${where}: ${first?.message ?? 'is invalid'}${hint}`, err.validation);
   }

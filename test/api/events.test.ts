@@ -109,7 +109,8 @@ describe('POST /v1/events', () => {
       { type: 'inference', project_id: p.id, model_name: 'm', input_tokens: 1, output_tokens: 1, status_code: 99 }, // 10 bad status
       { type: 'resource', project_id: p.id, app_name: 'r', gpu_compute_utilization_percent: 140 }, // 11 out of range
       run('mixed', { app_name: '' }), // 12 empty label
-      run('mixed'), // 13 ok
+      run('mixed', { region: 'eu\ud800' }), // 13 lone surrogate
+      run('mixed'), // 14 ok
     ];
     const res = await post(events);
     expect(res.statusCode).toBe(200);
@@ -128,6 +129,7 @@ describe('POST /v1/events', () => {
         { index: 10, error: 'status_code: must be an HTTP status code, a whole number from 100 to 599, got 99' },
         { index: 11, error: 'gpu_compute_utilization_percent: must be between 0 and 100 (percent), got 140' },
         { index: 12, error: 'app_name: must not be empty; leave the field out instead' },
+        { index: 13, error: 'region: must be valid Unicode text; it contains a lone UTF-16 surrogate (an unpaired \\ud800-\\udfff escape)' },
       ],
     });
     expect(sample(await scrape(), `meterway_runs_total{${labels('mixed')}}`)).toBe(2);
