@@ -19,6 +19,7 @@ export function resolveCatalog(opts: CatalogOptions): FamilyDef[] {
     type: def.type,
     help: def.help,
     unit: def.unit,
+    otlpUnit: def.otlpUnit,
     labelNames: [...BASE_LABELS, ...def.extraLabels],
     buckets: def.buckets === undefined ? undefined : opts.buckets[def.buckets],
   }));
@@ -31,6 +32,8 @@ export class ProjectMetrics {
   readonly apps = new Set<string>();
   /** Per event type, the series each event key feeds (see src/ingest/events.ts). */
   readonly rows = { run: new Map<string, SeriesRow>(), inference: new Map<string, SeriesRow>() };
+  /** When counting began: the start time of every cumulative series pushed out. */
+  readonly startedMs = Date.now();
 
   constructor(
     readonly projectId: string,

@@ -14,6 +14,8 @@ export interface FamilyDef {
   readonly unit: string;
   readonly labelNames: readonly string[];
   readonly buckets?: readonly number[];
+  /** UCUM unit for OTLP sinks (see catalog); absent for self-metrics. */
+  readonly otlpUnit?: string;
 }
 
 export class Family<S extends AnySeries = AnySeries> {
