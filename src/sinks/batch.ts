@@ -45,6 +45,15 @@ export interface MetricBatch {
   readonly metrics: readonly BatchMetric[];
 }
 
+/** One accepted raw event, for sinks that forward events as logs. */
+export interface EventRecord {
+  readonly timeMs: number;
+  readonly observedMs: number;
+  /** Every field of the event, as sent (type included). */
+  readonly attributes: ReadonlyArray<readonly [string, string | number | boolean]>;
+  readonly eventName: string;
+}
+
 /** Pairs of the defined labels of one series. */
 export function attributesOf(labelNames: readonly string[], values: ReadonlyArray<string | undefined>): Attributes {
   const out: Array<readonly [string, string]> = [];

@@ -35,3 +35,30 @@ export const MIGRATIONS: Record<string, Migration> = {
     },
   },
 };
+
+MIGRATIONS['0002_integrations'] = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('integrations')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('endpoint', 'text', (c) => c.notNull())
+      .addColumn('config', 'text', (c) => c.notNull())
+      .addColumn('auth_header_names', 'text', (c) => c.notNull())
+      .addColumn('auth_headers_sealed', 'text')
+      .addColumn('key_version', 'integer')
+      .addColumn('enabled', 'integer', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('paused_reason', 'text')
+      .addColumn('last_success_at', 'text')
+      .addColumn('last_attempt_at', 'text')
+      .addColumn('last_error', 'text')
+      .addColumn('consecutive_failures', 'integer', (c) => c.notNull())
+      .addColumn('created_at', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .execute();
+    await db.schema.createIndex('integrations_project').on('integrations').column('project_id').execute();
+  },
+};

@@ -26,8 +26,33 @@ export interface MetaTable {
   value: string;
 }
 
+export interface IntegrationsTable {
+  id: string;
+  project_id: string;
+  name: string;
+  kind: string;
+  endpoint: string;
+  /** JSON of the kind's config. */
+  config: string;
+  /** JSON array of header names; the values live only in `auth_headers_sealed`. */
+  auth_header_names: string;
+  auth_headers_sealed: string | null;
+  key_version: number | null;
+  /** 0 or 1 (SQLite has no booleans). */
+  enabled: number;
+  state: string;
+  paused_reason: string | null;
+  last_success_at: string | null;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  consecutive_failures: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface Database {
   projects: ProjectsTable;
   tokens: TokensTable;
   meta: MetaTable;
+  integrations: IntegrationsTable;
 }

@@ -1,0 +1,107 @@
+/**
+ * One outbound HTTP request with a deadline, the egress guard on the address actually connected
+ * to, and every failure turned into a classified DeliveryError with plain words.
+ */
+import http from 'node:http';
+import https from 'node:https';
+import { isIP } from 'node:net';
+import { DeliveryError, httpFailure } from './errors.js';
+import { EgressForbiddenError, guardedLookup, isPublicAddress } from './egress.js';
+
+export interface HttpResponse {
+  readonly status: number;
+  readonly headers: http.IncomingHttpHeaders;
+  readonly body: Buffer;
+}
+
+export interface PostOptions {
+  readonly headers: Readonly<Record<string, string>>;
+  readonly timeoutMs: number;
+  readonly allowPrivate: boolean;
+  readonly signal?: AbortSignal;
+}
+
+/** Most of a response body kept (error messages only need the start). */
+const MAX_RESPONSE_BYTES = 64 * 1024;
+
+const agents = {
+  guarded: { http: new http.Agent({ keepAlive: true, lookup: guardedLookup }), https: new https.Agent({ keepAlive: true, lookup: guardedLookup }) },
+  open: { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) },
+};
+
+/** POSTs `body`; resolves with any HTTP answer, rejects with a DeliveryError when none came. */
+export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Promise<HttpResponse> {
+  const secure = url.protocol === 'https:';
+  const host = url.hostname.replace(/^\[|\]$/g, '');
+  if (!opts.allowPrivate && isIP(host) !== 0 && !isPublicAddress(host)) {
+    return Promise.reject(
+      new DeliveryError('egress_forbidden', `${host} is not a public address; integrations may only reach public addresses`, false),
+    );
+  }
+  const agent = (opts.allowPrivate ? agents.open : agents.guarded)[secure ? 'https' : 'http'];
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const fail = (err: DeliveryError) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      req.destroy();
+      reject(err);
+    };
+    const req = (secure ? https : http).request(url, {
+      method: 'POST',
+      agent,
+      headers: { ...opts.headers, 'content-length': Buffer.byteLength(body) },
+    });
+    const timer = setTimeout(() => fail(new DeliveryError('timeout', `no answer from ${url.origin} within ${opts.timeoutMs} ms (timeout)`, true)), opts.timeoutMs);
+    const onAbort = () => fail(new DeliveryError('network', 'the request was cancelled', true));
+    opts.signal?.addEventListener('abort', onAbort, { once: true });
+    req.on('error', (err) => fail(networkFailure(err, url)));
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        if (size < MAX_RESPONSE_BYTES) chunks.push(c);
+        size += c.length;
+      });
+      res.on('error', (err) => fail(networkFailure(err, url)));
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+      });
+    });
+    req.end(body);
+  });
+}
+
+/** Throws the classified error unless the answer is 2xx. */
+export function expectSuccess(res: HttpResponse, url: URL): void {
+  if (res.status >= 200 && res.status < 300) return;
+  const snippet = res.body.toString('utf8', 0, Math.min(res.body.length, 300)).replace(/\s+/g, ' ').trim();
+  const retryAfter = res.headers['retry-after'];
+  throw httpFailure(res.status, url.toString(), snippet, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+}
+
+const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|EPROTO$|HOSTNAME_MISMATCH|ERR_OSSL)/;
+
+/** Plain words for a failure below HTTP. */
+export function networkFailure(err: Error, url: URL): DeliveryError {
+  if (err instanceof EgressForbiddenError) return new DeliveryError('egress_forbidden', err.message, false);
+  const code = (err as NodeJS.ErrnoException).code ?? '';
+  const host = url.host;
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EAI_NONAME' || code === 'EAI_FAIL') {
+    return new DeliveryError('dns', `DNS lookup for ${url.hostname} failed (${code}): check the host name`, true);
+  }
+  if (code === 'ECONNREFUSED') return new DeliveryError('refused', `connection to ${host} refused: nothing is listening there`, true);
+  if (code === 'ETIMEDOUT' || code === 'ESOCKETTIMEDOUT') return new DeliveryError('timeout', `connection to ${host} timed out`, true);
+  if (TLS_CODES.test(code) || /certificate|tls|ssl/i.test(err.message)) {
+    return new DeliveryError('tls', `TLS problem with ${host}: ${err.message}; check the certificate, or use http:// for a plain-text receiver`, true);
+  }
+  if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'HPE_INVALID_CONSTANT') {
+    return new DeliveryError('reset', `connection to ${host} was reset (${code})`, true);
+  }
+  return new DeliveryError('network', `request to ${host} failed: ${err.message}`, true);
+}
