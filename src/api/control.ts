@@ -50,6 +50,7 @@ export async function controlRoutes(app: FastifyInstance, gw: Gateway): Promise<
     requireProjectScope(p, req.params.pid, await projectExists(req.params.pid), []);
     await projects.delete(req.params.pid);
     tokens.forgetProject(req.params.pid);
+    gw.integrations.forgetProject(req.params.pid);
     return reply.code(204).send(null);
   });
 

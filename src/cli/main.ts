@@ -118,6 +118,124 @@ clientOptions(tokens.command('revoke').description('revoke a token').argument('<
     print(opts, { revoked: tid }, () => `revoked token ${tid}`);
   });
 
+const integrations = program.command('integrations').description("manage a project's push integrations (OTLP export)");
+const INTEGRATION_COLUMNS = ['id', 'name', 'kind', 'endpoint', 'enabled', 'state', 'last_success_at', 'consecutive_failures'];
+const integrationRow = (i: Record<string, any>) => ({ ...i, state: i.status?.state, last_success_at: i.status?.last_success_at, consecutive_failures: i.status?.consecutive_failures });
+const integrationPath = (pid: string, iid?: string) =>
+  `/v1/projects/${encodeURIComponent(pid)}/integrations${iid === undefined ? '' : `/${encodeURIComponent(iid)}`}`;
+
+/** `--header 'Name: value'`, repeatable; the value is sent to the server and never printed. */
+function parseHeaders(list: string[] | undefined): Record<string, string> | undefined {
+  if (list === undefined) return undefined;
+  const out: Record<string, string> = {};
+  for (const h of list) {
+    const i = h.indexOf(':');
+    if (i <= 0) throw new CliError(`--header must look like 'Name: value'; got one without a colon (starting ${JSON.stringify(h.slice(0, 12))})`);
+    out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
+  }
+  return out;
+}
+
+function parseConfig(text: string | undefined): Record<string, unknown> | undefined {
+  if (text === undefined) return undefined;
+  try {
+    const v = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v;
+  } catch (err) {
+    throw new CliError(`--config-json must be a JSON object, like '{"interval_s": 30}' (${(err as Error).message})`);
+  }
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+const withProject = (cmd: Command) => clientOptions(cmd).requiredOption('--project <project-id>', 'the project');
+const showIntegration = (opts: { json?: boolean }, i: Record<string, any>) =>
+  print(opts, i, () => `${formatTable([integrationRow(i)], INTEGRATION_COLUMNS)}${i.status?.last_error ? `\nlast error: ${i.status.last_error}` : ''}${i.status?.paused_reason ? `\npaused: ${i.status.paused_reason}` : ''}`);
+const configOptions = (cmd: Command) =>
+  cmd
+    .option('--interval <seconds>', 'seconds between pushes (1 to 3600)')
+    .option('--protocol <protocol>', 'http/protobuf or http/json')
+    .option('--temporality <temporality>', 'cumulative or delta')
+    .option('--timeout <seconds>', 'seconds before one request is given up')
+    .option('--no-gzip', 'send uncompressed')
+    .option('--logs', 'also forward every raw event as an OTLP log record')
+    .option('--config-json <json>', 'config as JSON, merged under the flags above');
+function configFrom(opts: Record<string, any>): Record<string, unknown> | undefined {
+  const c: Record<string, unknown> = { ...parseConfig(opts.configJson) };
+  if (opts.interval !== undefined) c.interval_s = Number(opts.interval);
+  if (opts.protocol !== undefined) c.protocol = opts.protocol;
+  if (opts.temporality !== undefined) c.temporality = opts.temporality;
+  if (opts.timeout !== undefined) c.timeout_s = Number(opts.timeout);
+  if (opts.gzip === false) c.gzip = false;
+  if (opts.logs) c.logs = true;
+  return Object.keys(c).length > 0 ? c : undefined;
+}
+
+withProject(integrations.command('list').description("list a project's integrations")).action(async (opts) => {
+  const res = await client(opts).request<{ items: Record<string, any>[] }>('GET', integrationPath(opts.project));
+  print(opts, res, () => formatTable(res.items.map(integrationRow), INTEGRATION_COLUMNS));
+});
+withProject(integrations.command('get').description('show an integration and its delivery status').argument('<integration-id>')).action(async (iid, opts) => {
+  showIntegration(opts, await client(opts).request('GET', integrationPath(opts.project, iid)));
+});
+const presetOptions = (cmd: Command) =>
+  cmd
+    .option('--preset <name>', 'grafana-cloud, datadog, newrelic, honeycomb, prometheus or custom')
+    .option('--api-key <key>', 'API key for the datadog, newrelic and honeycomb presets')
+    .option('--instance-id <id>', 'Grafana Cloud instance id (grafana-cloud preset)')
+    .option('--api-token <token>', 'Grafana Cloud token with the MetricsPublisher role (grafana-cloud preset)')
+    .option('--dataset <name>', 'Honeycomb dataset (honeycomb preset)')
+    .option('--site <site>', 'Datadog site, e.g. datadoghq.eu (datadog preset)');
+const presetBody = (opts: Record<string, any>) =>
+  opts.preset === undefined ? {} : {
+    preset: opts.preset,
+    preset_options: Object.fromEntries(
+      Object.entries({ api_key: opts.apiKey, instance_id: opts.instanceId, api_token: opts.apiToken, dataset: opts.dataset, site: opts.site }).filter(([, v]) => v !== undefined),
+    ),
+  };
+presetOptions(configOptions(withProject(integrations.command('create').description('create an integration'))))
+  .option('--name <name>', 'a name to recognise it by')
+  .option('--kind <kind>', 'integration kind', 'otlp')
+  .option('--endpoint <url>', 'base URL (OTLP: metrics go to {endpoint}/v1/metrics)')
+  .option('--header <header>', "an auth header, 'Name: value' (repeatable); stored encrypted", collect)
+  .option('--disabled', 'create it disabled')
+  .action(async (opts) => {
+    const body = { name: opts.name, kind: opts.kind, endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), enabled: opts.disabled ? false : undefined, ...presetBody(opts) };
+    showIntegration(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+  });
+presetOptions(configOptions(withProject(integrations.command('connect-otlp').description('connect an OTLP collector or backend: metrics, and with --logs raw events too'))))
+  .requiredOption('--endpoint <url>', 'the collector or backend base URL, e.g. http://collector:4318')
+  .option('--name <name>', 'a name to recognise it by')
+  .option('--header <header>', "an auth header, 'Name: value' (repeatable); stored encrypted", collect)
+  .action(async (opts) => {
+    const body = { name: opts.name ?? 'otlp', kind: 'otlp', endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), ...presetBody(opts) };
+    showIntegration(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+  });
+configOptions(withProject(integrations.command('update').description('change an integration').argument('<integration-id>')))
+  .option('--name <name>', 'new name')
+  .option('--endpoint <url>', 'new endpoint')
+  .option('--header <header>', "replace all auth headers with these, 'Name: value' (repeatable)", collect)
+  .option('--clear-headers', 'remove all auth headers')
+  .action(async (iid, opts) => {
+    const body: Record<string, unknown> = { name: opts.name, endpoint: opts.endpoint, config: configFrom(opts) };
+    if (opts.clearHeaders) body.auth_headers = null;
+    else if (opts.header !== undefined) body.auth_headers = parseHeaders(opts.header);
+    showIntegration(opts, await client(opts).request('PATCH', integrationPath(opts.project, iid), body));
+  });
+withProject(integrations.command('delete').description('delete an integration').argument('<integration-id>')).action(async (iid, opts) => {
+  await client(opts).request('DELETE', integrationPath(opts.project, iid));
+  print(opts, { deleted: iid }, () => `deleted integration ${iid}`);
+});
+withProject(integrations.command('test').description('test the connection now with a real, small request').argument('<integration-id>')).action(async (iid, opts) => {
+  const res = await client(opts).request<{ ok: boolean; message: string; latency_ms: number; status_code?: number }>('POST', `${integrationPath(opts.project, iid)}/test`);
+  print(opts, res, () => `${res.ok ? 'ok' : 'failed'}: ${res.message} (${res.latency_ms} ms)`);
+  if (!res.ok) process.exitCode = 1;
+});
+for (const verb of ['enable', 'disable'] as const) {
+  withProject(integrations.command(verb).description(verb === 'enable' ? 'resume pushes (also after an automatic pause)' : 'stop pushes').argument('<integration-id>'))
+    .action(async (iid, opts) => showIntegration(opts, await client(opts).request('POST', `${integrationPath(opts.project, iid)}/${verb}`)));
+}
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

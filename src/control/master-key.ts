@@ -2,7 +2,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
+import type { Kysely } from 'kysely';
 import { Secret } from '../config/secret.js';
+import type { Database } from '../store/schema.js';
 
 /**
  * METERWAY_MASTER_KEY when set; otherwise `DIR/master.key`, generated once (mode 0600). Losing the
@@ -21,4 +23,10 @@ export function loadMasterKey(configured: Secret | undefined, dataDir: string): 
   const key = randomBytes(32).toString('base64');
   writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return new Secret(key);
+}
+
+/** The version of the current master key, kept beside the records it sealed (1 until a rotation). */
+export async function masterKeyVersion(db: Kysely<Database>): Promise<number> {
+  const row = await db.selectFrom('meta').select('value').where('key', '=', 'master_key_version').executeTakeFirst();
+  return row === undefined ? 1 : Number(row.value);
 }

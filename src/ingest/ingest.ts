@@ -36,6 +36,8 @@ export class Ingestor {
   constructor(
     private readonly aggregator: Aggregator,
     private readonly observer?: IngestObserver,
+    /** Receives every accepted event (raw-event forwarding); it must only enqueue. */
+    private readonly forward?: (projectId: string, event: Record<string, unknown>, eventMs: number, nowMs: number) => void,
   ) {}
 
   ingest(items: readonly BatchItem[], scope: IngestScope, nowMs = Date.now()): IngestResult {
@@ -94,6 +96,7 @@ export class Ingestor {
       if (dropped > 0) result.seriesLimited.set(pm.projectId, (result.seriesLimited.get(pm.projectId) ?? 0) + dropped);
       result.accepted++;
       this.observer?.accepted(typeName as string);
+      this.forward?.(pm.projectId, e, ts, nowMs);
     }
     return result;
   }

@@ -11,6 +11,7 @@ import { controlRoutes } from '../api/control.js';
 import { eventRoutes, tooLarge } from '../api/events.js';
 import { scrapeRoutes } from '../api/scrape.js';
 import { healthRoutes } from '../api/health.js';
+import { integrationRoutes } from '../api/integrations.js';
 import { ErrorBody } from '../api/schemas.js';
 
 declare const METERWAY_VERSION: string | undefined;
@@ -53,6 +54,7 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
   await app.register(async (scope) => controlRoutes(scope, gw));
   await app.register(async (scope) => eventRoutes(scope, gw));
   await app.register(async (scope) => scrapeRoutes(scope, gw));
+  await app.register(async (scope) => integrationRoutes(scope, gw));
   return app;
 }
 

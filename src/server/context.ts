@@ -8,6 +8,8 @@ import type { Tokens } from '../control/tokens.js';
 import type { Aggregator } from '../aggregate/project.js';
 import type { Ingestor } from '../ingest/ingest.js';
 import type { SelfMetrics } from './self-metrics.js';
+import type { Integrations } from '../control/integrations.js';
+import type { ExportManager } from '../delivery/exporter.js';
 
 /** Everything the routes use, assembled once in gateway.ts. */
 export interface Gateway {
@@ -21,4 +23,6 @@ export interface Gateway {
   readonly aggregator: Aggregator;
   readonly ingestor: Ingestor;
   readonly selfMetrics: SelfMetrics;
+  readonly integrations: Integrations;
+  readonly exporter: ExportManager;
 }

@@ -9,7 +9,11 @@ import { Aggregator } from '../aggregate/project.js';
 import { Projects } from '../control/projects.js';
 import { Tokens } from '../control/tokens.js';
 import { bootstrapAdminToken } from '../control/bootstrap.js';
-import { loadMasterKey } from '../control/master-key.js';
+import { loadMasterKey, masterKeyVersion } from '../control/master-key.js';
+import { CredentialCipher } from '../control/crypto.js';
+import { Integrations } from '../control/integrations.js';
+import { ExportManager, type ExporterOptions } from '../delivery/exporter.js';
+import { SINK_FACTORIES } from '../sinks/registry.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
@@ -24,9 +28,15 @@ export interface RunningGateway extends Gateway {
 
 const SWEEP_INTERVAL_MS = 30_000;
 const USAGE_FLUSH_MS = 10_000;
+const STATUS_FLUSH_MS = 1_000;
 
 /** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
-export async function createGateway(config: Config, log?: Logger): Promise<RunningGateway> {
+export interface GatewayOptions {
+  /** Delivery settings tests adjust (retry delays, manual pushes). */
+  readonly delivery?: Partial<ExporterOptions>;
+}
+
+export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const masterKey = loadMasterKey(config.masterKey, config.dataDir);
@@ -40,15 +50,29 @@ export async function createGateway(config: Config, log?: Logger): Promise<Runni
   await projects.load();
   await tokens.load();
   const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
+  const version = await masterKeyVersion(db);
+  const cipher = new CredentialCipher(new Map([[version, masterKey]]), version);
+  const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
+  await integrations.load();
   const selfMetrics = new SelfMetrics(aggregator);
-  const ingestor = new Ingestor(aggregator, selfMetrics);
-  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics };
+  const exporter = new ExportManager(integrations, aggregator, logger.child({ component: 'delivery' }), selfMetrics, {
+    allowPrivateEgress: config.allowPrivateEgress,
+    gaugeStaleAfterMs: config.metrics.gaugeStaleAfterMs,
+    ...options.delivery,
+  });
+  const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
+  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter };
   const app = await buildApp(gw);
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
   const flush = setInterval(() => {
     tokens.flushUsage().catch((err) => logger.warn({ err }, 'could not record token use'));
   }, USAGE_FLUSH_MS);
+  const statusFlush = setInterval(() => {
+    integrations.flushStatus().catch((err) => logger.warn({ err }, 'could not record integration status'));
+  }, STATUS_FLUSH_MS);
+  statusFlush.unref();
+  exporter.start();
   sweep.unref();
   flush.unref();
 
@@ -62,8 +86,11 @@ export async function createGateway(config: Config, log?: Logger): Promise<Runni
       closed = true;
       clearInterval(sweep);
       clearInterval(flush);
+      clearInterval(statusFlush);
       await app.close();
+      await exporter.close();
       await tokens.flushUsage();
+      await integrations.flushStatus();
       await db.destroy();
     },
   };

@@ -9,11 +9,12 @@ import type { CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/s
 import type { Aggregator } from '../aggregate/project.js';
 import type { IngestObserver } from '../ingest/ingest.js';
 import type { RejectReason } from '../ingest/fields.js';
+import type { ExportObserver } from '../delivery/exporter.js';
 
 const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
   ({ name, type, help, labelNames, unit, buckets });
 
-export class SelfMetrics implements IngestObserver {
+export class SelfMetrics implements IngestObserver, ExportObserver {
   /** Families without project labels: safe to show without a token. */
   readonly publicRegistry = new MetricRegistry();
   /** Families labelled by project: shown to the admin only, so project ids cannot be listed. */
@@ -26,6 +27,11 @@ export class SelfMetrics implements IngestObserver {
   private readonly processGauges: Family<GaugeSeries>[];
   private readonly seriesPerProject: Family<GaugeSeries>;
   private readonly droppedPerProject: Family<CounterSeries>;
+  private readonly exportPushes: Family<CounterSeries>;
+  private readonly exportFailures: Family<CounterSeries>;
+  private readonly exportPoints: Family<CounterSeries>;
+  private readonly exportLateness: Family<HistogramSeries>;
+  private readonly exportLogRecords: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
     const pub = this.publicRegistry;
@@ -42,6 +48,14 @@ export class SelfMetrics implements IngestObserver {
       pub.family(def('nodejs_heap_used_bytes', 'gauge', 'V8 heap in use, in bytes.', [], 'bytes')),
       pub.family(def('nodejs_eventloop_delay_max_seconds', 'gauge', 'Longest event-loop delay since the previous scrape of /metrics, in seconds.', [], 'seconds')),
     ] as Family<GaugeSeries>[];
+    this.exportPushes = pub.family(def('meterway_export_pushes_total', 'counter', 'Pushes to integrations, by kind and outcome (after retries).', ['kind', 'outcome']));
+    this.exportFailures = pub.family(def('meterway_export_push_failures_total', 'counter', 'Failed pushes, by kind and reason of the last attempt.', ['kind', 'reason']));
+    this.exportPoints = pub.family(def('meterway_export_points_sent_total', 'counter', 'Data points delivered to integrations, by kind.', ['kind']));
+    this.exportLateness = pub.family(
+      def('meterway_export_lag_seconds', 'histogram', 'How late a scheduled push started against its schedule.', [], 'seconds',
+        [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
+    );
+    this.exportLogRecords = pub.family(def('meterway_export_log_records_total', 'counter', 'Raw events forwarded as log records, by kind and outcome (sent, dropped, failed).', ['kind', 'outcome']));
     this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
     this.droppedPerProject = this.projectRegistry.family(
       def('meterway_project_series_limit_dropped_total', 'counter', 'Samples dropped because the project reached its series limit.', ['project_id']),
@@ -55,6 +69,23 @@ export class SelfMetrics implements IngestObserver {
 
   rejected(reason: RejectReason): void {
     this.publicRegistry.series(this.eventsRejected, reason, [reason])!.inc(1);
+  }
+
+  push(kind: string, outcome: 'success' | 'failure' | 'partial', points: number): void {
+    this.publicRegistry.series(this.exportPushes, `${kind}\u0000${outcome}`, [kind, outcome])!.inc(1);
+    if (points > 0) this.publicRegistry.series(this.exportPoints, kind, [kind])!.inc(points);
+  }
+
+  failure(kind: string, reason: string): void {
+    this.publicRegistry.series(this.exportFailures, `${kind}\u0000${reason}`, [kind, reason])!.inc(1);
+  }
+
+  lateness(ms: number): void {
+    this.publicRegistry.series(this.exportLateness, '', [])!.observe(ms / 1000);
+  }
+
+  logRecords(kind: string, outcome: 'sent' | 'dropped' | 'failed', n: number): void {
+    this.publicRegistry.series(this.exportLogRecords, `${kind}\u0000${outcome}`, [kind, outcome])!.inc(n);
   }
 
   observeScrape(endpoint: 'project' | 'app' | 'self', seconds: number): void {

@@ -1,0 +1,333 @@
+/**
+ * Integrations (CONTRACT section 6): where a project's metrics are pushed. Auth header values are
+ * write-only: sealed with the master key on the way in, opened only when a request is built, and
+ * never part of any object this module returns. Every row is also held in memory: delivery reads
+ * integrations and updates their status far more often than people change them.
+ */
+import type { Kysely } from 'kysely';
+import { Value } from '@sinclair/typebox/value';
+import type { Database, IntegrationsTable } from '../store/schema.js';
+import type { CredentialCipher } from './crypto.js';
+import type { SinkFactory } from '../sinks/sink.js';
+import { checkHost, EgressForbiddenError } from '../delivery/egress.js';
+import { ApiError, errors } from '../server/errors.js';
+import { randomId } from './ids.js';
+
+export type IntegrationState = 'active' | 'paused' | 'disabled';
+
+export interface IntegrationStatus {
+  state: IntegrationState;
+  last_success_at: string | null;
+  last_attempt_at: string | null;
+  last_error: string | null;
+  consecutive_failures: number;
+  paused_reason: string | null;
+}
+
+export interface Integration {
+  id: string;
+  project_id: string;
+  name: string;
+  kind: string;
+  endpoint: string;
+  auth_header_names: string[];
+  config: Record<string, unknown>;
+  enabled: boolean;
+  status: IntegrationStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IntegrationInput {
+  name?: string;
+  kind?: string;
+  endpoint?: string;
+  /** Replaces every stored header; null or {} clears them. */
+  auth_headers?: Record<string, string> | null;
+  /** Merged over the stored config. */
+  config?: Record<string, unknown>;
+  enabled?: boolean;
+}
+
+export type IntegrationEvent = { type: 'upsert'; integration: Integration } | { type: 'delete'; id: string };
+
+/** Consecutive failed pushes after which an integration pauses itself. */
+export const PAUSE_AFTER_FAILURES = 10;
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
+const RESERVED_HEADERS = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'upgrade']);
+const MAX_HEADERS = 32;
+
+interface Held {
+  row: IntegrationsTable;
+  config: Record<string, unknown>;
+  headerNames: string[];
+}
+
+export class Integrations {
+  private readonly held = new Map<string, Held>();
+  private readonly dirty = new Set<string>();
+  private listener: (e: IntegrationEvent) => void = () => {};
+
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly cipher: CredentialCipher,
+    private readonly factories: ReadonlyMap<string, SinkFactory>,
+    private readonly allowPrivateEgress: boolean,
+  ) {}
+
+  onChange(listener: (e: IntegrationEvent) => void): void {
+    this.listener = listener;
+  }
+
+  async load(): Promise<void> {
+    for (const row of await this.db.selectFrom('integrations').selectAll().execute()) this.hold(row);
+  }
+
+  all(): Integration[] {
+    return [...this.held.values()].map(toIntegration);
+  }
+
+  list(projectId: string): Integration[] {
+    return [...this.held.values()].filter((h) => h.row.project_id === projectId).map(toIntegration);
+  }
+
+  get(projectId: string, id: string): Integration {
+    return toIntegration(this.find(projectId, id));
+  }
+
+  factory(kind: string): SinkFactory {
+    const f = this.factories.get(kind);
+    if (f === undefined) throw errors.validation(`kind: must be one of ${[...this.factories.keys()].join(', ')}, got ${JSON.stringify(kind)}`);
+    return f;
+  }
+
+  /** The stored auth headers, decrypted. Callers use them for one request and drop them. */
+  authHeaders(id: string): Record<string, string> {
+    const h = this.held.get(id);
+    if (h === undefined || h.row.auth_headers_sealed === null || h.row.key_version === null) return {};
+    return JSON.parse(this.cipher.open({ keyVersion: h.row.key_version, sealed: h.row.auth_headers_sealed }, id));
+  }
+
+  async create(projectId: string, input: IntegrationInput): Promise<Integration> {
+    const kind = input.kind ?? 'otlp';
+    const factory = this.factory(kind);
+    if (input.endpoint === undefined) throw errors.validation('endpoint: is required, e.g. "https://otlp.example.com"');
+    const endpoint = await this.checkEndpoint(input.endpoint);
+    const config = this.checkConfig(factory, input.config ?? {}, {});
+    const id = `i-${randomId(12)}`;
+    const now = new Date().toISOString();
+    const enabled = input.enabled ?? true;
+    const headers = checkHeaders(input.auth_headers ?? {});
+    const sealed = Object.keys(headers).length > 0 ? this.cipher.seal(JSON.stringify(headers), id) : undefined;
+    const row: IntegrationsTable = {
+      id, project_id: projectId, name: checkName(input.name ?? `${kind} ${new URL(endpoint).host}`), kind, endpoint,
+      config: JSON.stringify(config), auth_header_names: JSON.stringify(Object.keys(headers)),
+      auth_headers_sealed: sealed?.sealed ?? null, key_version: sealed?.keyVersion ?? null,
+      enabled: enabled ? 1 : 0, state: enabled ? 'active' : 'disabled', paused_reason: null,
+      last_success_at: null, last_attempt_at: null, last_error: null, consecutive_failures: 0, created_at: now, updated_at: now,
+    };
+    await this.db.insertInto('integrations').values(row).execute();
+    return this.changed(this.hold(row));
+  }
+
+  async update(projectId: string, id: string, patch: IntegrationInput): Promise<Integration> {
+    const h = this.find(projectId, id);
+    if (patch.kind !== undefined && patch.kind !== h.row.kind) throw errors.validation('kind: cannot be changed; create a new integration instead');
+    const factory = this.factory(h.row.kind);
+    const row: IntegrationsTable = { ...h.row, updated_at: new Date().toISOString() };
+    if (patch.name !== undefined) row.name = checkName(patch.name);
+    if (patch.endpoint !== undefined) row.endpoint = await this.checkEndpoint(patch.endpoint);
+    if (patch.config !== undefined) row.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
+    if (patch.auth_headers !== undefined) {
+      const headers = checkHeaders(patch.auth_headers ?? {});
+      const sealed = Object.keys(headers).length > 0 ? this.cipher.seal(JSON.stringify(headers), id) : undefined;
+      row.auth_header_names = JSON.stringify(Object.keys(headers));
+      row.auth_headers_sealed = sealed?.sealed ?? null;
+      row.key_version = sealed?.keyVersion ?? null;
+    }
+    if (patch.enabled !== undefined) applyEnabled(row, patch.enabled);
+    await this.db.updateTable('integrations').set(row).where('id', '=', id).execute();
+    this.dirty.delete(id);
+    return this.changed(this.hold(row));
+  }
+
+  async setEnabled(projectId: string, id: string, enabled: boolean): Promise<Integration> {
+    return this.update(projectId, id, { enabled });
+  }
+
+  async delete(projectId: string, id: string): Promise<void> {
+    this.find(projectId, id);
+    await this.db.deleteFrom('integrations').where('id', '=', id).execute();
+    this.held.delete(id);
+    this.dirty.delete(id);
+    this.listener({ type: 'delete', id });
+  }
+
+  /** Drops a deleted project's integrations from memory (their rows go by cascade). */
+  forgetProject(projectId: string): void {
+    for (const [id, h] of this.held) {
+      if (h.row.project_id !== projectId) continue;
+      this.held.delete(id);
+      this.dirty.delete(id);
+      this.listener({ type: 'delete', id });
+    }
+  }
+
+  /**
+   * Records the outcome of one push (after its retries). Returns the integration as it now is:
+   * paused once PAUSE_AFTER_FAILURES pushes in a row have failed.
+   */
+  recordPush(id: string, outcome: { ok: true; partial?: string } | { ok: false; error: string }): Integration | undefined {
+    const h = this.held.get(id);
+    if (h === undefined) return undefined;
+    const now = new Date().toISOString();
+    const row = h.row;
+    row.last_attempt_at = now;
+    if (outcome.ok) {
+      row.last_success_at = now;
+      row.consecutive_failures = 0;
+      row.last_error = outcome.partial ?? null;
+    } else {
+      row.consecutive_failures++;
+      row.last_error = outcome.error;
+      if (row.consecutive_failures >= PAUSE_AFTER_FAILURES && row.state === 'active') {
+        row.state = 'paused';
+        row.paused_reason = `paused after ${row.consecutive_failures} consecutive failed pushes; last error: ${outcome.error}. Fix the cause, then enable the integration again`;
+      }
+    }
+    this.dirty.add(id);
+    const integration = toIntegration(h);
+    if (row.state === 'paused') this.listener({ type: 'upsert', integration });
+    return integration;
+  }
+
+  /** Writes status changes made since the last flush, in one transaction. */
+  async flushStatus(): Promise<void> {
+    if (this.dirty.size === 0) return;
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    await this.db.transaction().execute(async (tx) => {
+      for (const id of ids) {
+        const r = this.held.get(id)?.row;
+        if (r === undefined) continue;
+        await tx.updateTable('integrations').set({
+          state: r.state, paused_reason: r.paused_reason, last_success_at: r.last_success_at, last_attempt_at: r.last_attempt_at,
+          last_error: r.last_error, consecutive_failures: r.consecutive_failures,
+        }).where('id', '=', id).execute();
+      }
+    });
+  }
+
+  /** Checks a URL for an integration: http(s), no credentials inside it, a public address. */
+  async checkEndpoint(text: string): Promise<string> {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw errors.validation(`endpoint: must be an absolute http:// or https:// URL, got ${JSON.stringify(text.slice(0, 200))}`);
+    }
+    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw errors.validation(`endpoint: must use http:// or https://, got ${url.protocol}`);
+    if (url.username !== '' || url.password !== '') {
+      throw errors.validation('endpoint: must not carry credentials; put them in auth_headers, which are stored encrypted');
+    }
+    if (url.hash !== '') throw errors.validation('endpoint: must not have a #fragment');
+    if (!this.allowPrivateEgress) {
+      try {
+        await checkHost(url.hostname);
+      } catch (err) {
+        if (err instanceof EgressForbiddenError) throw new ApiError(400, 'egress_forbidden', `endpoint: ${err.message}`);
+        const code = (err as NodeJS.ErrnoException).code ?? 'error';
+        throw new ApiError(400, 'egress_forbidden', `endpoint: ${url.hostname} does not resolve (${code}), so it has no public address; check the host name`);
+      }
+    }
+    return url.toString().replace(/\/+$/, '');
+  }
+
+  private checkConfig(factory: SinkFactory, patch: Record<string, unknown>, base: Record<string, unknown>): Record<string, unknown> {
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw errors.validation('config: must be an object');
+    const merged = Value.Default(factory.configSchema, { ...base, ...patch }) as Record<string, unknown>;
+    const first = Value.Errors(factory.configSchema, merged).First();
+    if (first !== undefined) {
+      const path = first.path.replace(/^\//, '').replace(/\//g, '.');
+      const allowed = Array.isArray(first.schema.enum) ? `: one of ${first.schema.enum.join(', ')}` : '';
+      throw errors.validation(`config.${path || '(top level)'}: ${first.message.toLowerCase()}${allowed} (got ${JSON.stringify(first.value)})`);
+    }
+    return merged;
+  }
+
+  private find(projectId: string, id: string): Held {
+    const h = this.held.get(id);
+    if (h === undefined || h.row.project_id !== projectId) throw errors.notFound(`no integration ${JSON.stringify(id)} in this project`);
+    return h;
+  }
+
+  private hold(row: IntegrationsTable): Held {
+    const h: Held = { row, config: JSON.parse(row.config), headerNames: JSON.parse(row.auth_header_names) };
+    this.held.set(row.id, h);
+    return h;
+  }
+
+  private changed(h: Held): Integration {
+    const integration = toIntegration(h);
+    this.listener({ type: 'upsert', integration });
+    return integration;
+  }
+}
+
+function applyEnabled(row: IntegrationsTable, enabled: boolean): void {
+  row.enabled = enabled ? 1 : 0;
+  row.state = enabled ? 'active' : 'disabled';
+  // Enabling is also how a paused integration resumes: it starts again with a clean count.
+  if (enabled) {
+    row.consecutive_failures = 0;
+    row.paused_reason = null;
+  }
+}
+
+function checkName(name: string): string {
+  const n = name.trim();
+  if (n.length === 0 || n.length > 200) throw errors.validation('name: must be 1 to 200 characters');
+  return n;
+}
+
+/** Validates header names and values; messages name the header, never its value. */
+function checkHeaders(headers: Record<string, string>): Record<string, string> {
+  if (typeof headers !== 'object' || Array.isArray(headers)) throw errors.validation('auth_headers: must be an object of header name to value');
+  const entries = Object.entries(headers);
+  if (entries.length > MAX_HEADERS) throw errors.validation(`auth_headers: at most ${MAX_HEADERS} headers`);
+  const out: Record<string, string> = {};
+  for (const [name, value] of entries) {
+    if (!HEADER_NAME.test(name)) throw errors.validation(`auth_headers: ${JSON.stringify(name.slice(0, 64))} is not a valid header name`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw errors.validation(`auth_headers: ${name} is set by Meterway itself and cannot be given`);
+    if (typeof value !== 'string') throw errors.validation(`auth_headers.${name}: the value must be a string`);
+    if (/[\r\n\0]/.test(value) || value.length > 8192) throw errors.validation(`auth_headers.${name}: the value must be one line of at most 8192 characters`);
+    out[name] = value;
+  }
+  return out;
+}
+
+function toIntegration(h: Held): Integration {
+  const r = h.row;
+  return {
+    id: r.id,
+    project_id: r.project_id,
+    name: r.name,
+    kind: r.kind,
+    endpoint: r.endpoint,
+    auth_header_names: [...h.headerNames],
+    config: { ...h.config },
+    enabled: r.enabled === 1,
+    status: {
+      state: r.state as IntegrationState,
+      last_success_at: r.last_success_at,
+      last_attempt_at: r.last_attempt_at,
+      last_error: r.last_error,
+      consecutive_failures: r.consecutive_failures,
+      paused_reason: r.paused_reason,
+    },
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+  };
+}
+

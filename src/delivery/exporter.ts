@@ -1,0 +1,213 @@
+/**
+ * Runs every active integration: a scheduled push per integration (snapshot, delta where asked,
+ * send with retries, record the outcome and pause after repeated failures), raw-event log
+ * forwarding, and test connection. Sinks only encode, send and classify.
+ */
+import type { Logger } from 'pino';
+import type { Aggregator } from '../aggregate/project.js';
+import type { Integrations, Integration, IntegrationEvent } from '../control/integrations.js';
+import type { Sink, SinkFactory, CheckResult, BaseSinkConfig } from '../sinks/sink.js';
+import { snapshotProject, type EventRecord, type MetricBatch } from '../sinks/batch.js';
+import { DeltaTracker } from './delta.js';
+import { DEFAULT_RETRY, realSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
+import { Scheduler } from './scheduler.js';
+import { DEFAULT_LOG_FORWARDING, LogForwarder, type LogForwarderOptions } from './log-forwarder.js';
+
+export interface ExportObserver {
+  push(kind: string, outcome: 'success' | 'failure' | 'partial', points: number): void;
+  failure(kind: string, reason: string): void;
+  lateness(ms: number): void;
+  logRecords(kind: string, outcome: 'sent' | 'dropped' | 'failed', n: number): void;
+}
+
+export interface ExporterOptions {
+  readonly allowPrivateEgress: boolean;
+  readonly gaugeStaleAfterMs: number;
+  readonly retry?: RetryPolicy;
+  readonly sleep?: Sleep;
+  readonly logForwarding?: LogForwarderOptions;
+  /** Tests drive pushes by hand with pushNow() instead of timers. */
+  readonly schedule?: boolean;
+}
+
+interface Job {
+  integration: Integration;
+  factory: SinkFactory;
+  sink: Sink;
+  delta?: DeltaTracker;
+  logs?: LogForwarder;
+  pushing?: Promise<PushReport>;
+}
+
+export interface PushReport {
+  readonly pushed: boolean;
+  readonly attempts: number;
+  readonly points: number;
+  readonly error?: string;
+  readonly partial?: string;
+}
+
+export class ExportManager {
+  private readonly jobs = new Map<string, Job>();
+  /** Log forwarders by project: the one lookup ingest pays per event. */
+  private readonly forwarders = new Map<string, LogForwarder[]>();
+  private readonly scheduler: Scheduler;
+  private readonly abort = new AbortController();
+  private readonly retry: RetryPolicy;
+  private readonly sleep: Sleep;
+
+  constructor(
+    private readonly integrations: Integrations,
+    private readonly aggregator: Aggregator,
+    private readonly log: Logger,
+    private readonly observer: ExportObserver,
+    private readonly opts: ExporterOptions,
+  ) {
+    this.retry = opts.retry ?? DEFAULT_RETRY;
+    this.sleep = opts.sleep ?? realSleep;
+    this.scheduler = new Scheduler({ lateness: (ms) => observer.lateness(ms) });
+    integrations.onChange((e) => this.handle(e));
+  }
+
+  start(): void {
+    for (const i of this.integrations.all()) this.handle({ type: 'upsert', integration: i });
+  }
+
+  async close(): Promise<void> {
+    this.scheduler.stop();
+    this.abort.abort();
+    for (const job of this.jobs.values()) job.logs?.close();
+    await Promise.allSettled([...this.jobs.values()].map((j) => j.pushing));
+    this.jobs.clear();
+    this.forwarders.clear();
+  }
+
+  /** Pushes one integration now (tests, and what the scheduler calls). */
+  async pushNow(id: string): Promise<PushReport> {
+    const job = this.jobs.get(id);
+    if (job === undefined) return { pushed: false, attempts: 0, points: 0 };
+    if (job.pushing !== undefined) return job.pushing;
+    job.pushing = this.push(job).finally(() => {
+      job.pushing = undefined;
+    });
+    return job.pushing;
+  }
+
+  /** A real, small request to the integration's destination, whatever its state. */
+  async test(integration: Integration): Promise<CheckResult> {
+    const factory = this.integrations.factory(integration.kind);
+    const sink = factory.create(new URL(integration.endpoint), integration.config as unknown as BaseSinkConfig, this.context(integration));
+    const timeout = AbortSignal.timeout(((integration.config.timeout_s as number) ?? 10) * 1000 + 1000);
+    return sink.check(AbortSignal.any([timeout, this.abort.signal]));
+  }
+
+  /** Called by ingest for every accepted event; costs one map lookup when nothing forwards. */
+  routeEvent(projectId: string, event: Record<string, unknown>, eventMs: number, nowMs: number): void {
+    const targets = this.forwarders.get(projectId);
+    if (targets === undefined) return;
+    const record = toEventRecord(event, projectId, eventMs, nowMs);
+    for (const f of targets) f.offer(record);
+  }
+
+  private handle(e: IntegrationEvent): void {
+    const id = e.type === 'delete' ? e.id : e.integration.id;
+    const old = this.jobs.get(id);
+    if (e.type === 'delete' || e.integration.status.state !== 'active') {
+      if (old !== undefined) this.dropJob(old);
+      return;
+    }
+    const integration = e.integration;
+    const factory = this.integrations.factory(integration.kind);
+    const config = integration.config as unknown as BaseSinkConfig;
+    const temporality = factory.temporality(config);
+    const pm = this.aggregator.get(integration.project_id);
+    // Keep the delta baseline across edits that leave temporality alone, so nothing is counted twice.
+    const keepDelta = old?.delta !== undefined && temporality === 'delta';
+    // The schedule stays: upsert below keeps the phase when the interval is unchanged.
+    if (old !== undefined) this.dropJob(old, true);
+    const job: Job = {
+      integration,
+      factory,
+      sink: factory.create(new URL(integration.endpoint), config, this.context(integration)),
+      delta: temporality === 'delta' ? (keepDelta ? old!.delta : new DeltaTracker(pm?.startedMs ?? Date.now())) : undefined,
+    };
+    if (config.logs && job.sink.sendLogs !== undefined) {
+      const sendLogs = job.sink.sendLogs.bind(job.sink);
+      job.logs = new LogForwarder(sendLogs, this.opts.logForwarding ?? DEFAULT_LOG_FORWARDING, {
+        outcome: (outcome, n) => this.observer.logRecords(integration.kind, outcome, n),
+      });
+      const list = this.forwarders.get(integration.project_id) ?? [];
+      list.push(job.logs);
+      this.forwarders.set(integration.project_id, list);
+    }
+    this.jobs.set(id, job);
+    if (this.opts.schedule !== false) {
+      this.scheduler.upsert({ id, intervalMs: config.interval_s * 1000, run: () => this.pushNow(id).then(() => undefined) });
+    }
+  }
+
+  private dropJob(job: Job, keepSchedule = false): void {
+    this.jobs.delete(job.integration.id);
+    if (!keepSchedule) this.scheduler.remove(job.integration.id);
+    if (job.logs !== undefined) {
+      job.logs.close();
+      const list = this.forwarders.get(job.integration.project_id)?.filter((f) => f !== job.logs) ?? [];
+      if (list.length > 0) this.forwarders.set(job.integration.project_id, list);
+      else this.forwarders.delete(job.integration.project_id);
+    }
+  }
+
+  private async push(job: Job): Promise<PushReport> {
+    const { integration } = job;
+    const pm = this.aggregator.get(integration.project_id);
+    const now = Date.now();
+    const snapshot = pm === undefined ? undefined : snapshotProject(pm, now, now - this.opts.gaugeStaleAfterMs);
+    // Nothing to say while the project has no series: no request, and no change of status.
+    if (snapshot === undefined || snapshot.metrics.length === 0) return { pushed: false, attempts: 0, points: 0 };
+    let batch: MetricBatch = snapshot;
+    let commit = (): void => {};
+    if (job.delta !== undefined) ({ batch, commit } = job.delta.prepare(snapshot));
+    const points = batch.metrics.reduce((n, m) => n + m.points.length, 0);
+    const outcome = await withRetries((attempt) => {
+      if (attempt > 0) this.log.debug({ integration: integration.id, attempt }, 'retrying push');
+      return job.sink.send(batch, this.abort.signal);
+    }, this.retry, this.abort.signal, this.sleep);
+    if (!this.jobs.has(integration.id) && this.abort.signal.aborted) return { pushed: false, attempts: outcome.attempts, points: 0 };
+    const kind = integration.kind;
+    if (outcome.error === undefined) {
+      commit();
+      const partial = outcome.value?.partial;
+      const partialText = partial === undefined ? undefined : `partial success: the destination rejected ${partial.rejected} of ${points} data points${partial.message ? `: ${partial.message}` : ''}`;
+      this.integrations.recordPush(integration.id, { ok: true, partial: partialText });
+      this.observer.push(kind, partial === undefined ? 'success' : 'partial', points);
+      return { pushed: true, attempts: outcome.attempts, points, partial: partialText };
+    }
+    const err = outcome.error;
+    this.observer.push(kind, 'failure', 0);
+    this.observer.failure(kind, err.reason);
+    const after = this.integrations.recordPush(integration.id, { ok: false, error: err.message });
+    this.log.warn({ integration: integration.id, project: integration.project_id, reason: err.reason, attempts: outcome.attempts, state: after?.status.state }, 'push failed');
+    return { pushed: false, attempts: outcome.attempts, points: 0, error: err.message };
+  }
+
+  private context(integration: Integration) {
+    return {
+      integrationId: integration.id,
+      projectId: integration.project_id,
+      allowPrivateEgress: this.opts.allowPrivateEgress,
+      authHeaders: () => this.integrations.authHeaders(integration.id),
+    };
+  }
+}
+
+function toEventRecord(event: Record<string, unknown>, projectId: string, eventMs: number, nowMs: number): EventRecord {
+  const attributes: Array<readonly [string, string | number | boolean]> = [];
+  for (const key in event) {
+    const v = event[key];
+    if (v === undefined || v === null) continue;
+    attributes.push([key, typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? v : JSON.stringify(v)]);
+  }
+  if (event.project_id === undefined) attributes.push(['project_id', projectId]);
+  return { timeMs: eventMs, observedMs: nowMs, attributes, eventName: String(event.type) };
+}
+

@@ -1,0 +1,111 @@
+/**
+ * OTLP/HTTP: metrics to `{endpoint}/v1/metrics`, raw events as log records to `{endpoint}/v1/logs`,
+ * protobuf or JSON, gzip or not. It encodes, sends once and classifies; delivery/ does the rest.
+ */
+import { gzip } from 'node:zlib';
+import { promisify } from 'node:util';
+import type { SinkContext, SinkFactory, Sink, SendResult, CheckResult } from '../sink.js';
+import type { Attributes, EventRecord, MetricBatch } from '../batch.js';
+import { pointCount } from '../batch.js';
+import { DeliveryError } from '../../delivery/errors.js';
+import { post, expectSuccess } from '../../delivery/http.js';
+import { CredentialError } from '../../control/crypto.js';
+import { OtlpConfigSchema, type OtlpConfig } from './config.js';
+import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
+import { encodeLogsJson, encodeLogsProtobuf } from './encode-logs.js';
+import { decodePartialSuccess } from './response.js';
+
+const gzipAsync = promisify(gzip);
+
+export const RESOURCE: Attributes = [['service.name', 'meterway']];
+const SCOPE = { name: 'meterway', version: '0.1.0' };
+const USER_AGENT = 'meterway/0.1.0';
+
+export class OtlpSink implements Sink {
+  private readonly metricsUrl: URL;
+  private readonly logsUrl: URL;
+
+  constructor(
+    endpoint: URL,
+    private readonly config: OtlpConfig,
+    private readonly ctx: SinkContext,
+  ) {
+    const base = endpoint.toString().replace(/\/+$/, '');
+    this.metricsUrl = new URL(`${base}/v1/metrics`);
+    this.logsUrl = new URL(`${base}/v1/logs`);
+  }
+
+  async send(batch: MetricBatch, signal: AbortSignal): Promise<SendResult> {
+    const json = this.config.protocol === 'http/json';
+    const body = json ? encodeMetricsJson(batch, RESOURCE, SCOPE) : encodeMetricsProtobuf(batch, RESOURCE, SCOPE);
+    return this.deliver(this.metricsUrl, body, pointCount(batch), signal);
+  }
+
+  async sendLogs(records: readonly EventRecord[], signal: AbortSignal): Promise<SendResult> {
+    const json = this.config.protocol === 'http/json';
+    const input = records.map((r) => ({ timeMs: r.timeMs, observedMs: r.observedMs, attributes: r.attributes, eventName: r.eventName }));
+    const body = json ? encodeLogsJson(input, RESOURCE, SCOPE) : encodeLogsProtobuf(input, RESOURCE, SCOPE);
+    return this.deliver(this.logsUrl, body, records.length, signal);
+  }
+
+  async check(signal: AbortSignal): Promise<CheckResult> {
+    const started = performance.now();
+    const empty: MetricBatch = { projectId: this.ctx.projectId, temporality: 'cumulative', startMs: Date.now(), timeMs: Date.now(), metrics: [] };
+    const latency = () => Math.round(performance.now() - started);
+    try {
+      await this.send(empty, signal);
+      return { ok: true, status_code: 200, latency_ms: latency(), message: `works: ${this.metricsUrl} accepted an OTLP export request` };
+    } catch (err) {
+      const e = err instanceof DeliveryError ? err : new DeliveryError('network', (err as Error).message, true);
+      return { ok: false, ...(e.statusCode === undefined ? {} : { status_code: e.statusCode }), latency_ms: latency(), message: describeForPeople(e, this.metricsUrl) };
+    }
+  }
+
+  private async deliver(url: URL, body: Uint8Array | string, count: number, signal: AbortSignal): Promise<SendResult> {
+    let headers: Record<string, string>;
+    try {
+      headers = this.ctx.authHeaders();
+    } catch (err) {
+      if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
+      throw err;
+    }
+    const json = this.config.protocol === 'http/json';
+    headers = { ...headers, 'content-type': json ? 'application/json' : 'application/x-protobuf', 'user-agent': USER_AGENT };
+    let payload: Uint8Array | string = body;
+    if (this.config.gzip) {
+      payload = await gzipAsync(body);
+      headers['content-encoding'] = 'gzip';
+    }
+    const res = await post(url, payload, { headers, timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal });
+    expectSuccess(res, url);
+    const partial = decodePartialSuccess(res.body, String(res.headers['content-type'] ?? ''));
+    return partial !== undefined && (partial.rejected > 0 || partial.message !== '') ? { sent: count, partial } : { sent: count };
+  }
+}
+
+/** What test connection says: what failed, in words that point at the fix. */
+export function describeForPeople(e: DeliveryError, url: URL): string {
+  switch (e.reason) {
+    case 'auth':
+      return `HTTP ${e.statusCode}: the destination refused the request; check the credentials (auth headers)`;
+    case 'not_found':
+      return `HTTP 404: check the path; tried ${url}`;
+    case 'dns':
+      return `DNS failure: ${url.hostname} does not resolve; check the host name`;
+    case 'refused':
+      return `connection refused by ${url.host}: nothing is listening there; check the host and port`;
+    case 'tls':
+      return `TLS problem: ${e.message}`;
+    case 'timeout':
+      return `timeout: ${url.host} did not answer in time; check that it is reachable from the gateway`;
+    default:
+      return e.message;
+  }
+}
+
+export const otlpSinkFactory: SinkFactory<OtlpConfig> = {
+  kind: 'otlp',
+  configSchema: OtlpConfigSchema,
+  temporality: (config) => config.temporality,
+  create: (endpoint, config, ctx) => new OtlpSink(endpoint, config, ctx),
+};
