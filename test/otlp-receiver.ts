@@ -42,7 +42,7 @@ export function otlpSchema(): OtlpSchema {
 }
 
 /** How decoded messages become plain objects: longs as decimal strings, enums as numbers. */
-export const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: String, defaults: false, arrays: true };
+export const TO_OBJECT: protobuf.IConversionOptions = { longs: String, enums: Number, bytes: String, defaults: false, arrays: false };
 
 // The decoded shapes, as far as the tests read them (protobufjs camelCase, longs as strings).
 export interface KeyValue {

@@ -332,21 +332,21 @@ export function nanosDecimalFromMs(ms: number): string {
 /** The value of the uint64 `hi * 2^32 + lo` as a decimal string, exact beyond 2^53. */
 export function uint64Decimal(lo: number, hi: number): string {
   if (hi === 0) return String(lo >>> 0);
-  // Split into base-1e7 digits with exact double arithmetic (every intermediate stays below 2^53).
-  const B = 1e7;
+  // Split into base-1e6 digits with exact double arithmetic (every intermediate stays below 2^53).
+  const B = 1e6;
   let h = hi >>> 0;
   let l = lo >>> 0;
   const parts: number[] = [];
   while (h !== 0 || l !== 0) {
     const hq = Math.floor(h / B);
     const hr = h - hq * B;
-    const cur = hr * TWO_32 + l; // < 1e7 * 2^32 < 2^53
+    const cur = hr * TWO_32 + l; // < 1e6 * 2^32 < 2^53
     const lq = Math.floor(cur / B);
     parts.push(cur - lq * B);
     h = hq;
     l = lq;
   }
   let out = String(parts[parts.length - 1]);
-  for (let i = parts.length - 2; i >= 0; i--) out += String(parts[i]).padStart(7, '0');
+  for (let i = parts.length - 2; i >= 0; i--) out += String(parts[i]).padStart(6, '0');
   return out;
 }
