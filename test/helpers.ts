@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadConfig, type ConfigFlags } from '../src/config/load.js';
-import { createGateway, type RunningGateway } from '../src/server/gateway.js';
+import type { Logger } from 'pino';
+import { createGateway, type GatewayOptions, type RunningGateway } from '../src/server/gateway.js';
 
 export const ADMIN_TOKEN = 'mw_admin_test-token-0123456789abcdefghijklmnop';
 
@@ -16,9 +17,9 @@ export interface TestGateway extends RunningGateway {
 }
 
 export async function startTestGateway(
-  opts: { flags?: ConfigFlags; env?: Record<string, string>; file?: Record<string, unknown> } = {},
+  opts: { flags?: ConfigFlags; env?: Record<string, string>; file?: Record<string, unknown>; log?: Logger; dataDir?: string } & GatewayOptions = {},
 ): Promise<TestGateway> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'meterway-test-'));
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'meterway-test-'));
   let configPath: string | undefined;
   if (opts.file !== undefined) {
     configPath = join(dataDir, 'config.json');
@@ -28,7 +29,7 @@ export async function startTestGateway(
     { dataDir, port: 0, config: configPath, ...opts.flags },
     { METERWAY_ADMIN_TOKEN: ADMIN_TOKEN, METERWAY_LOG_LEVEL: 'silent', ...opts.env },
   );
-  const gw = await createGateway(config);
+  const gw = await createGateway(config, opts.log, { delivery: opts.delivery });
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
   return {
     ...gw,

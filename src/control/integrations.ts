@@ -250,7 +250,8 @@ export class Integrations {
     const first = Value.Errors(factory.configSchema, merged).First();
     if (first !== undefined) {
       const path = first.path.replace(/^\//, '').replace(/\//g, '.');
-      const allowed = Array.isArray(first.schema.enum) ? `: one of ${first.schema.enum.join(', ')}` : '';
+      const options = Array.isArray(first.schema.anyOf) ? first.schema.anyOf.map((o: { const?: unknown }) => o.const) : [];
+      const allowed = options.length > 0 ? `: one of ${options.join(', ')}` : '';
       throw errors.validation(`config.${path || '(top level)'}: ${first.message.toLowerCase()}${allowed} (got ${JSON.stringify(first.value)})`);
     }
     return merged;

@@ -1,6 +1,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 
-const oneOf = <T extends string>(values: readonly T[], dflt: T) => Type.Unsafe<T>({ type: 'string', enum: [...values], default: dflt });
+/** A union of literals: TypeBox's Value checks it (an `enum` keyword it would ignore). */
+const oneOf = <T extends string>(values: readonly T[], dflt: T) => Type.Union(values.map((v) => Type.Literal(v)), { default: dflt });
 
 export const OtlpConfigSchema = Type.Object(
   {
