@@ -236,6 +236,35 @@ for (const verb of ['enable', 'disable'] as const) {
     .action(async (iid, opts) => showIntegration(opts, await client(opts).request('POST', `${integrationPath(opts.project, iid)}/${verb}`)));
 }
 
+const keys = program.command('keys').description('the master key that encrypts stored credentials');
+keys
+  .command('rotate')
+  .description('re-encrypt every stored credential under a new master key (run with the server stopped)')
+  .option('--data-dir <dir>', 'data directory (METERWAY_DATA_DIR, default ./meterway-data)')
+  .option('--config <file>', 'JSON configuration file')
+  .option('--new-key-file <file>', 'read the new key (base64 of 32 bytes) from this file; required when METERWAY_MASTER_KEY is set')
+  .action(async (flags) => {
+    const config = loadConfig(flags);
+    const { readFileSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { Secret } = await import('../config/secret.js');
+    const { openSqlite } = await import('../store/db.js');
+    const { rotateMasterKey } = await import('../control/master-key.js');
+    if (config.masterKey !== undefined && flags.newKeyFile === undefined) {
+      throw new CliError('METERWAY_MASTER_KEY is set, so the new key must come from you: generate one (openssl rand -base64 32 > new.key) and pass --new-key-file new.key');
+    }
+    const newKey = flags.newKeyFile === undefined ? undefined : new Secret(readFileSync(flags.newKeyFile, 'utf8').trim());
+    if (newKey !== undefined && Buffer.from(newKey.reveal(), 'base64').length !== 32) throw new CliError(`${flags.newKeyFile} must hold base64 of exactly 32 bytes`);
+    const db = await openSqlite(join(config.dataDir, 'meterway.db'));
+    try {
+      const r = await rotateMasterKey(db, config.dataDir, config.masterKey, newKey);
+      console.log(`re-encrypted ${r.records} credential record(s) under master key version ${r.version}`);
+      console.log(r.keyFile !== undefined ? `the new key is in ${r.keyFile}` : 'now set METERWAY_MASTER_KEY to the new key before starting the server');
+    } finally {
+      await db.destroy();
+    }
+  });
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -243,8 +272,8 @@ try {
     console.error(`error: ${err.message}`);
     process.exit(1);
   }
-  if (err instanceof ConfigError) {
-    console.error(err.message);
+  if (err instanceof ConfigError || (err as Error).name === 'MasterKeyError') {
+    console.error((err as Error).message);
     process.exit(2);
   }
   const code = (err as { exitCode?: number; code?: string }).exitCode;

@@ -9,8 +9,7 @@ import { Aggregator } from '../aggregate/project.js';
 import { Projects } from '../control/projects.js';
 import { Tokens } from '../control/tokens.js';
 import { bootstrapAdminToken } from '../control/bootstrap.js';
-import { loadMasterKey, masterKeyVersion } from '../control/master-key.js';
-import { CredentialCipher } from '../control/crypto.js';
+import { openCredentialCipher } from '../control/master-key.js';
 import { Integrations } from '../control/integrations.js';
 import { ExportManager, type ExporterOptions } from '../delivery/exporter.js';
 import { SINK_FACTORIES } from '../sinks/registry.js';
@@ -39,7 +38,6 @@ export interface GatewayOptions {
 export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const masterKey = loadMasterKey(config.masterKey, config.dataDir);
   const db = await openSqlite(join(config.dataDir, 'meterway.db'));
   const aggregator = new Aggregator(
     { prefix: config.metrics.prefix, buckets: config.metrics.buckets },
@@ -50,8 +48,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
   await projects.load();
   await tokens.load();
   const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
-  const version = await masterKeyVersion(db);
-  const cipher = new CredentialCipher(new Map([[version, masterKey]]), version);
+  const { cipher, key: masterKey } = await openCredentialCipher(config.masterKey, config.dataDir, db);
   const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
   await integrations.load();
   const selfMetrics = new SelfMetrics(aggregator);
