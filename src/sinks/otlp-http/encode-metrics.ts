@@ -35,26 +35,22 @@ const TWO_32 = 0x1_0000_0000;
 
 /**
  * Encoded attributes already in the buffer, by key then value: the attributes of a batch repeat
- * (one project id, a few regions, each app's id and name on every one of its series), so each
- * distinct pair is encoded once and copied afterwards. The number packs where the bytes are
- * (`mark()` after writing) and their length: `fromEnd * 2^16 + length`.
+ * (one project id, a few regions, each app's id and name on every one of its series and in every
+ * metric), so each distinct pair is encoded once and copied afterwards. The bytes cached include
+ * the field tag, so there is one cache per field number (7 in number points, 9 in histogram
+ * points, 1 in the resource). The number packs where the bytes are (`mark()` after writing, which
+ * is where they start, counted from the end) and their length: `fromEnd * 2^16 + length`.
  */
 type AttrCache = Map<string, Map<string, number>>;
 const MAX_CACHED_LEN = 0xffff;
 
-/** One KeyValue with a string AnyValue, its length in front, no tag (the caller's field varies). */
-function writeStringKeyValue(w: ProtoWriter, key: string, value: string, cache: AttrCache): void {
-  let byValue = cache.get(key);
-  if (byValue !== undefined) {
-    const ref = byValue.get(value);
-    if (ref !== undefined) {
-      w.copyWritten(Math.floor(ref / 0x10000), ref & 0xffff);
-      return;
-    }
-  } else {
-    byValue = new Map();
-    cache.set(key, byValue);
-  }
+interface AttrCaches {
+  readonly number: AttrCache;
+  readonly histogram: AttrCache;
+}
+
+/** One KeyValue with a string AnyValue and its tag; returns its cache entry (or -1: not cached). */
+function writeStringKeyValue(w: ProtoWriter, field: number, key: string, value: string): number {
   const m0 = w.mark();
   // AnyValue { string_value = 1 }
   const v0 = w.mark();
@@ -65,17 +61,47 @@ function writeStringKeyValue(w: ProtoWriter, key: string, value: string, cache: 
   w.string(key);
   w.tag(1, WIRE_LEN);
   w.lengthSince(m0);
-  const end = w.mark();
-  const len = end - m0;
-  if (len <= MAX_CACHED_LEN) byValue.set(value, end * 0x10000 + len);
+  w.tag(field, WIRE_LEN);
+  const start = w.mark();
+  const len = start - m0;
+  return len <= MAX_CACHED_LEN ? start * 0x10000 + len : -1;
 }
 
+/**
+ * The attributes of one point, in order. Cached pairs that were written next to each other before
+ * (the same labels on another series of the app, or in another metric) are copied as one run, so
+ * a point whose labels all repeat costs one or two copies rather than one per label.
+ */
 function writeAttributes(w: ProtoWriter, field: number, attrs: Attributes, cache: AttrCache): void {
+  let runStart = 0; // fromEnd of the run's first byte (0: no run pending)
+  let runLen = 0;
   for (let j = attrs.length - 1; j >= 0; j--) {
     const a = attrs[j];
-    writeStringKeyValue(w, a[0], a[1], cache);
-    w.tag(field, WIRE_LEN);
+    let byValue = cache.get(a[0]);
+    if (byValue === undefined) cache.set(a[0], (byValue = new Map()));
+    const ref = byValue.get(a[1]);
+    if (ref !== undefined) {
+      const start = Math.floor(ref / 0x10000);
+      const len = ref & 0xffff;
+      // Written backwards, this pair goes in front of the run: mergeable if it ends where the run starts.
+      if (runLen !== 0 && start - len === runStart) {
+        runLen += len;
+        runStart = start;
+      } else {
+        if (runLen !== 0) w.copyWritten(runStart, runLen);
+        runStart = start;
+        runLen = len;
+      }
+      continue;
+    }
+    if (runLen !== 0) {
+      w.copyWritten(runStart, runLen);
+      runLen = 0;
+    }
+    const entry = writeStringKeyValue(w, field, a[0], a[1]);
+    if (entry >= 0) byValue.set(a[1], entry);
   }
+  if (runLen !== 0) w.copyWritten(runStart, runLen);
 }
 
 interface Times {
@@ -139,7 +165,7 @@ function writeHistogramPoints(w: ProtoWriter, m: BatchMetric, t: Times, cache: A
   }
 }
 
-function writeMetric(w: ProtoWriter, m: BatchMetric, temporality: number, t: Times, cache: AttrCache): void {
+function writeMetric(w: ProtoWriter, m: BatchMetric, temporality: number, t: Times, caches: AttrCaches): void {
   const m0 = w.mark();
   const d0 = w.mark();
   let dataField: number;
@@ -148,15 +174,15 @@ function writeMetric(w: ProtoWriter, m: BatchMetric, temporality: number, t: Tim
     w.tag(3, WIRE_VARINT);
     w.varint32(temporality);
     w.tag(2, WIRE_VARINT);
-    writeNumberPoints(w, m.points, t, cache);
+    writeNumberPoints(w, m.points, t, caches.number);
     dataField = 7;
   } else if (m.type === 'gauge') {
-    writeNumberPoints(w, m.points, t, cache);
+    writeNumberPoints(w, m.points, t, caches.number);
     dataField = 5;
   } else {
     w.varint32(temporality);
     w.tag(2, WIRE_VARINT);
-    writeHistogramPoints(w, m, t, cache);
+    writeHistogramPoints(w, m, t, caches.histogram);
     dataField = 9;
   }
   w.lengthSince(d0);
@@ -213,7 +239,7 @@ function timesOf(batch: MetricBatch): Times {
 /** The batch as a protobuf ExportMetricsServiceRequest (one ResourceMetrics, one ScopeMetrics). */
 export function encodeMetricsProtobuf(batch: MetricBatch, resource: Attributes, scope: InstrumentationScope): Uint8Array {
   const w = new ProtoWriter(estimateSize(batch));
-  const cache: AttrCache = new Map();
+  const caches: AttrCaches = { number: new Map(), histogram: new Map() };
   const times = timesOf(batch);
   const temporality = temporalityOf(batch);
   const rm0 = w.mark();
@@ -221,7 +247,7 @@ export function encodeMetricsProtobuf(batch: MetricBatch, resource: Attributes, 
   for (let i = batch.metrics.length - 1; i >= 0; i--) {
     const m = batch.metrics[i];
     if (m.points.length === 0) continue;
-    writeMetric(w, m, temporality, times, cache);
+    writeMetric(w, m, temporality, times, caches);
     w.tag(2, WIRE_LEN);
   }
   writeScope(w, 1, scope);
@@ -247,6 +273,7 @@ export function jsonDouble(v: number): string {
 
 /** A non-negative integer count as a JSON uint64 string, exact beyond 2^53. */
 export function jsonUint64(v: number): string {
+  if (!(v >= 0)) throw new RangeError(`negative or NaN count: ${v}`);
   if (v < 9007199254740992) return `"${Math.floor(v)}"`;
   return `"${uint64Decimal(v >>> 0, Math.floor(v / TWO_32) >>> 0)}"`;
 }

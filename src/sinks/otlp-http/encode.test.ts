@@ -192,10 +192,36 @@ describe('metrics encoders round trip through the vendored schema', () => {
     ] };
     const dps = decodeMetricsProtobuf(encodeMetricsProtobuf(batch, RESOURCE, SCOPE)).resourceMetrics![0].scopeMetrics![0].metrics![0].sum!.dataPoints!;
     expect(dps).toHaveLength(3000);
-    for (let i = 0; i < 3000; i += 37) {
+    for (let i = 0; i < 3000; i++) {
       expect(dps[i].asDouble).toBe(i);
       expect(attrsOf(dps[i].attributes)).toEqual({ project_id: 'p', app_id: `app-${i % 97}`, region: i % 2 === 0 ? 'eu' : 'üs' });
     }
+  });
+
+  it('random label sets from small alphabets (many partial repeats) decode exactly, in both point kinds', () => {
+    let seed = 12345;
+    const rnd = (n: number) => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return (seed >>> 8) % n;
+    };
+    const keys = ['project_id', 'app_id', 'app_name', 'region', 'gpu'];
+    const values = ['a', 'b', 'ü', '', 'x"y', 'long-value-'.repeat(20)];
+    const sets: Attributes[] = [];
+    for (let i = 0; i < 1500; i++) {
+      const n = rnd(keys.length + 1);
+      const set: Array<[string, string]> = [];
+      for (let k = 0; k < n; k++) set.push([keys[(k + rnd(2)) % keys.length], values[rnd(values.length)]]);
+      sets.push(set);
+    }
+    const batch: MetricBatch = { projectId: 'p', temporality: 'cumulative', startMs: 1, timeMs: 2, metrics: [
+      { name: 'g', description: '', unit: '', type: 'gauge', keys: sets.map(String), points: sets.map((a, i) => ({ attributes: a, value: i })) },
+      { name: 'h', description: '', unit: 's', type: 'histogram', bounds: [1], keys: sets.map(String),
+        points: sets.map((a, i) => ({ attributes: a, count: i, sum: i, bucketCounts: [i, 0] })) },
+    ] };
+    const [g, h] = decodeMetricsProtobuf(encodeMetricsProtobuf(batch, RESOURCE, SCOPE)).resourceMetrics![0].scopeMetrics![0].metrics!;
+    const pairs = (kvs: KeyValue[] | undefined) => (kvs ?? []).map((kv) => [kv.key, kv.value.stringValue ?? '']);
+    expect(g.gauge!.dataPoints!.map((p) => pairs(p.attributes))).toEqual(sets);
+    expect(h.histogram!.dataPoints!.map((p) => pairs(p.attributes))).toEqual(sets);
   });
 
   it('refuses a histogram whose counts do not fit its bounds', () => {
@@ -204,6 +230,14 @@ describe('metrics encoders round trip through the vendored schema', () => {
     ] };
     expect(() => encodeMetricsProtobuf(batch, RESOURCE, SCOPE)).toThrow(/bucket counts/);
     expect(() => encodeMetricsJson(batch, RESOURCE, SCOPE)).toThrow(/bucket counts/);
+  });
+
+  it('refuses negative counts rather than wrapping them to huge uint64s', () => {
+    const batch: MetricBatch = { projectId: 'p', temporality: 'delta', startMs: 1, timeMs: 2, metrics: [
+      { name: 'h', description: '', unit: 's', type: 'histogram', bounds: [1], keys: ['a'], points: [{ attributes: [], count: 0, sum: 0, bucketCounts: [1, -1] }] },
+    ] };
+    expect(() => encodeMetricsProtobuf(batch, RESOURCE, SCOPE)).toThrow(RangeError);
+    expect(() => encodeMetricsJson(batch, RESOURCE, SCOPE)).toThrow(RangeError);
   });
 
   it('an empty batch is still a valid request', () => {
@@ -334,6 +368,22 @@ describe('through the test receiver', () => {
     expect(a.decodeError).toBeUndefined();
     expect(b.decodeError).toBeUndefined();
     expect(b.body).toEqual(a.body);
+  });
+
+  it('delays, and hangs until the client gives up', async () => {
+    rx.clear();
+    rx.reply({ delayMs: 150 }, { hang: true });
+    const t0 = performance.now();
+    const r = await fetch(`${rx.url}/v1/logs`, { method: 'POST', headers: { 'content-type': 'application/x-protobuf' }, body: encodeLogsProtobuf([], RESOURCE, SCOPE) });
+    expect(r.status).toBe(200);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    const hung = fetch(`${rx.url}/v1/logs`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' }, signal: AbortSignal.timeout(200) });
+    await expect(hung).rejects.toThrow();
+    const reqs = await rx.waitForRequests(2, { path: '/v1/logs' });
+    expect(reqs[1].body).toEqual({});
+    for (let i = 0; i < 50 && rx.hanging > 0; i++) await new Promise((res) => setTimeout(res, 10));
+    expect(rx.hanging).toBe(0);
+    await expect(rx.waitForRequests(3, { timeoutMs: 50 })).rejects.toThrow(/2 of 3 requests/);
   });
 });
 

@@ -145,6 +145,8 @@ export class ProtoWriter {
 
   /** A fixed64 of a non-negative integer up to 2^53 (counts). */
   fixed64Number(v: number): void {
+    // A negative count (a delta taken across a reset) would wrap to an absurd uint64.
+    if (!(v >= 0)) throw new RangeError(`negative or NaN count: ${v}`);
     this.fixed64(v >>> 0, Math.floor(v / TWO_32) >>> 0);
   }
 
@@ -175,6 +177,7 @@ export class ProtoWriter {
     let p = (this.pos -= n * 8);
     for (let i = 0; i < n; i++, p += 8) {
       const v = values[i];
+      if (!(v >= 0)) throw new RangeError(`negative or NaN count: ${v}`);
       view.setUint32(p, v >>> 0, true);
       view.setUint32(p + 4, v < TWO_32 ? 0 : Math.floor(v / TWO_32) >>> 0, true);
     }
