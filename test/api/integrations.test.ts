@@ -421,3 +421,28 @@ describe('secrets', () => {
     }
   });
 });
+
+describe('schedule', () => {
+  it('pushes by itself every interval_s', async () => {
+    const own = await startTestGateway({ env: { METERWAY_ALLOW_PRIVATE_EGRESS: '1' } });
+    const rx2 = await startOtlpReceiver();
+    try {
+      const q = await own.project();
+      await own.app.inject({ method: 'POST', url: '/v1/events', headers: own.auth(q.ingest), payload: { type: 'run', app_name: 'a', status: 'success' } });
+      const res = await own.app.inject({ method: 'POST', url: `/v1/projects/${q.id}/integrations`, headers: own.auth(q.manage), payload: { endpoint: rx2.url, config: { interval_s: 1 } } });
+      expect(res.statusCode).toBe(201);
+      const reqs = await rx2.waitForRequests(2, { timeoutMs: 10_000 });
+      expect(reqs.every((r) => r.path === '/v1/metrics')).toBe(true);
+      const status = (await own.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/integrations/${res.json().id}`, headers: own.auth(q.manage) })).json().status;
+      expect(status.last_success_at).not.toBeNull();
+      // A project without series gets no pushes at all.
+      const empty = await own.project('empty');
+      await own.app.inject({ method: 'POST', url: `/v1/projects/${empty.id}/integrations`, headers: own.auth(empty.manage), payload: { endpoint: `${rx2.url}/empty`, config: { interval_s: 1 } } });
+      await rx2.waitForRequests(reqs.length + 2, { timeoutMs: 10_000 });
+      expect(rx2.requests.some((r) => r.path.startsWith('/empty'))).toBe(false);
+    } finally {
+      await own.close();
+      await rx2.close();
+    }
+  });
+});

@@ -1,0 +1,37 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { post } from './http.js';
+import { DeliveryError } from './errors.js';
+
+let port = 0;
+let hits = 0;
+const server = createServer((_req, res) => {
+  hits++;
+  res.end('ok');
+});
+beforeAll(async () => {
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+describe('post', () => {
+  it('checks the address actually connected to, not only the one seen when saving', async () => {
+    // "localhost" goes through the guarded DNS lookup at connect time; a literal goes through the address check.
+    for (const host of ['localhost', '127.0.0.1', '[::ffff:127.0.0.1]']) {
+      const err = await post(new URL(`http://${host}:${port}/v1/metrics`), 'x', { headers: {}, timeoutMs: 2000, allowPrivate: false }).catch((e) => e);
+      expect(err, host).toBeInstanceOf(DeliveryError);
+      expect((err as DeliveryError).reason, host).toBe('egress_forbidden');
+      expect((err as DeliveryError).retryable).toBe(false);
+    }
+    expect(hits).toBe(0);
+  });
+
+  it('reaches a private address when the operator allows it', async () => {
+    const res = await post(new URL(`http://localhost:${port}/v1/metrics`), 'x', { headers: {}, timeoutMs: 2000, allowPrivate: true });
+    expect(res.status).toBe(200);
+    expect(res.body.toString()).toBe('ok');
+    expect(hits).toBe(1);
+  });
+});
