@@ -157,5 +157,6 @@ export async function main(): Promise<void> {
   const ratio = oursBest / sdkBest;
   console.log(`   ours (encodeMetricsProtobuf):              ${fmtRate(oursBest)} points (median of rounds ${fmtRate(median([ours.med, ours2.med]))})`);
   console.log(`   otlp-transformer 0.223 serializeRequest:   ${fmtRate(sdkBest)} points (median of rounds ${fmtRate(median([sdk.med, sdk2.med]))})`);
-  console.log(`   ratio (best rounds): ${ratio.toFixed(2)}x — target 2x: ${verdict(ratio >= 2)}`);
+  const medRatio = median([ours.med, ours2.med]) / median([sdk.med, sdk2.med]);
+  console.log(`   ratio (best rounds): ${ratio.toFixed(2)}x, of medians ${medRatio.toFixed(2)}x — target 2x: ${verdict(ratio >= 2)}`);
 }
