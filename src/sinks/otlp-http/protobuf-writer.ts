@@ -2,7 +2,7 @@
  * A protobuf writer that writes backwards: from the end of its buffer towards the start.
  *
  * Why backwards: a length-delimited message needs its byte length before its content, and the
- * content of an OTLP request nests five deep (request, ResourceMetrics, ScopeMetrics, Metric,
+ * content of an OTLP request nests six deep (request, ResourceMetrics, ScopeMetrics, Metric,
  * Sum/Histogram, data point). Forward writers either measure everything in a first pass (the
  * OpenTelemetry serializer does) or reserve a guess and move the content when the guess is wrong.
  * Written back to front, a message's content is already there when its length is due, so every
