@@ -37,6 +37,17 @@ export interface Querier {
   labelNames(matchers: readonly LabelMatcher[]): string[];
   /** Values of one label on series matching the matchers. */
   labelValues(name: string, matchers: readonly LabelMatcher[]): string[];
+  /** Label sets of series matching every matcher that have samples in [minMs, maxMs] (no samples read). */
+  seriesLabels?(matchers: readonly LabelMatcher[], minMs: number, maxMs: number): Labels[];
+  /** Metric metadata of the querier's project: metric name to its type, help and unit. */
+  metricMetadata?(metric?: string): Map<string, MetricMetadata>;
+}
+
+/** What Prometheus' /api/v1/metadata reports for a metric. */
+export interface MetricMetadata {
+  readonly type: string;
+  readonly help: string;
+  readonly unit: string;
 }
 
 export interface Queryable {

@@ -1,0 +1,339 @@
+/**
+ * Chunk encoding: Gorilla's delta-of-delta timestamps, and for values whichever of two encodings
+ * is smaller for the chunk:
+ * - XOR (Gorilla): each value XORed with the previous one, only the meaningful bits written;
+ *   exact for every float64 bit pattern (NaN payloads such as the staleness marker, -0, ±Inf).
+ * - Decimal: when every value is an integer divided by 10^k (k ≤ 9) that divides back to the very
+ *   same float, the integers are stored as deltas or deltas of deltas. Counters and gauges with a
+ *   few significant digits (0.73, 41.5) cost a few bits this way where XOR spends 40 or more,
+ *   because decimal fractions have long binary mantissas. VictoriaMetrics makes the same move.
+ *
+ * Samples may come in any order (out-of-order buffers are encoded as written); timestamps must be
+ * integers with |t| ≤ 2^50 ms so every delta of deltas stays exact in a double.
+ *
+ * Layout: byte 0 = value encoding (1 XOR, 2 decimal delta, 3 decimal delta-of-delta), then a bit
+ * stream: count (32 bits), first timestamp (zigzag, 53 bits), [decimal: scale (4 bits), first
+ * integer (zigzag, 53 bits)], [XOR: first value (64 bits)], then per further sample its timestamp
+ * delta of delta and its value.
+ */
+import { BitReader, BitWriter } from './bits.js';
+
+const ENC_XOR = 1;
+const ENC_DEC_DELTA = 2;
+const ENC_DEC_DOD = 3;
+
+const MAX_ABS_INT = 2 ** 50;
+const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+// Little-endian is what every platform Node runs on uses; the word order below depends on it.
+const LO = 0;
+const HI = 1;
+
+function zigzag(x: number): number {
+  return x >= 0 ? x * 2 : -x * 2 - 1;
+}
+
+function unzigzag(z: number): number {
+  // z / 2 rather than z >>> 1: z may exceed 32 bits.
+  return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
+}
+
+/** Bits a signed integer takes in the bucket code below. */
+function bucketBits(x: number): number {
+  const z = zigzag(x);
+  if (z === 0) return 1;
+  if (z < 128) return 9;
+  if (z < 4096) return 15;
+  if (z < 131072) return 21;
+  if (z < 16777216) return 29;
+  if (z < 4294967296) return 38;
+  return 59;
+}
+
+function writeBucket(w: BitWriter, x: number): void {
+  const z = zigzag(x);
+  if (z === 0) w.write(0, 1);
+  else if (z < 128) w.write((0b10 << 7) | z, 9);
+  else if (z < 4096) w.write((0b110 << 12) | z, 15);
+  else if (z < 131072) w.write((0b1110 << 17) | z, 21);
+  else if (z < 16777216) {
+    w.write(0b11110, 5);
+    w.write(z, 24);
+  } else if (z < 4294967296) {
+    w.write(0b111110, 6);
+    w.write32(z, 32);
+  } else {
+    w.write(0b111111, 6);
+    w.writeBig(z);
+  }
+}
+
+function readBucket(r: BitReader): number {
+  if (r.read(1) === 0) return 0;
+  if (r.read(1) === 0) return unzigzag(r.read(7));
+  if (r.read(1) === 0) return unzigzag(r.read(12));
+  if (r.read(1) === 0) return unzigzag(r.read(17));
+  if (r.read(1) === 0) return unzigzag(r.read(24));
+  if (r.read(1) === 0) return unzigzag(r.read32(32));
+  return unzigzag(r.readBig());
+}
+
+/** Whether `t` can be stored: an integer within ±2^50 ms (about ±35,000 years). */
+export function validTimestamp(t: number): boolean {
+  return Number.isInteger(t) && t <= MAX_ABS_INT && t >= -MAX_ABS_INT;
+}
+
+/** The smallest k for which every value is an exact integer / 10^k, or -1. */
+function decimalScale(vs: ArrayLike<number>, n: number): number {
+  let k = 0;
+  for (let i = 0; i < n; i++) {
+    const v = vs[i];
+    if (v === 0 && 1 / v < 0) return -1; // -0 would come back as +0
+    for (;;) {
+      const p = POW10[k];
+      const m = Math.round(v * p);
+      if (m / p === v && Math.abs(m) <= MAX_ABS_INT) break;
+      if (++k >= POW10.length) return -1;
+    }
+  }
+  return k;
+}
+
+function dodCost(ms: Float64Array, n: number, dod: boolean): number {
+  let bits = 0;
+  let prevDelta = 0;
+  for (let i = 1; i < n; i++) {
+    const d = ms[i] - ms[i - 1];
+    bits += bucketBits(dod ? d - prevDelta : d);
+    prevDelta = d;
+  }
+  return bits;
+}
+
+function xorCost(vs: ArrayLike<number>, n: number): number {
+  // An upper-bound-ish estimate is enough to choose: the real encoder reuses windows.
+  let bits = 0;
+  f64[0] = vs[0];
+  let ph = u32[HI];
+  let pl = u32[LO];
+  for (let i = 1; i < n; i++) {
+    f64[0] = vs[i];
+    const h = u32[HI];
+    const l = u32[LO];
+    const xh = (h ^ ph) >>> 0;
+    const xl = (l ^ pl) >>> 0;
+    ph = h;
+    pl = l;
+    if (xh === 0 && xl === 0) {
+      bits += 1;
+      continue;
+    }
+    const lz = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    const tz = xl !== 0 ? 31 - Math.clz32(xl & -xl) : 32 + 31 - Math.clz32(xh & -xh);
+    bits += 2 + 64 - lz - tz;
+  }
+  return bits;
+}
+
+/** Encodes `n` samples (timestamps in ms, values as float64). */
+export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, n: number): Uint8Array {
+  const w = new BitWriter(16 + n * 2);
+  const k = n > 0 ? decimalScale(vs, n) : -1;
+  let enc = ENC_XOR;
+  let ms: Float64Array | undefined;
+  if (k >= 0) {
+    const p = POW10[k];
+    ms = new Float64Array(n);
+    for (let i = 0; i < n; i++) ms[i] = Math.round(vs[i] * p);
+    const delta = dodCost(ms, n, false);
+    const dod = dodCost(ms, n, true);
+    const best = Math.min(delta, dod);
+    if (best + 57 < xorCost(vs, n) + 64) enc = delta <= dod ? ENC_DEC_DELTA : ENC_DEC_DOD;
+  }
+  w.write(enc, 8);
+  w.write32(n >>> 0, 32);
+  if (n === 0) return w.finish().slice();
+  w.writeBig(zigzag(ts[0]));
+  if (enc === ENC_XOR) {
+    writeXor(w, ts, vs, n);
+  } else {
+    w.write(k, 4);
+    w.writeBig(zigzag(ms![0]));
+    const dod = enc === ENC_DEC_DOD;
+    let prevDt = 0;
+    let prevDm = 0;
+    for (let i = 1; i < n; i++) {
+      const dt = ts[i] - ts[i - 1];
+      writeBucket(w, dt - prevDt);
+      prevDt = dt;
+      const dm = ms![i] - ms![i - 1];
+      writeBucket(w, dod ? dm - prevDm : dm);
+      prevDm = dm;
+    }
+  }
+  return w.finish().slice();
+}
+
+function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number): void {
+  f64[0] = vs[0];
+  let ph = u32[HI];
+  let pl = u32[LO];
+  w.write32(ph, 32);
+  w.write32(pl, 32);
+  let prevDt = 0;
+  let wLz = -1; // the reusable window, -1 while there is none
+  let wTz = 0;
+  for (let i = 1; i < n; i++) {
+    const dt = ts[i] - ts[i - 1];
+    writeBucket(w, dt - prevDt);
+    prevDt = dt;
+    f64[0] = vs[i];
+    const h = u32[HI];
+    const l = u32[LO];
+    const xh = (h ^ ph) >>> 0;
+    const xl = (l ^ pl) >>> 0;
+    ph = h;
+    pl = l;
+    if (xh === 0 && xl === 0) {
+      w.write(0, 1);
+      continue;
+    }
+    let lz = xh !== 0 ? Math.clz32(xh) : 32 + Math.clz32(xl);
+    const tz = xl !== 0 ? 31 - Math.clz32(xl & -xl) : 63 - Math.clz32(xh & -xh);
+    if (lz > 31) lz = 31; // 5 bits of leading-zero count, as in Gorilla
+    let useLz: number;
+    let useTz: number;
+    if (wLz >= 0 && lz >= wLz && tz >= wTz) {
+      w.write(0b10, 2);
+      useLz = wLz;
+      useTz = wTz;
+    } else {
+      const sig = 64 - lz - tz;
+      w.write(0b11, 2);
+      w.write(lz, 5);
+      w.write(sig & 63, 6); // 64 significant bits are written as 0
+      wLz = lz;
+      wTz = tz;
+      useLz = lz;
+      useTz = tz;
+    }
+    writeBits64(w, xh, xl, useTz, 64 - useLz - useTz);
+  }
+}
+
+/** Writes `sig` bits of the 64-bit value (xh:xl) shifted right by `tz`. */
+function writeBits64(w: BitWriter, xh: number, xl: number, tz: number, sig: number): void {
+  let sh: number;
+  let sl: number;
+  if (tz === 0) {
+    sh = xh;
+    sl = xl;
+  } else if (tz < 32) {
+    sl = ((xl >>> tz) | (xh << (32 - tz))) >>> 0;
+    sh = xh >>> tz;
+  } else {
+    sl = xh >>> (tz - 32);
+    sh = 0;
+  }
+  if (sig > 32) {
+    w.write32(sh, sig - 32);
+    w.write32(sl, 32);
+  } else {
+    w.write32(sl, sig);
+  }
+}
+
+/** Number of samples in an encoded chunk, without decoding it. */
+export function chunkCount(buf: Uint8Array): number {
+  return ((buf[1] << 24) | (buf[2] << 16) | (buf[3] << 8) | buf[4]) >>> 0;
+}
+
+/**
+ * Decodes a chunk into `ts`/`vs` from index `at`; returns the number of samples. The arrays must
+ * have room for chunkCount(buf) more samples.
+ */
+export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Array, at: number): number {
+  const r = new BitReader(buf, 1);
+  const enc = buf[0];
+  const n = r.read32(32);
+  if (n === 0) return 0;
+  let t = unzigzag(r.readBig());
+  ts[at] = t;
+  let prevDt = 0;
+  if (enc === ENC_XOR) {
+    let h = r.read32(32);
+    let l = r.read32(32);
+    u32[HI] = h;
+    u32[LO] = l;
+    vs[at] = f64[0];
+    let wLz = 0;
+    let wTz = 0;
+    for (let i = 1; i < n; i++) {
+      prevDt += readBucket(r);
+      t += prevDt;
+      ts[at + i] = t;
+      if (r.read(1) !== 0) {
+        if (r.read(1) !== 0) {
+          wLz = r.read(5);
+          let sig = r.read(6);
+          if (sig === 0) sig = 64;
+          wTz = 64 - wLz - sig;
+        }
+        const sig = 64 - wLz - wTz;
+        let sh = 0;
+        let sl: number;
+        if (sig > 32) {
+          sh = r.read32(sig - 32);
+          sl = r.read32(32);
+        } else {
+          sl = r.read32(sig);
+        }
+        let xh: number;
+        let xl: number;
+        if (wTz === 0) {
+          xh = sh;
+          xl = sl;
+        } else if (wTz < 32) {
+          xl = (sl << wTz) >>> 0;
+          xh = ((sh << wTz) | (sl >>> (32 - wTz))) >>> 0;
+        } else {
+          xl = 0;
+          xh = (sl << (wTz - 32)) >>> 0;
+        }
+        h = (h ^ xh) >>> 0;
+        l = (l ^ xl) >>> 0;
+        u32[HI] = h;
+        u32[LO] = l;
+      }
+      vs[at + i] = f64[0];
+    }
+    return n;
+  }
+  const k = r.read(4);
+  const p = POW10[k];
+  let m = unzigzag(r.readBig());
+  vs[at] = m / p;
+  const dod = enc === ENC_DEC_DOD;
+  let dm = 0;
+  for (let i = 1; i < n; i++) {
+    prevDt += readBucket(r);
+    t += prevDt;
+    ts[at + i] = t;
+    if (dod) dm += readBucket(r);
+    else dm = readBucket(r);
+    m += dm;
+    vs[at + i] = m / p;
+  }
+  return n;
+}
+
+/** Decodes a whole chunk. */
+export function decodeChunk(buf: Uint8Array): { ts: Float64Array; vs: Float64Array } {
+  const n = chunkCount(buf);
+  const ts = new Float64Array(n);
+  const vs = new Float64Array(n);
+  decodeChunkInto(buf, ts, vs, 0);
+  return { ts, vs };
+}

@@ -1,0 +1,649 @@
+/**
+ * The embedded time-series store: series per project, samples in compressed chunks in SQLite
+ * (`tsdb.db`, WAL mode), an append log for crash safety, retention by whole chunks.
+ * See README.md for the design and why SQLite.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import SQLite from 'better-sqlite3';
+import type { Labels } from '../core/labels.js';
+import type { Queryable } from '../core/queryable.js';
+import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, validTimestamp } from './chunk.js';
+import { ProjectIndex } from './postings.js';
+import { TsdbQuerier } from './querier.js';
+import { MemSeries } from './series.js';
+
+export interface TsdbOptions {
+  /** Directory of the database file; ignored when `path` is given. */
+  readonly dir?: string;
+  /** Database file (default `dir/tsdb.db`). */
+  readonly path?: string;
+  /** Samples older than now - retentionMs are dropped; 0 keeps everything. */
+  readonly retentionMs?: number;
+  /** Samples per chunk (default 120, as Prometheus). */
+  readonly chunkSamples?: number;
+  /** Append-log size past which open heads are saved and the log emptied (default 16 MiB). */
+  readonly checkpointBytes?: number;
+  /**
+   * SQLite's synchronous setting. `full` (default) syncs the log on every commit, so a committed
+   * batch survives a power loss too; `normal` survives process crashes (kill -9) only.
+   */
+  readonly synchronous?: 'full' | 'normal';
+  /** Wall clock (ms), for retention. */
+  readonly now?: () => number;
+}
+
+export interface Sample {
+  readonly labels: Labels;
+  readonly t: number;
+  readonly v: number;
+}
+
+export interface AppendResult {
+  /** Samples stored (in order or out of order). */
+  appended: number;
+  /** Of those, samples at or before their series' newest timestamp. */
+  outOfOrder: number;
+  /** Samples refused: bad timestamp, older than retention, or a label set without a name. */
+  rejected: number;
+}
+
+export interface MetricMetadata {
+  readonly type: string;
+  readonly help: string;
+  readonly unit: string;
+}
+
+export interface TsdbStats {
+  projects: number;
+  series: number;
+  headSamples: number;
+  oooSamples: number;
+  logBytes: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, project TEXT NOT NULL, labels TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS chunks (
+  series_id INTEGER NOT NULL, max_t INTEGER NOT NULL, seq INTEGER NOT NULL,
+  min_t INTEGER NOT NULL, ooo INTEGER NOT NULL, data BLOB NOT NULL,
+  PRIMARY KEY (series_id, max_t, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS heads (series_id INTEGER PRIMARY KEY, head BLOB, ooo BLOB);
+CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
+  help TEXT NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (project, name)) WITHOUT ROWID;
+`;
+
+const PROJECT_LABEL = 'project_id';
+
+/** A chunk row as reads see it. */
+export interface ChunkRow {
+  readonly ooo: number;
+  readonly seq: number;
+  readonly data: Uint8Array;
+}
+
+export class Tsdb implements Queryable {
+  readonly db: SQLite.Database;
+  readonly retentionMs: number;
+  private readonly chunkSamples: number;
+  private readonly checkpointBytes: number;
+  private readonly now: () => number;
+  private readonly projects = new Map<string, ProjectIndex>();
+  private readonly byId = new Map<number, MemSeries>();
+  /** Label objects seen before, so a caller reusing its label objects skips canonicalising. */
+  private readonly labelCache = new WeakMap<Labels, MemSeries>();
+  private readonly metadataByProject = new Map<string, Map<string, MetricMetadata>>();
+  private nextSeq = 1;
+  private logBytes = 0;
+  private replaying = false;
+  private retentionTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  private readonly stmts: {
+    insertSeries: SQLite.Statement;
+    deleteSeries: SQLite.Statement;
+    insertChunk: SQLite.Statement;
+    readChunks: SQLite.Statement;
+    insertLog: SQLite.Statement;
+    insertHead: SQLite.Statement;
+    clearHeads: SQLite.Statement;
+    clearLog: SQLite.Statement;
+    deleteOldChunks: SQLite.Statement;
+    chunkBounds: SQLite.Statement;
+    upsertMetadata: SQLite.Statement;
+  };
+
+  private constructor(db: SQLite.Database, opts: TsdbOptions) {
+    this.db = db;
+    this.retentionMs = opts.retentionMs ?? 0;
+    this.chunkSamples = opts.chunkSamples ?? 120;
+    this.checkpointBytes = opts.checkpointBytes ?? 16 * 1024 * 1024;
+    this.now = opts.now ?? Date.now;
+    this.stmts = {
+      insertSeries: db.prepare('INSERT INTO series (project, labels) VALUES (?, ?)'),
+      deleteSeries: db.prepare('DELETE FROM series WHERE id = ?'),
+      insertChunk: db.prepare('INSERT INTO chunks (series_id, max_t, seq, min_t, ooo, data) VALUES (?, ?, ?, ?, ?, ?)'),
+      readChunks: db.prepare('SELECT ooo, seq, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY max_t, seq'),
+      insertLog: db.prepare('INSERT INTO wal (data) VALUES (?)'),
+      insertHead: db.prepare('INSERT INTO heads (series_id, head, ooo) VALUES (?, ?, ?)'),
+      clearHeads: db.prepare('DELETE FROM heads'),
+      clearLog: db.prepare('DELETE FROM wal'),
+      deleteOldChunks: db.prepare('DELETE FROM chunks WHERE series_id = ? AND max_t < ?'),
+      chunkBounds: db.prepare('SELECT MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(ooo) AS ooo FROM chunks WHERE series_id = ?'),
+      upsertMetadata: db.prepare(
+        'INSERT INTO metadata (project, name, type, help, unit) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project, name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit',
+      ),
+    };
+  }
+
+  /** Opens (or creates) the store and recovers what the last run left: heads, then the log. */
+  static open(opts: TsdbOptions): Tsdb {
+    const path = opts.path ?? join(opts.dir ?? '.', 'tsdb.db');
+    if (path !== ':memory:') mkdirSync(join(path, '..'), { recursive: true });
+    const db = new SQLite(path);
+    // Must precede the first table, or it has no effect: lets retention hand space back.
+    db.pragma('auto_vacuum = INCREMENTAL');
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    db.pragma('busy_timeout = 5000');
+    db.exec(SCHEMA);
+    const store = new Tsdb(db, opts);
+    store.load();
+    return store;
+  }
+
+  private load(): void {
+    for (const row of this.db.prepare('SELECT id, project, labels FROM series ORDER BY id').iterate() as Iterable<{ id: number; project: string; labels: string }>) {
+      const pairs = JSON.parse(row.labels) as string[];
+      this.addSeries(new MemSeries(row.id, row.project, row.labels, pairs, pairsToLabels(pairs)));
+    }
+    const bounds = this.db.prepare('SELECT series_id AS id, MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(ooo) AS ooo, MAX(seq) AS seq FROM chunks GROUP BY series_id').all() as Array<{ id: number; lo: number; hi: number; oldest: number; ooo: number; seq: number }>;
+    for (const b of bounds) {
+      const s = this.byId.get(b.id);
+      if (s === undefined) continue;
+      s.storedMinT = b.lo;
+      s.storedMaxT = b.hi;
+      s.oldestChunkMaxT = b.oldest;
+      s.storedOoo = b.ooo === 1;
+      s.lastT = b.hi;
+      if (b.seq >= this.nextSeq) this.nextSeq = b.seq + 1;
+    }
+    for (const row of this.db.prepare('SELECT series_id AS id, head, ooo FROM heads').iterate() as Iterable<{ id: number; head: Buffer | null; ooo: Buffer | null }>) {
+      const s = this.byId.get(row.id);
+      if (s === undefined) continue;
+      if (row.head !== null) {
+        const { ts, vs } = decodeChunk(row.head);
+        for (let i = 0; i < ts.length; i++) s.pushHead(ts[i], vs[i], this.chunkSamples);
+        if (ts.length > 0 && ts[ts.length - 1] > s.lastT) s.lastT = ts[ts.length - 1];
+      }
+      if (row.ooo !== null) {
+        const { ts, vs } = decodeChunk(row.ooo);
+        for (let i = 0; i < ts.length; i++) s.pushOoo(ts[i], vs[i], this.chunkSamples);
+      }
+    }
+    for (const row of this.db.prepare('SELECT project, name, type, help, unit FROM metadata').iterate() as Iterable<{ project: string; name: string } & MetricMetadata>) {
+      this.metadataMap(row.project).set(row.name, { type: row.type, help: row.help, unit: row.unit });
+    }
+    // Replaying re-derives head state and chunk cuts exactly as they happened; chunks cut after the
+    // last checkpoint are already on disk (same transaction as their log record), so none is written.
+    this.replaying = true;
+    try {
+      for (const row of this.db.prepare('SELECT data FROM wal ORDER BY id').iterate() as Iterable<{ data: Buffer }>) {
+        this.replayRecord(row.data);
+      }
+    } finally {
+      this.replaying = false;
+    }
+    this.checkpoint();
+  }
+
+  private addSeries(s: MemSeries): void {
+    let idx = this.projects.get(s.project);
+    if (idx === undefined) this.projects.set(s.project, (idx = new ProjectIndex(s.project)));
+    idx.add(s);
+    this.byId.set(s.id, s);
+  }
+
+  private metadataMap(project: string): Map<string, MetricMetadata> {
+    let m = this.metadataByProject.get(project);
+    if (m === undefined) this.metadataByProject.set(project, (m = new Map()));
+    return m;
+  }
+
+  /**
+   * The series for a label set in `project`, created when new (inside the caller's transaction).
+   * `project_id` is forced to the project and empty values dropped (Prometheus treats an empty
+   * label as absent). Undefined for a label set without a metric name.
+   */
+  private resolve(project: string, labels: Labels): MemSeries | undefined {
+    const cached = this.labelCache.get(labels);
+    if (cached !== undefined && cached.project === project && !cached.deleted) return cached;
+    const names: string[] = [];
+    for (const n in labels) {
+      const v = labels[n];
+      if (typeof v === 'string' && v !== '' && n !== PROJECT_LABEL) names.push(n);
+    }
+    if (!names.includes('__name__')) return undefined;
+    names.push(PROJECT_LABEL);
+    names.sort();
+    const pairs: string[] = [];
+    for (const n of names) pairs.push(n, n === PROJECT_LABEL ? project : labels[n]);
+    const key = JSON.stringify(pairs);
+    let s = this.projects.get(project)?.byKey.get(key);
+    if (s === undefined) {
+      const id = Number(this.stmts.insertSeries.run(project, key).lastInsertRowid);
+      s = new MemSeries(id, project, key, pairs, pairsToLabels(pairs));
+      this.addSeries(s);
+    }
+    this.labelCache.set(labels, s);
+    return s;
+  }
+
+  /**
+   * A reference to the series of a label set, for `appendRefs` (creates the series). Undefined when
+   * the label set has no metric name.
+   */
+  ref(project: string, labels: Labels): number | undefined {
+    let id: number | undefined;
+    this.db.transaction(() => {
+      id = this.resolve(project, labels)?.id;
+    })();
+    return id;
+  }
+
+  /**
+   * Appends samples of one project as one durable transaction: when this returns, a crash loses
+   * none of them. Samples at or before a series' newest timestamp are kept as out-of-order data;
+   * a second sample at the same timestamp replaces the first (last write wins).
+   */
+  appendBatch(project: string, samples: readonly Sample[]): AppendResult {
+    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0 };
+    const log = new LogBuilder(samples.length);
+    const minT = this.minAcceptedT();
+    this.db.transaction(() => {
+      for (const smp of samples) {
+        // Checked before resolving, so a refused sample does not leave an empty series behind.
+        const s = validTimestamp(smp.t) && smp.t >= minT && typeof smp.v === 'number' ? this.resolve(project, smp.labels) : undefined;
+        if (s === undefined) {
+          res.rejected++;
+          continue;
+        }
+        if (this.apply(s, smp.t, smp.v)) res.outOfOrder++;
+        res.appended++;
+        log.add(s.id, smp.t, smp.v);
+      }
+      this.writeLog(log);
+    })();
+    this.maybeCheckpoint();
+    return res;
+  }
+
+  /** Columnar append by series references (from `ref`): the bulk path for import and benchmarks. */
+  appendRefs(project: string, refs: ArrayLike<number>, ts: ArrayLike<number>, vs: Float64Array): AppendResult {
+    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0 };
+    const log = new LogBuilder(refs.length);
+    const minT = this.minAcceptedT();
+    this.db.transaction(() => {
+      for (let i = 0; i < refs.length; i++) {
+        const s = this.byId.get(refs[i]);
+        const t = ts[i];
+        if (s === undefined || s.project !== project || s.deleted || !validTimestamp(t) || t < minT) {
+          res.rejected++;
+          continue;
+        }
+        if (this.apply(s, t, vs[i])) res.outOfOrder++;
+        res.appended++;
+        log.add(s.id, t, vs[i]);
+      }
+      this.writeLog(log);
+    })();
+    this.maybeCheckpoint();
+    return res;
+  }
+
+  private minAcceptedT(): number {
+    return this.retentionMs > 0 ? this.now() - this.retentionMs : -Infinity;
+  }
+
+  /** Adds one sample to a series' head or out-of-order buffer; true when out of order. */
+  private apply(s: MemSeries, t: number, v: number): boolean {
+    if (t > s.lastT) {
+      if (s.headN >= this.chunkSamples) this.cutHead(s);
+      s.pushHead(t, v, this.chunkSamples);
+      s.lastT = t;
+      return false;
+    }
+    s.pushOoo(t, v, this.chunkSamples);
+    if (s.oooN >= this.chunkSamples) this.flushOoo(s);
+    return true;
+  }
+
+  private cutHead(s: MemSeries): void {
+    const n = s.headN;
+    const minT = s.headT![0];
+    const maxT = s.headT![n - 1];
+    if (!this.replaying) {
+      this.stmts.insertChunk.run(s.id, maxT, this.nextSeq++, minT, 0, encodeChunk(s.headT!, s.headV!, n));
+    }
+    s.noteChunk(minT, maxT, false);
+    s.clearHead();
+  }
+
+  /** Writes the out-of-order buffer as one chunk, sorted, later writes winning ties. */
+  private flushOoo(s: MemSeries): void {
+    const { ts, vs, n } = sortDedupe(s.oooT!, s.oooV!, s.oooN);
+    if (!this.replaying) this.stmts.insertChunk.run(s.id, ts[n - 1], this.nextSeq++, ts[0], 1, encodeChunk(ts, vs, n));
+    s.noteChunk(ts[0], ts[n - 1], true);
+    s.clearOoo();
+  }
+
+  private writeLog(log: LogBuilder): void {
+    if (log.n === 0 || this.replaying) return;
+    const rec = log.encode();
+    this.stmts.insertLog.run(rec);
+    this.logBytes += rec.length;
+  }
+
+  private replayRecord(buf: Buffer): void {
+    let off = 0;
+    const groups = buf.readUInt32LE(off);
+    off += 4;
+    for (let g = 0; g < groups; g++) {
+      const id = buf.readUInt32LE(off);
+      const len = buf.readUInt32LE(off + 4);
+      off += 8;
+      const s = this.byId.get(id);
+      if (s !== undefined) {
+        const { ts, vs } = decodeChunk(buf.subarray(off, off + len));
+        for (let i = 0; i < ts.length; i++) this.apply(s, ts[i], vs[i]);
+      }
+      off += len;
+    }
+  }
+
+  private maybeCheckpoint(): void {
+    if (this.logBytes >= this.checkpointBytes) this.checkpoint();
+  }
+
+  /**
+   * Saves every open head and out-of-order buffer and empties the append log, in one
+   * transaction: recovery then starts from these heads instead of replaying a growing log.
+   */
+  checkpoint(): void {
+    this.db.transaction(() => this.checkpointInTx())();
+  }
+
+  private checkpointInTx(): void {
+    this.stmts.clearHeads.run();
+    for (const s of this.byId.values()) {
+      if (s.headN === 0 && s.oooN === 0) continue;
+      const head = s.headN > 0 ? encodeChunk(s.headT!, s.headV!, s.headN) : null;
+      const ooo = s.oooN > 0 ? encodeChunk(s.oooT!, s.oooV!, s.oooN) : null;
+      this.stmts.insertHead.run(s.id, head, ooo);
+    }
+    this.stmts.clearLog.run();
+    this.logBytes = 0;
+  }
+
+  /**
+   * Drops chunks wholly older than now - retentionMs (whole chunks: a chunk straddling the cutoff
+   * stays until it is wholly past), and series left without data. Cheap when nothing is due:
+   * each series keeps the max_t of its oldest chunk.
+   */
+  applyRetention(nowMs = this.now()): { chunkRowsDeleted: number; seriesDeleted: number } {
+    const out = { chunkRowsDeleted: 0, seriesDeleted: 0 };
+    if (this.retentionMs <= 0) return out;
+    const cutoff = nowMs - this.retentionMs;
+    let touched = false;
+    this.db.transaction(() => {
+      for (const s of [...this.byId.values()]) {
+        if (s.oldestChunkMaxT < cutoff) {
+          out.chunkRowsDeleted += this.stmts.deleteOldChunks.run(s.id, cutoff).changes;
+          const b = this.stmts.chunkBounds.get(s.id) as { lo: number | null; hi: number | null; oldest: number | null; ooo: number | null };
+          s.storedMinT = b.lo ?? Infinity;
+          s.storedMaxT = b.hi ?? -Infinity;
+          s.oldestChunkMaxT = b.oldest ?? Infinity;
+          s.storedOoo = b.ooo === 1;
+          touched = true;
+        }
+        if (s.headN > 0 && s.headT![s.headN - 1] < cutoff) {
+          s.clearHead();
+          touched = true;
+        }
+        if (s.oooN > 0 && s.maxOooT() < cutoff) {
+          s.clearOoo();
+          touched = true;
+        }
+        if (s.isEmpty()) {
+          this.stmts.deleteSeries.run(s.id);
+          s.deleted = true;
+          this.byId.delete(s.id);
+          const idx = this.projects.get(s.project)!;
+          idx.remove(s);
+          if (idx.size === 0) this.projects.delete(s.project);
+          out.seriesDeleted++;
+          touched = true;
+        }
+      }
+      // The heads table and the log may name what was just dropped: rewrite them now.
+      if (touched) this.checkpointInTx();
+    })();
+    if (touched) this.db.pragma('incremental_vacuum');
+    return out;
+  }
+
+  /** Runs retention every `intervalMs` (default one minute) until close. */
+  startRetention(intervalMs = 60_000): void {
+    if (this.retentionTimer !== undefined || this.retentionMs <= 0) return;
+    this.retentionTimer = setInterval(() => this.applyRetention(), intervalMs);
+    this.retentionTimer.unref();
+  }
+
+  /** Records a metric's type, help and unit for a project (written only when it changed). */
+  setMetadata(project: string, name: string, meta: MetricMetadata): void {
+    const m = this.metadataMap(project);
+    const old = m.get(name);
+    if (old !== undefined && old.type === meta.type && old.help === meta.help && old.unit === meta.unit) return;
+    m.set(name, { type: meta.type, help: meta.help, unit: meta.unit });
+    this.stmts.upsertMetadata.run(project, name, meta.type, meta.help, meta.unit);
+  }
+
+  /** Metric metadata of one project. */
+  metadata(project: string): ReadonlyMap<string, MetricMetadata> {
+    return this.metadataByProject.get(project) ?? new Map();
+  }
+
+  /** Projects with stored series. */
+  projectIds(): string[] {
+    return [...this.projects.keys()];
+  }
+
+  /** A project's index (undefined when it has no series). For the querier only. */
+  index(project: string): ProjectIndex | undefined {
+    return this.projects.get(project);
+  }
+
+  querier(project: string, minMs: number, maxMs: number): TsdbQuerier {
+    return new TsdbQuerier(this, project, minMs, maxMs);
+  }
+
+  /**
+   * One series' samples in [minMs, maxMs], merged across chunks, head and out-of-order data;
+   * null when there are none. Values in a Float64Array (keeps staleness markers).
+   */
+  read(s: MemSeries, minMs: number, maxMs: number): { ts: Float64Array; vs: Float64Array } | null {
+    const rows: ChunkRow[] = s.storedMaxT >= minMs && s.storedMinT <= maxMs ? (this.stmts.readChunks.all(s.id, minMs, maxMs) as ChunkRow[]) : [];
+    const headIn = s.headN > 0 && s.headT![0] <= maxMs && s.headT![s.headN - 1] >= minMs;
+    let oooIn = false;
+    for (let i = 0; i < s.oooN && !oooIn; i++) oooIn = s.oooT![i] >= minMs && s.oooT![i] <= maxMs;
+    let total = headIn ? s.headN : 0;
+    let merge = oooIn;
+    for (const r of rows) {
+      total += chunkCount(r.data);
+      if (r.ooo === 1) merge = true;
+    }
+    if (oooIn) total += s.oooN;
+    if (total === 0) return null;
+    const ts = new Float64Array(total);
+    const vs = new Float64Array(total);
+    let n = 0;
+    if (!merge) {
+      // In-order chunks do not overlap and come ordered by max_t; the head follows them.
+      for (const r of rows) n += decodeChunkInto(r.data, ts, vs, n);
+      if (headIn) {
+        ts.set(s.headT!.subarray(0, s.headN), n);
+        vs.set(s.headV!.subarray(0, s.headN), n);
+        n += s.headN;
+      }
+      return trim(ts, vs, n, minMs, maxMs);
+    }
+    // Precedence for equal timestamps: in-order data, then out-of-order chunks in write order
+    // (seq), then the out-of-order buffer, so the last write wins.
+    const prio = new Float64Array(total);
+    for (const r of rows) {
+      const k = decodeChunkInto(r.data, ts, vs, n);
+      prio.fill(r.ooo === 1 ? r.seq : 0, n, n + k);
+      n += k;
+    }
+    if (headIn) {
+      ts.set(s.headT!.subarray(0, s.headN), n);
+      vs.set(s.headV!.subarray(0, s.headN), n);
+      n += s.headN;
+    }
+    if (oooIn) {
+      ts.set(s.oooT!.subarray(0, s.oooN), n);
+      vs.set(s.oooV!.subarray(0, s.oooN), n);
+      prio.fill(Number.MAX_SAFE_INTEGER, n, n + s.oooN);
+      n += s.oooN;
+    }
+    const order = Array.from({ length: n }, (_, i) => i);
+    order.sort((a, b) => ts[a] - ts[b] || prio[a] - prio[b] || a - b);
+    const mt = new Float64Array(n);
+    const mv = new Float64Array(n);
+    let m = 0;
+    for (let i = 0; i < n; i++) {
+      const j = order[i];
+      if (m > 0 && mt[m - 1] === ts[j]) m--;
+      mt[m] = ts[j];
+      mv[m++] = vs[j];
+    }
+    return trim(mt, mv, m, minMs, maxMs);
+  }
+
+  stats(): TsdbStats {
+    let headSamples = 0;
+    let oooSamples = 0;
+    for (const s of this.byId.values()) {
+      headSamples += s.headN;
+      oooSamples += s.oooN;
+    }
+    return { projects: this.projects.size, series: this.byId.size, headSamples, oooSamples, logBytes: this.logBytes };
+  }
+
+  /** Saves heads, empties the log, hands free pages back and closes the file. Idempotent. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    this.checkpoint();
+    this.db.pragma('incremental_vacuum');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.close();
+  }
+}
+
+function pairsToLabels(pairs: readonly string[]): Labels {
+  const l: Record<string, string> = {};
+  for (let i = 0; i < pairs.length; i += 2) l[pairs[i]] = pairs[i + 1];
+  return Object.freeze(l);
+}
+
+function lowerBound(a: Float64Array, n: number, x: number): number {
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid] < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function trim(ts: Float64Array, vs: Float64Array, n: number, minMs: number, maxMs: number): { ts: Float64Array; vs: Float64Array } | null {
+  const lo = lowerBound(ts, n, minMs);
+  let hi = lowerBound(ts, n, maxMs);
+  if (hi < n && ts[hi] === maxMs) hi++;
+  if (hi <= lo) return null;
+  return { ts: ts.subarray(lo, hi), vs: vs.subarray(lo, hi) };
+}
+
+/** Sorted by timestamp, one sample per timestamp, the later write winning. */
+function sortDedupe(ts: Float64Array, vs: Float64Array, n: number): { ts: Float64Array; vs: Float64Array; n: number } {
+  const order = Array.from({ length: n }, (_, i) => i);
+  order.sort((a, b) => ts[a] - ts[b] || a - b);
+  const ot = new Float64Array(n);
+  const ov = new Float64Array(n);
+  let m = 0;
+  for (const j of order) {
+    if (m > 0 && ot[m - 1] === ts[j]) m--;
+    ot[m] = ts[j];
+    ov[m++] = vs[j];
+  }
+  return { ts: ot, vs: ov, n: m };
+}
+
+/**
+ * One append batch as a log record: samples grouped per series, each group encoded as a chunk,
+ * so a record costs about what the chunks will (a raw record would be 20 bytes a sample).
+ */
+class LogBuilder {
+  private ids: Uint32Array;
+  private ts: Float64Array;
+  private vs: Float64Array;
+  n = 0;
+
+  constructor(capacity: number) {
+    this.ids = new Uint32Array(Math.max(1, capacity));
+    this.ts = new Float64Array(Math.max(1, capacity));
+    this.vs = new Float64Array(Math.max(1, capacity));
+  }
+
+  add(id: number, t: number, v: number): void {
+    this.ids[this.n] = id;
+    this.ts[this.n] = t;
+    this.vs[this.n++] = v;
+  }
+
+  encode(): Buffer {
+    const n = this.n;
+    // Group by series, keeping each series' samples in append order (replay order matters for
+    // out-of-order ties).
+    const order = Array.from({ length: n }, (_, i) => i);
+    const ids = this.ids;
+    order.sort((a, b) => ids[a] - ids[b] || a - b);
+    const parts: Buffer[] = [];
+    let groups = 0;
+    let i = 0;
+    const gt = new Float64Array(n);
+    const gv = new Float64Array(n);
+    while (i < n) {
+      const id = ids[order[i]];
+      let k = 0;
+      while (i < n && ids[order[i]] === id) {
+        gt[k] = this.ts[order[i]];
+        gv[k++] = this.vs[order[i]];
+        i++;
+      }
+      const enc = encodeChunk(gt, gv, k);
+      const head = Buffer.allocUnsafe(8);
+      head.writeUInt32LE(id, 0);
+      head.writeUInt32LE(enc.length, 4);
+      parts.push(head, Buffer.from(enc.buffer, enc.byteOffset, enc.length));
+      groups++;
+    }
+    const count = Buffer.allocUnsafe(4);
+    count.writeUInt32LE(groups, 0);
+    return Buffer.concat([count, ...parts]);
+  }
+}
