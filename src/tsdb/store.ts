@@ -7,7 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
-import type { Queryable } from '../core/queryable.js';
+import type { MetricMetadata, Queryable } from '../core/queryable.js';
 import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, validTimestamp } from './chunk.js';
 import { ProjectIndex } from './postings.js';
 import { TsdbQuerier } from './querier.js';
@@ -48,11 +48,7 @@ export interface AppendResult {
   rejected: number;
 }
 
-export interface MetricMetadata {
-  readonly type: string;
-  readonly help: string;
-  readonly unit: string;
-}
+export type { MetricMetadata };
 
 export interface TsdbStats {
   projects: number;
@@ -529,6 +525,15 @@ export class Tsdb implements Queryable {
       mv[m++] = vs[j];
     }
     return trim(mt, mv, m, minMs, maxMs);
+  }
+
+  /** The newest sample of a series (out-of-order overwrites included), or null. */
+  latest(s: MemSeries): { t: number; v: number } | null {
+    const t = s.maxT();
+    if (t === -Infinity) return null;
+    const d = this.read(s, t, t);
+    if (d === null) return null;
+    return { t: d.ts[d.ts.length - 1], v: d.vs[d.vs.length - 1] };
   }
 
   stats(): TsdbStats {

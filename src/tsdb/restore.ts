@@ -1,0 +1,149 @@
+/**
+ * Restart continuity: loads each counter's and histogram's newest stored values back into the
+ * aggregator, so after a restart they continue where they were instead of starting from zero
+ * (which rate() would read as a counter reset, and the scrape endpoint as a drop).
+ */
+import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
+import type { Family, FamilyDef } from '../aggregate/registry.js';
+import type { CounterSeries, HistogramSeries, LabelValues } from '../aggregate/series.js';
+import { isStaleNaN, type Labels } from '../core/labels.js';
+import { formatValue } from '../exposition/escape.js';
+import type { MemSeries } from './series.js';
+import type { Tsdb } from './store.js';
+
+export interface RestoreReport {
+  counters: number;
+  histograms: number;
+  /** Stored series that could not be mapped to an aggregator series (unknown label layout, extra labels, bucket layout changed, series limit). */
+  skipped: number;
+}
+
+/**
+ * The key src/ingest/events.ts files a series under, rebuilt from its label values; undefined
+ * for a label layout the ingest path does not produce. Must stay in step with events.ts (a
+ * wrong key would make a duplicate series): restore.test.ts feeds real events through
+ * EVENT_TYPES after a restore and fails on any duplicate.
+ * - run families (base labels only): `app` or `app\0region`;
+ * - inference families: `model\0tier\0app\0region` (absent app or region as ''), and for
+ *   `code_class` one more `\0class`.
+ */
+export function ingestKey(def: FamilyDef, values: LabelValues): string | undefined {
+  const names = def.labelNames;
+  if (names[0] !== 'project_id' || names[1] !== 'app_id' || names[2] !== 'app_name' || names[3] !== 'region') return undefined;
+  const app = values[2];
+  const region = values[3];
+  if (names.length === 4) {
+    if (app === undefined) return undefined;
+    return region === undefined ? app : `${app}\u0000${region}`;
+  }
+  if (names[4] !== 'model_name' || names[5] !== 'service_tier') return undefined;
+  const model = values[4];
+  const tier = values[5];
+  if (model === undefined || tier === undefined) return undefined;
+  const key = `${model}\u0000${tier}\u0000${app ?? ''}\u0000${region ?? ''}`;
+  if (names.length === 6) return key;
+  if (names.length === 7 && names[6] === 'code_class' && values[6] !== undefined) return `${key}\u0000${values[6]}`;
+  return undefined;
+}
+
+/** Label values aligned with def.labelNames; undefined when the set has labels the family lacks. */
+function valuesFor(def: FamilyDef, labels: Labels, extra: readonly string[]): Array<string | undefined> | undefined {
+  for (const n in labels) {
+    if (n !== '__name__' && !extra.includes(n) && !def.labelNames.includes(n)) return undefined;
+  }
+  return def.labelNames.map((n) => labels[n]);
+}
+
+function newest(store: Tsdb, s: MemSeries): number | undefined {
+  const last = store.latest(s);
+  // A staleness marker means the series ended (its project went away): it is not resumed.
+  if (last === null || isStaleNaN(last.v) || Number.isNaN(last.v)) return undefined;
+  return last.v;
+}
+
+/**
+ * For every project in the aggregator, sets each stored counter and histogram to its newest
+ * stored values, creating the series under the key the ingest path uses. Call once at start-up,
+ * before events are ingested (values are set, not added).
+ */
+export function restoreInto(aggregator: Aggregator, store: Tsdb): RestoreReport {
+  const report: RestoreReport = { counters: 0, histograms: 0, skipped: 0 };
+  for (const pm of aggregator.all()) {
+    const idx = store.index(pm.projectId);
+    if (idx === undefined) continue;
+    for (const fam of pm.families) {
+      if (fam.def.type === 'counter') restoreCounters(store, pm, fam as Family<CounterSeries>, report);
+      else if (fam.def.type === 'histogram') restoreHistograms(store, pm, fam as Family<HistogramSeries>, report);
+    }
+  }
+  return report;
+}
+
+function restoreCounters(store: Tsdb, pm: ProjectMetrics, fam: Family<CounterSeries>, report: RestoreReport): void {
+  const def = fam.def;
+  for (const s of store.index(pm.projectId)!.select([{ type: '=', name: '__name__', value: def.name }])) {
+    const v = newest(store, s);
+    if (v === undefined) continue;
+    const values = valuesFor(def, s.labels, []);
+    const key = values === undefined ? undefined : ingestKey(def, values);
+    const series = key === undefined ? undefined : pm.registry.series(fam, key, values!);
+    if (series === undefined) {
+      report.skipped++;
+      continue;
+    }
+    series.value = v;
+    report.counters++;
+  }
+}
+
+interface Parts {
+  values: Array<string | undefined>;
+  buckets: Map<string, number>;
+  sum?: number;
+  count?: number;
+  seen: number;
+}
+
+function restoreHistograms(store: Tsdb, pm: ProjectMetrics, fam: Family<HistogramSeries>, report: RestoreReport): void {
+  const def = fam.def;
+  const les = [...(def.buckets ?? []).map(formatValue), '+Inf'];
+  const groups = new Map<string, Parts>();
+  const idx = store.index(pm.projectId)!;
+  for (const suffix of ['_bucket', '_sum', '_count'] as const) {
+    for (const s of idx.select([{ type: '=', name: '__name__', value: def.name + suffix }])) {
+      const v = newest(store, s);
+      if (v === undefined) continue;
+      const values = valuesFor(def, s.labels, suffix === '_bucket' ? ['le'] : []);
+      if (values === undefined) {
+        report.skipped++;
+        continue;
+      }
+      const gk = JSON.stringify(values);
+      let g = groups.get(gk);
+      if (g === undefined) groups.set(gk, (g = { values, buckets: new Map(), seen: 0 }));
+      g.seen++;
+      if (suffix === '_bucket') g.buckets.set(s.labels.le ?? '', v);
+      else if (suffix === '_sum') g.sum = v;
+      else g.count = v;
+    }
+  }
+  for (const g of groups.values()) {
+    const key = ingestKey(def, g.values);
+    // A changed bucket layout cannot be mapped back to per-bucket counts: that series restarts.
+    const complete = g.sum !== undefined && g.count !== undefined && g.buckets.size === les.length && les.every((le) => g.buckets.has(le));
+    const series = key === undefined || !complete ? undefined : pm.registry.series(fam, key, g.values);
+    if (series === undefined) {
+      report.skipped += g.seen;
+      continue;
+    }
+    let prev = 0;
+    for (let i = 0; i < les.length; i++) {
+      const cum = g.buckets.get(les[i])!;
+      series.counts[i] = cum - prev;
+      prev = cum;
+    }
+    series.sum = g.sum!;
+    series.count = g.count!;
+    report.histograms++;
+  }
+}

@@ -1,0 +1,168 @@
+/**
+ * Samples every project's series into the store at a fixed interval, as a Prometheus scraping the
+ * gateway would: the same names, labels and values as the scrape endpoint, one append batch per
+ * project per tick, and a staleness marker once for a series that stops being exposed.
+ */
+import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
+import type { Family } from '../aggregate/registry.js';
+import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import { STALE_NAN, type Labels } from '../core/labels.js';
+import { formatValue } from '../exposition/escape.js';
+import type { Sample, Tsdb } from './store.js';
+
+export interface SamplerOptions {
+  /** Default 15 s. */
+  readonly intervalMs?: number;
+  /** Gauges not updated for this long are not exposed (as on the scrape endpoint); default 5 min. */
+  readonly gaugeStaleAfterMs?: number;
+  /** Called with an error thrown by a timed tick (the tick is skipped, the timer keeps going). */
+  readonly onError?: (err: unknown) => void;
+}
+
+export interface SampleTick {
+  samples: number;
+  staleMarkers: number;
+  projects: number;
+}
+
+/** Label sets of one aggregator series, built once per series (not per tick). */
+type SeriesLabelSets = Labels[];
+
+/**
+ * Series are compared across ticks by label key, not by object: a gauge swept and then recreated
+ * gets new label objects for the same series, which must not be marked stale.
+ */
+const keyOf = new WeakMap<Labels, string>();
+
+export class Sampler {
+  readonly intervalMs: number;
+  private readonly gaugeStaleAfterMs: number;
+  private readonly labelSets = new WeakMap<AnySeries, SeriesLabelSets>();
+  /** Per project, the label objects exposed at the previous tick. */
+  private previous = new Map<string, Map<string, Labels>>();
+  private timer: NodeJS.Timeout | undefined;
+  private readonly metadataDone = new Set<string>();
+
+  constructor(
+    private readonly aggregator: Aggregator,
+    private readonly store: Tsdb,
+    private readonly opts: SamplerOptions = {},
+  ) {
+    this.intervalMs = opts.intervalMs ?? 15_000;
+    this.gaugeStaleAfterMs = opts.gaugeStaleAfterMs ?? 300_000;
+  }
+
+  start(): void {
+    if (this.timer !== undefined) return;
+    this.timer = setInterval(() => {
+      try {
+        this.sampleOnce(Date.now());
+      } catch (err) {
+        this.opts.onError?.(err);
+      }
+    }, this.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Takes one sample of every exposed series at `nowMs`. */
+  sampleOnce(nowMs: number): SampleTick {
+    const tick: SampleTick = { samples: 0, staleMarkers: 0, projects: 0 };
+    const current = new Map<string, Map<string, Labels>>();
+    const freshSince = nowMs - this.gaugeStaleAfterMs;
+    for (const pm of this.aggregator.all()) {
+      const exposed = new Map<string, Labels>();
+      const batch: Sample[] = [];
+      for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed);
+      const prev = this.previous.get(pm.projectId);
+      if (prev !== undefined) {
+        for (const [k, l] of prev) {
+          if (exposed.has(k)) continue;
+          batch.push({ labels: l, t: nowMs, v: STALE_NAN });
+          tick.staleMarkers++;
+        }
+      }
+      current.set(pm.projectId, exposed);
+      if (batch.length > 0) this.store.appendBatch(pm.projectId, batch);
+      tick.samples += batch.length;
+      tick.projects++;
+      this.recordMetadata(pm);
+    }
+    // Projects gone since the last tick: every series they exposed ends here.
+    for (const [pid, prev] of this.previous) {
+      if (current.has(pid) || prev.size === 0) continue;
+      const batch: Sample[] = [...prev.values()].map((labels) => ({ labels, t: nowMs, v: STALE_NAN }));
+      this.store.appendBatch(pid, batch);
+      tick.staleMarkers += batch.length;
+    }
+    this.previous = current;
+    return tick;
+  }
+
+  private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>): void {
+    const def = fam.def;
+    for (const s of fam.series.values()) {
+      if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < freshSince) continue;
+      let sets = this.labelSets.get(s);
+      if (sets === undefined) {
+        sets = buildLabelSets(pm, fam, s);
+        this.labelSets.set(s, sets);
+      }
+      if (def.type === 'histogram') {
+        const h = s as HistogramSeries;
+        let cum = 0;
+        for (let i = 0; i < h.counts.length; i++) {
+          cum += h.counts[i];
+          batch.push({ labels: sets[i], t: nowMs, v: cum });
+          exposed.set(keyOf.get(sets[i])!, sets[i]);
+        }
+        const n = h.counts.length;
+        batch.push({ labels: sets[n], t: nowMs, v: h.sum });
+        batch.push({ labels: sets[n + 1], t: nowMs, v: h.count });
+        exposed.set(keyOf.get(sets[n])!, sets[n]);
+        exposed.set(keyOf.get(sets[n + 1])!, sets[n + 1]);
+      } else {
+        batch.push({ labels: sets[0], t: nowMs, v: (s as CounterSeries | GaugeSeries).value });
+        exposed.set(keyOf.get(sets[0])!, sets[0]);
+      }
+    }
+  }
+
+  private recordMetadata(pm: ProjectMetrics): void {
+    if (this.metadataDone.has(pm.projectId)) return;
+    for (const fam of pm.families) {
+      this.store.setMetadata(pm.projectId, fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit });
+    }
+    this.metadataDone.add(pm.projectId);
+  }
+}
+
+/**
+ * The label sets a series is exposed under, as the scrape endpoint writes them: counters and
+ * gauges one; histograms one per bucket (`_bucket` with `le`), then `_sum` and `_count`.
+ */
+export function buildLabelSets(pm: ProjectMetrics, fam: Family, s: AnySeries): SeriesLabelSets {
+  const def = fam.def;
+  const base: Record<string, string> = {};
+  for (let i = 0; i < def.labelNames.length; i++) {
+    const v = s.labelValues[i];
+    if (v !== undefined) base[def.labelNames[i]] = v;
+  }
+  base.project_id = pm.projectId;
+  const sets: Labels[] = [];
+  if (def.type !== 'histogram') sets.push(Object.freeze({ __name__: def.name, ...base }));
+  else addHistogramSets(sets, def.name, def.buckets ?? [], base);
+  for (const l of sets) keyOf.set(l, JSON.stringify(l));
+  return sets;
+}
+
+function addHistogramSets(sets: Labels[], name: string, bounds: readonly number[], base: Record<string, string>): void {
+  for (const b of bounds) sets.push(Object.freeze({ __name__: `${name}_bucket`, ...base, le: formatValue(b) }));
+  sets.push(Object.freeze({ __name__: `${name}_bucket`, ...base, le: '+Inf' }));
+  sets.push(Object.freeze({ __name__: `${name}_sum`, ...base }));
+  sets.push(Object.freeze({ __name__: `${name}_count`, ...base }));
+}
