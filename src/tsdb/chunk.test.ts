@@ -105,6 +105,21 @@ describe('chunk encoding', () => {
     roundTrip(ts, ts.map((_, i) => (i % 2 ? 2 ** 50 : -(2 ** 50)))); // widest jumps
     roundTrip(ts, ts.map((_, i) => i * 1e-9)); // decimal at the finest scale
     roundTrip(ts, ts.map((_, i) => i * 1e-10)); // too fine: XOR
+    const r = rng(3);
+    let c = 1000;
+    const noisy = ts.map(() => (c += Math.floor(r() * 100))); // frame of reference, 7 bits
+    const mib = ts.map(() => Math.floor(r() * 4000) * 1048576); // common divisor 2^20
+    let big = 0;
+    const wide = ts.map(() => (big += Math.floor(r() * 2 ** 42))); // frame wider than 32 bits
+    const jittered = ts.map((t) => t + Math.floor(r() * 5));
+    for (const times of [ts, jittered]) {
+      roundTrip(times, noisy);
+      roundTrip(times, mib);
+      roundTrip(times, wide);
+      roundTrip(times, times.map(() => 3)); // constant
+    }
+    expect(encodeChunk(ts, noisy, 120).length).toBeLessThan(125); // about 7 bits a sample
+    expect(encodeChunk(ts, mib, 120).length).toBeLessThan(240); // 13 bits a sample, not 32
   });
 
   it('compresses regular counters and few-digit gauges well below 2 bytes per sample', () => {

@@ -11,16 +11,23 @@
  * Samples may come in any order (out-of-order buffers are encoded as written); timestamps must be
  * integers with |t| ≤ 2^50 ms so every delta of deltas stays exact in a double.
  *
- * Layout: byte 0 = value encoding (1 XOR, 2 decimal delta, 3 decimal delta-of-delta), then a bit
- * stream: count (32 bits), first timestamp (zigzag, 53 bits), [decimal: scale (4 bits), first
- * integer (zigzag, 53 bits)], [XOR: first value (64 bits)], then per further sample its timestamp
- * delta of delta and its value.
+ * Decimal integers are written as deltas or deltas of deltas in a prefix code, or as a frame of
+ * reference (every delta minus the smallest, divided by their common divisor, in a fixed bit
+ * width): the latter suits noisy counters, histogram buckets and byte gauges in whole MiB.
+ *
+ * Header integers are written as a 6-bit length and that many bits. Layout: byte 0 = value encoding (1 XOR, 2 decimal delta, 3 decimal delta-of-delta, 4 decimal
+ * frame of reference) plus 0x80 when timestamps lie on an exact grid; then a bit stream: count,
+ * first timestamp (zigzag), [grid: step], [decimal: scale (4 bits), first integer (zigzag),
+ * [frame: smallest delta (zigzag), divisor, width (6 bits)]], [XOR: first value (64 bits)], then per further sample its timestamp delta of delta (unless on a grid) and its value.
  */
 import { BitReader, BitWriter } from './bits.js';
 
 const ENC_XOR = 1;
 const ENC_DEC_DELTA = 2;
 const ENC_DEC_DOD = 3;
+const ENC_DEC_FOR = 4;
+/** Flag in byte 0: timestamps on an exact grid, stored as first timestamp and step only. */
+const REGULAR_TS = 0x80;
 
 const MAX_ABS_INT = 2 ** 50;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
@@ -80,6 +87,24 @@ function readBucket(r: BitReader): number {
   return unzigzag(r.readBig());
 }
 
+/** A non-negative integer below 2^53 as its bit length (6 bits) and its bits: headers stay short. */
+function writeUVar(w: BitWriter, x: number): void {
+  const n = bitLength(x);
+  w.write(n, 6);
+  if (n > 32) {
+    w.write32(Math.floor(x / 4294967296), n - 32);
+    w.write32(x >>> 0, 32);
+  } else if (n > 0) {
+    w.write32(x, n);
+  }
+}
+
+function readUVar(r: BitReader): number {
+  const n = r.read(6);
+  if (n > 32) return r.read32(n - 32) * 4294967296 + r.read32(32);
+  return n > 0 ? r.read32(n) : 0;
+}
+
 /** Whether `t` can be stored: an integer within ±2^50 ms (about ±35,000 years). */
 export function validTimestamp(t: number): boolean {
   return Number.isInteger(t) && t <= MAX_ABS_INT && t >= -MAX_ABS_INT;
@@ -137,46 +162,125 @@ function xorCost(vs: ArrayLike<number>, n: number): number {
   return bits;
 }
 
+function gcd(a: number, b: number): number {
+  while (b !== 0) {
+    const r = a % b;
+    a = b;
+    b = r;
+  }
+  return a;
+}
+
+function bitLength(x: number): number {
+  let w = 0;
+  while (w < 53 && x >= 2 ** w) w++;
+  return w;
+}
+
+/** Frame of reference for the integer deltas: smallest delta, common divisor, bit width. */
+interface Frame {
+  min: number;
+  g: number;
+  width: number;
+}
+
+function frameOf(ms: Float64Array, n: number): Frame {
+  let min = Infinity;
+  for (let i = 1; i < n; i++) {
+    const d = ms[i] - ms[i - 1];
+    if (d < min) min = d;
+  }
+  let g = 0;
+  let max = 0;
+  for (let i = 1; i < n; i++) {
+    const e = ms[i] - ms[i - 1] - min;
+    if (e > max) max = e;
+    if (e !== 0) g = g === 0 ? e : gcd(g, e);
+  }
+  if (g === 0) g = 1;
+  return { min: n > 1 ? min : 0, g, width: bitLength(max / g) };
+}
+
 /** Encodes `n` samples (timestamps in ms, values as float64). */
 export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, n: number): Uint8Array {
-  const w = new BitWriter(16 + n * 2);
+  // Timestamps on an exact grid (the sampler aligns them) cost nothing per sample.
+  let regular = n >= 2;
+  const step = n >= 2 ? ts[1] - ts[0] : 0;
+  for (let i = 2; i < n && regular; i++) regular = ts[i] - ts[i - 1] === step;
   const k = n > 0 ? decimalScale(vs, n) : -1;
   let enc = ENC_XOR;
   let ms: Float64Array | undefined;
+  let frame: Frame | undefined;
   if (k >= 0) {
     const p = POW10[k];
     ms = new Float64Array(n);
     for (let i = 0; i < n; i++) ms[i] = Math.round(vs[i] * p);
-    const delta = dodCost(ms, n, false);
-    const dod = dodCost(ms, n, true);
-    const best = Math.min(delta, dod);
-    if (best + 57 < xorCost(vs, n) + 64) enc = delta <= dod ? ENC_DEC_DELTA : ENC_DEC_DOD;
+    frame = frameOf(ms, n);
+    const costs: Array<[number, number]> = [
+      [ENC_DEC_DELTA, dodCost(ms, n, false)],
+      [ENC_DEC_DOD, dodCost(ms, n, true)],
+      [ENC_DEC_FOR, 2 * 6 + bitLength(zigzag(frame.min)) + bitLength(frame.g) + 6 + (n - 1) * frame.width],
+    ];
+    let best = costs[0];
+    for (const c of costs) if (c[1] < best[1]) best = c;
+    enc = best[0];
+    // The XOR estimate is a lower bound (window changes cost 11 bits more): when it is not
+    // clearly worse, encode both ways and keep the smaller.
+    if (xorCost(vs, n) + 64 <= best[1] + 57) {
+      const dec = encodeAs(enc, ts, vs, n, regular, step, k, ms, frame);
+      const xor = encodeAs(ENC_XOR, ts, vs, n, regular, step, k, ms, frame);
+      return xor.length < dec.length ? xor : dec;
+    }
   }
-  w.write(enc, 8);
-  w.write32(n >>> 0, 32);
+  return encodeAs(enc, ts, vs, n, regular, step, k, ms, frame);
+}
+
+function encodeAs(enc: number, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean, step: number, k: number, ms: Float64Array | undefined, frame: Frame | undefined): Uint8Array {
+  const w = new BitWriter(16 + n * 2);
+  w.write(enc | (regular ? REGULAR_TS : 0), 8);
+  writeUVar(w, n);
   if (n === 0) return w.finish().slice();
-  w.writeBig(zigzag(ts[0]));
+  writeUVar(w, zigzag(ts[0]));
+  if (regular) writeUVar(w, zigzag(step));
   if (enc === ENC_XOR) {
-    writeXor(w, ts, vs, n);
-  } else {
-    w.write(k, 4);
-    w.writeBig(zigzag(ms![0]));
-    const dod = enc === ENC_DEC_DOD;
-    let prevDt = 0;
-    let prevDm = 0;
-    for (let i = 1; i < n; i++) {
+    writeXor(w, ts, vs, n, regular);
+    return w.finish().slice();
+  }
+  w.write(k, 4);
+  writeUVar(w, zigzag(ms![0]));
+  if (enc === ENC_DEC_FOR) {
+    const f = frame!;
+    writeUVar(w, zigzag(f.min));
+    writeUVar(w, f.g);
+    w.write(f.width, 6);
+  }
+  let prevDt = 0;
+  let prevDm = 0;
+  for (let i = 1; i < n; i++) {
+    if (!regular) {
       const dt = ts[i] - ts[i - 1];
       writeBucket(w, dt - prevDt);
       prevDt = dt;
-      const dm = ms![i] - ms![i - 1];
-      writeBucket(w, dod ? dm - prevDm : dm);
-      prevDm = dm;
     }
+    const dm = ms![i] - ms![i - 1];
+    if (enc === ENC_DEC_FOR) {
+      const f = frame!;
+      const q = (dm - f.min) / f.g;
+      if (f.width > 32) {
+        w.write32(Math.floor(q / 4294967296), f.width - 32);
+        w.write32(q >>> 0, 32);
+      } else if (f.width > 0) {
+        w.write32(q, f.width);
+      }
+    } else {
+      writeBucket(w, enc === ENC_DEC_DOD ? dm - prevDm : dm);
+    }
+    prevDm = dm;
   }
   return w.finish().slice();
 }
 
-function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number): void {
+function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean): void {
   f64[0] = vs[0];
   let ph = u32[HI];
   let pl = u32[LO];
@@ -186,9 +290,11 @@ function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n:
   let wLz = -1; // the reusable window, -1 while there is none
   let wTz = 0;
   for (let i = 1; i < n; i++) {
-    const dt = ts[i] - ts[i - 1];
-    writeBucket(w, dt - prevDt);
-    prevDt = dt;
+    if (!regular) {
+      const dt = ts[i] - ts[i - 1];
+      writeBucket(w, dt - prevDt);
+      prevDt = dt;
+    }
     f64[0] = vs[i];
     const h = u32[HI];
     const l = u32[LO];
@@ -247,7 +353,7 @@ function writeBits64(w: BitWriter, xh: number, xl: number, tz: number, sig: numb
 
 /** Number of samples in an encoded chunk, without decoding it. */
 export function chunkCount(buf: Uint8Array): number {
-  return ((buf[1] << 24) | (buf[2] << 16) | (buf[3] << 8) | buf[4]) >>> 0;
+  return readUVar(new BitReader(buf, 1));
 }
 
 /**
@@ -256,12 +362,17 @@ export function chunkCount(buf: Uint8Array): number {
  */
 export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Array, at: number): number {
   const r = new BitReader(buf, 1);
-  const enc = buf[0];
-  const n = r.read32(32);
+  const enc = buf[0] & ~REGULAR_TS;
+  const regular = (buf[0] & REGULAR_TS) !== 0;
+  const n = readUVar(r);
   if (n === 0) return 0;
-  let t = unzigzag(r.readBig());
+  let t = unzigzag(readUVar(r));
   ts[at] = t;
   let prevDt = 0;
+  if (regular) {
+    const step = unzigzag(readUVar(r));
+    for (let i = 1; i < n; i++) ts[at + i] = t + i * step;
+  }
   if (enc === ENC_XOR) {
     let h = r.read32(32);
     let l = r.read32(32);
@@ -271,9 +382,11 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
     let wLz = 0;
     let wTz = 0;
     for (let i = 1; i < n; i++) {
-      prevDt += readBucket(r);
-      t += prevDt;
-      ts[at + i] = t;
+      if (!regular) {
+        prevDt += readBucket(r);
+        t += prevDt;
+        ts[at + i] = t;
+      }
       if (r.read(1) !== 0) {
         if (r.read(1) !== 0) {
           wLz = r.read(5);
@@ -313,15 +426,29 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
   }
   const k = r.read(4);
   const p = POW10[k];
-  let m = unzigzag(r.readBig());
+  let m = unzigzag(readUVar(r));
   vs[at] = m / p;
-  const dod = enc === ENC_DEC_DOD;
+  let fMin = 0;
+  let fG = 1;
+  let fW = 0;
+  if (enc === ENC_DEC_FOR) {
+    fMin = unzigzag(readUVar(r));
+    fG = readUVar(r);
+    fW = r.read(6);
+  }
   let dm = 0;
   for (let i = 1; i < n; i++) {
-    prevDt += readBucket(r);
-    t += prevDt;
-    ts[at + i] = t;
-    if (dod) dm += readBucket(r);
+    if (!regular) {
+      prevDt += readBucket(r);
+      t += prevDt;
+      ts[at + i] = t;
+    }
+    if (enc === ENC_DEC_FOR) {
+      let q = 0;
+      if (fW > 32) q = r.read32(fW - 32) * 4294967296 + r.read32(32);
+      else if (fW > 0) q = r.read32(fW);
+      dm = fMin + q * fG;
+    } else if (enc === ENC_DEC_DOD) dm += readBucket(r);
     else dm = readBucket(r);
     m += dm;
     vs[at + i] = m / p;
