@@ -16,6 +16,7 @@ import { mkdtempSync, rmSync, statSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Engine } from '../src/promql/index.js';
+import type { Labels } from '../src/core/labels.js';
 import { Tsdb } from '../src/tsdb/index.js';
 import { fmtMs, fmtNum, fmtRate, gc, header, median, rng, verdict } from './_util.js';
 
@@ -36,27 +37,28 @@ interface Gen {
 
 function build(store: Tsdb): Gen {
   const r = rng(11);
-  const refs: number[] = [];
+  const sets: Labels[] = [];
   const group = (i: number): string => String(i % 10);
   const counters: Array<{ v: number; rate: number }> = [];
   for (let i = 0; i < SERIES_COUNTERS; i++) {
-    refs.push(store.ref(PROJECT, { __name__: `bench_requests_${i % 8}_total`, project_id: PROJECT, app_name: `app-${i >> 3}`, region: 'eu-west-1', grp: group(i) })!);
+    sets.push({ __name__: `bench_requests_${i % 8}_total`, project_id: PROJECT, app_name: `app-${i >> 3}`, region: 'eu-west-1', grp: group(i) });
     counters.push({ v: Math.floor(r() * 1e6), rate: Math.floor(r() * 50) });
   }
   const gauges: Array<{ v: number; scale: number }> = [];
   for (let i = 0; i < SERIES_GAUGES; i++) {
-    refs.push(store.ref(PROJECT, { __name__: `bench_gauge_${i % 6}`, project_id: PROJECT, app_name: `app-${i >> 3}`, grp: group(i) })!);
+    sets.push({ __name__: `bench_gauge_${i % 6}`, project_id: PROJECT, app_name: `app-${i >> 3}`, grp: group(i) });
     // Utilisation percent with one decimal, cores with two, bytes in whole MiB: a few digits each.
     gauges.push({ v: r() * 100, scale: [10, 100, 1 / 1048576][i % 3] });
   }
   const hists: Array<{ counts: number[]; sum: number; count: number }> = [];
   for (let h = 0; h < HISTOGRAMS; h++) {
     const base = { project_id: PROJECT, app_name: `app-${h}`, grp: group(h) };
-    for (const le of [...BUCKETS.map(String), '+Inf']) refs.push(store.ref(PROJECT, { __name__: 'bench_latency_seconds_bucket', ...base, le })!);
-    refs.push(store.ref(PROJECT, { __name__: 'bench_latency_seconds_sum', ...base })!);
-    refs.push(store.ref(PROJECT, { __name__: 'bench_latency_seconds_count', ...base })!);
+    for (const le of [...BUCKETS.map(String), '+Inf']) sets.push({ __name__: 'bench_latency_seconds_bucket', ...base, le });
+    sets.push({ __name__: 'bench_latency_seconds_sum', ...base });
+    sets.push({ __name__: 'bench_latency_seconds_count', ...base });
     hists.push({ counts: new Array(BUCKETS.length + 1).fill(0), sum: 0, count: 0 });
   }
+  const refs = store.refs(PROJECT, sets).map((r) => r!);
   return {
     refs,
     step(vs, at) {

@@ -241,11 +241,12 @@ export class Tsdb implements Queryable {
    * the label set has no metric name.
    */
   ref(project: string, labels: Labels): number | undefined {
-    let id: number | undefined;
-    this.db.transaction(() => {
-      id = this.resolve(project, labels)?.id;
-    })();
-    return id;
+    return this.refs(project, [labels])[0];
+  }
+
+  /** References for many label sets, new series created in one transaction (one sync, not one each). */
+  refs(project: string, labels: readonly Labels[]): Array<number | undefined> {
+    return this.db.transaction(() => labels.map((l) => this.resolve(project, l)?.id))();
   }
 
   /**
