@@ -185,6 +185,32 @@ describe('persistence', () => {
   });
 });
 
+describe('recovery from the log', () => {
+  it('replays samples after a checkpoint as they were appended, across chunk cuts', () => {
+    const dir = tmp();
+    const writer = openStore({ dir, chunkSamples: 4 });
+    const l = { __name__: 'r' };
+    writer.appendBatch('p', [1, 2, 3].map((k) => ({ labels: l, t: k * 1000, v: k })));
+    writer.checkpoint();
+    // Cuts a chunk (4 samples) after the checkpoint and leaves 3 in the head, all in the log only.
+    for (const k of [4, 5, 6, 7]) writer.appendBatch('p', [{ labels: l, t: k * 1000, v: k }]);
+    writer.appendBatch('p', [{ labels: l, t: 2000, v: -2 }]);
+    // A second connection sees what a new process would after a crash of the writer.
+    const reader = openStore({ dir, chunkSamples: 4 });
+    expect(reader.stats()).toMatchObject({ series: 1, headSamples: 3, oooSamples: 1 });
+    expect(points(sel(reader, 'p', [m('__name__', '=', 'r')])[0])).toEqual([
+      [1000, 1],
+      [2000, -2],
+      [3000, 3],
+      [4000, 4],
+      [5000, 5],
+      [6000, 6],
+      [7000, 7],
+    ]);
+    expect(reader.db.prepare('SELECT COUNT(*) AS n FROM chunks').get()).toEqual({ n: 1 });
+  });
+});
+
 describe('out-of-order and old samples', () => {
   it('accepts backfill of any age with retention 0, merges on read, last write wins', () => {
     const dir = tmp();

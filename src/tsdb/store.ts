@@ -64,7 +64,7 @@ CREATE TABLE IF NOT EXISTS chunks (
   series_id INTEGER NOT NULL, max_t INTEGER NOT NULL, seq INTEGER NOT NULL,
   min_t INTEGER NOT NULL, ooo INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (series_id, max_t, seq)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS heads (series_id INTEGER PRIMARY KEY, head BLOB, ooo BLOB);
+CREATE TABLE IF NOT EXISTS heads (series_id INTEGER PRIMARY KEY, last_t INTEGER NOT NULL, head BLOB, ooo BLOB);
 CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
   help TEXT NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (project, name)) WITHOUT ROWID;
@@ -122,7 +122,7 @@ export class Tsdb implements Queryable {
       insertChunk: db.prepare('INSERT INTO chunks (series_id, max_t, seq, min_t, ooo, data) VALUES (?, ?, ?, ?, ?, ?)'),
       readChunks: db.prepare('SELECT ooo, seq, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY max_t, seq'),
       insertLog: db.prepare('INSERT INTO wal (data) VALUES (?)'),
-      insertHead: db.prepare('INSERT INTO heads (series_id, head, ooo) VALUES (?, ?, ?)'),
+      insertHead: db.prepare('INSERT INTO heads (series_id, last_t, head, ooo) VALUES (?, ?, ?, ?)'),
       clearHeads: db.prepare('DELETE FROM heads'),
       clearLog: db.prepare('DELETE FROM wal'),
       deleteOldChunks: db.prepare('DELETE FROM chunks WHERE series_id = ? AND max_t < ?'),
@@ -162,16 +162,17 @@ export class Tsdb implements Queryable {
       s.storedMaxT = b.hi;
       s.oldestChunkMaxT = b.oldest;
       s.storedOoo = b.ooo === 1;
-      s.lastT = b.hi;
       if (b.seq >= this.nextSeq) this.nextSeq = b.seq + 1;
     }
-    for (const row of this.db.prepare('SELECT series_id AS id, head, ooo FROM heads').iterate() as Iterable<{ id: number; head: Buffer | null; ooo: Buffer | null }>) {
+    // lastT as it was at the checkpoint, not from the chunk bounds: chunks cut after it are on
+    // disk already, and taking their max_t would make the log's samples look out of order.
+    for (const row of this.db.prepare('SELECT series_id AS id, last_t, head, ooo FROM heads').iterate() as Iterable<{ id: number; last_t: number; head: Buffer | null; ooo: Buffer | null }>) {
       const s = this.byId.get(row.id);
       if (s === undefined) continue;
+      s.lastT = row.last_t;
       if (row.head !== null) {
         const { ts, vs } = decodeChunk(row.head);
         for (let i = 0; i < ts.length; i++) s.pushHead(ts[i], vs[i], this.chunkSamples);
-        if (ts.length > 0 && ts[ts.length - 1] > s.lastT) s.lastT = ts[ts.length - 1];
       }
       if (row.ooo !== null) {
         const { ts, vs } = decodeChunk(row.ooo);
@@ -374,10 +375,10 @@ export class Tsdb implements Queryable {
   private checkpointInTx(): void {
     this.stmts.clearHeads.run();
     for (const s of this.byId.values()) {
-      if (s.headN === 0 && s.oooN === 0) continue;
+      if (s.lastT === -Infinity) continue;
       const head = s.headN > 0 ? encodeChunk(s.headT!, s.headV!, s.headN) : null;
       const ooo = s.oooN > 0 ? encodeChunk(s.oooT!, s.oooV!, s.oooN) : null;
-      this.stmts.insertHead.run(s.id, head, ooo);
+      this.stmts.insertHead.run(s.id, s.lastT, head, ooo);
     }
     this.stmts.clearLog.run();
     this.logBytes = 0;
