@@ -157,12 +157,14 @@ export async function main(): Promise<void> {
 
     gc();
     const before = residentBytes();
+    const rssBefore = process.memoryUsage().rss;
     const o0 = performance.now();
     const reopened = Tsdb.open({ dir });
     const openMs = performance.now() - o0;
     gc();
     const perSeries = (residentBytes() - before) / n;
-    console.log(`   reopen: ${fmtMs(openMs)}; resident ${fmtNum(perSeries)} bytes/series (heap + typed arrays, open heads included)`);
+    const rssPerSeries = (process.memoryUsage().rss - rssBefore) / n;
+    console.log(`   reopen: ${fmtMs(openMs)}; resident ${fmtNum(perSeries)} bytes/series (JS heap + typed arrays, open heads included; RSS grew ${fmtNum(rssPerSeries)} bytes/series, SQLite's page cache included)`);
 
     const matchers = [{ type: '=' as const, name: 'grp', value: '3' }];
     const runs: number[] = [];

@@ -120,6 +120,7 @@ describe('chunk encoding', () => {
     }
     expect(encodeChunk(ts, noisy, 120).length).toBeLessThan(125); // about 7 bits a sample
     expect(encodeChunk(ts, mib, 120).length).toBeLessThan(240); // 13 bits a sample, not 32
+    expect(encodeChunk(jittered, jittered.map(() => 3), 120).length).toBeLessThan(85); // 4 bits of jitter a sample, not 9
   });
 
   it('compresses regular counters and few-digit gauges well below 2 bytes per sample', () => {

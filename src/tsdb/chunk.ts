@@ -28,6 +28,8 @@ const ENC_DEC_DOD = 3;
 const ENC_DEC_FOR = 4;
 /** Flag in byte 0: timestamps on an exact grid, stored as first timestamp and step only. */
 const REGULAR_TS = 0x80;
+/** Flag in byte 0: timestamp deltas as a frame of reference (jittered scrapes: a few bits each). */
+const FRAME_TS = 0x40;
 
 const MAX_ABS_INT = 2 ** 50;
 const POW10 = [1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9];
@@ -126,7 +128,7 @@ function decimalScale(vs: ArrayLike<number>, n: number): number {
   return k;
 }
 
-function dodCost(ms: Float64Array, n: number, dod: boolean): number {
+function dodCost(ms: ArrayLike<number>, n: number, dod: boolean): number {
   let bits = 0;
   let prevDelta = 0;
   for (let i = 1; i < n; i++) {
@@ -184,7 +186,7 @@ interface Frame {
   width: number;
 }
 
-function frameOf(ms: Float64Array, n: number): Frame {
+function frameOf(ms: ArrayLike<number>, n: number): Frame {
   let min = Infinity;
   for (let i = 1; i < n; i++) {
     const d = ms[i] - ms[i - 1];
@@ -207,6 +209,11 @@ export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, n: num
   let regular = n >= 2;
   const step = n >= 2 ? ts[1] - ts[0] : 0;
   for (let i = 2; i < n && regular; i++) regular = ts[i] - ts[i - 1] === step;
+  let tsFrame: Frame | undefined;
+  if (!regular && n > 2) {
+    const f = frameOf(ts, n);
+    if (2 * 6 + bitLength(zigzag(f.min)) + bitLength(f.g) + 6 + (n - 1) * f.width < dodCost(ts, n, true)) tsFrame = f;
+  }
   const k = n > 0 ? decimalScale(vs, n) : -1;
   let enc = ENC_XOR;
   let ms: Float64Array | undefined;
@@ -227,52 +234,73 @@ export function encodeChunk(ts: ArrayLike<number>, vs: ArrayLike<number>, n: num
     // The XOR estimate is a lower bound (window changes cost 11 bits more): when it is not
     // clearly worse, encode both ways and keep the smaller.
     if (xorCost(vs, n) + 64 <= best[1] + 57) {
-      const dec = encodeAs(enc, ts, vs, n, regular, step, k, ms, frame);
-      const xor = encodeAs(ENC_XOR, ts, vs, n, regular, step, k, ms, frame);
+      const dec = encodeAs(enc, ts, vs, n, regular, step, tsFrame, k, ms, frame);
+      const xor = encodeAs(ENC_XOR, ts, vs, n, regular, step, tsFrame, k, ms, frame);
       return xor.length < dec.length ? xor : dec;
     }
   }
-  return encodeAs(enc, ts, vs, n, regular, step, k, ms, frame);
+  return encodeAs(enc, ts, vs, n, regular, step, tsFrame, k, ms, frame);
 }
 
-function encodeAs(enc: number, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean, step: number, k: number, ms: Float64Array | undefined, frame: Frame | undefined): Uint8Array {
+function writeFrame(w: BitWriter, f: Frame): void {
+  writeUVar(w, zigzag(f.min));
+  writeUVar(w, f.g);
+  w.write(f.width, 6);
+}
+
+function readFrame(r: BitReader): Frame {
+  const min = unzigzag(readUVar(r));
+  const g = readUVar(r);
+  return { min, g, width: r.read(6) };
+}
+
+/** One delta in a frame of reference. */
+function writeFramed(w: BitWriter, f: Frame, d: number): void {
+  const q = (d - f.min) / f.g;
+  if (f.width > 32) {
+    w.write32(Math.floor(q / 4294967296), f.width - 32);
+    w.write32(q >>> 0, 32);
+  } else if (f.width > 0) {
+    w.write32(q, f.width);
+  }
+}
+
+function readFramed(r: BitReader, f: Frame): number {
+  let q = 0;
+  if (f.width > 32) q = r.read32(f.width - 32) * 4294967296 + r.read32(32);
+  else if (f.width > 0) q = r.read32(f.width);
+  return f.min + q * f.g;
+}
+
+/** The timestamp part of sample i ≥ 1: nothing on a grid, else framed delta or delta of delta. */
+function writeTs(w: BitWriter, ts: ArrayLike<number>, i: number, regular: boolean, tsFrame: Frame | undefined): void {
+  if (regular) return;
+  const dt = ts[i] - ts[i - 1];
+  if (tsFrame !== undefined) writeFramed(w, tsFrame, dt);
+  else writeBucket(w, i === 1 ? dt : dt - (ts[i - 1] - ts[i - 2]));
+}
+
+function encodeAs(enc: number, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean, step: number, tsFrame: Frame | undefined, k: number, ms: Float64Array | undefined, frame: Frame | undefined): Uint8Array {
   const w = new BitWriter(16 + n * 2);
-  w.write(enc | (regular ? REGULAR_TS : 0), 8);
+  w.write(enc | (regular ? REGULAR_TS : 0) | (tsFrame !== undefined ? FRAME_TS : 0), 8);
   writeUVar(w, n);
   if (n === 0) return w.finish().slice();
   writeUVar(w, zigzag(ts[0]));
   if (regular) writeUVar(w, zigzag(step));
+  if (tsFrame !== undefined) writeFrame(w, tsFrame);
   if (enc === ENC_XOR) {
-    writeXor(w, ts, vs, n, regular);
+    writeXor(w, ts, vs, n, regular, tsFrame);
     return w.finish().slice();
   }
   w.write(k, 4);
   writeUVar(w, zigzag(ms![0]));
-  if (enc === ENC_DEC_FOR) {
-    const f = frame!;
-    writeUVar(w, zigzag(f.min));
-    writeUVar(w, f.g);
-    w.write(f.width, 6);
-  }
-  let prevDt = 0;
+  if (enc === ENC_DEC_FOR) writeFrame(w, frame!);
   let prevDm = 0;
   for (let i = 1; i < n; i++) {
-    if (!regular) {
-      const dt = ts[i] - ts[i - 1];
-      writeBucket(w, dt - prevDt);
-      prevDt = dt;
-    }
+    writeTs(w, ts, i, regular, tsFrame);
     const dm = ms![i] - ms![i - 1];
-    if (enc === ENC_DEC_FOR) {
-      const f = frame!;
-      const q = (dm - f.min) / f.g;
-      if (f.width > 32) {
-        w.write32(Math.floor(q / 4294967296), f.width - 32);
-        w.write32(q >>> 0, 32);
-      } else if (f.width > 0) {
-        w.write32(q, f.width);
-      }
-    } else {
+    if (enc === ENC_DEC_FOR) writeFramed(w, frame!, dm);
+    else {
       writeBucket(w, enc === ENC_DEC_DOD ? dm - prevDm : dm);
     }
     prevDm = dm;
@@ -280,21 +308,16 @@ function encodeAs(enc: number, ts: ArrayLike<number>, vs: ArrayLike<number>, n: 
   return w.finish().slice();
 }
 
-function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean): void {
+function writeXor(w: BitWriter, ts: ArrayLike<number>, vs: ArrayLike<number>, n: number, regular: boolean, tsFrame: Frame | undefined): void {
   f64[0] = vs[0];
   let ph = u32[HI];
   let pl = u32[LO];
   w.write32(ph, 32);
   w.write32(pl, 32);
-  let prevDt = 0;
   let wLz = -1; // the reusable window, -1 while there is none
   let wTz = 0;
   for (let i = 1; i < n; i++) {
-    if (!regular) {
-      const dt = ts[i] - ts[i - 1];
-      writeBucket(w, dt - prevDt);
-      prevDt = dt;
-    }
+    writeTs(w, ts, i, regular, tsFrame);
     f64[0] = vs[i];
     const h = u32[HI];
     const l = u32[LO];
@@ -362,8 +385,9 @@ export function chunkCount(buf: Uint8Array): number {
  */
 export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Array, at: number): number {
   const r = new BitReader(buf, 1);
-  const enc = buf[0] & ~REGULAR_TS;
+  const enc = buf[0] & ~(REGULAR_TS | FRAME_TS);
   const regular = (buf[0] & REGULAR_TS) !== 0;
+  const framedTs = (buf[0] & FRAME_TS) !== 0;
   const n = readUVar(r);
   if (n === 0) return 0;
   let t = unzigzag(readUVar(r));
@@ -373,6 +397,7 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
     const step = unzigzag(readUVar(r));
     for (let i = 1; i < n; i++) ts[at + i] = t + i * step;
   }
+  const tsFrame = framedTs ? readFrame(r) : undefined;
   if (enc === ENC_XOR) {
     let h = r.read32(32);
     let l = r.read32(32);
@@ -383,7 +408,8 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
     let wTz = 0;
     for (let i = 1; i < n; i++) {
       if (!regular) {
-        prevDt += readBucket(r);
+        if (tsFrame !== undefined) prevDt = readFramed(r, tsFrame);
+        else prevDt += readBucket(r);
         t += prevDt;
         ts[at + i] = t;
       }
@@ -428,26 +454,17 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
   const p = POW10[k];
   let m = unzigzag(readUVar(r));
   vs[at] = m / p;
-  let fMin = 0;
-  let fG = 1;
-  let fW = 0;
-  if (enc === ENC_DEC_FOR) {
-    fMin = unzigzag(readUVar(r));
-    fG = readUVar(r);
-    fW = r.read(6);
-  }
+  const vFrame = enc === ENC_DEC_FOR ? readFrame(r) : undefined;
   let dm = 0;
   for (let i = 1; i < n; i++) {
     if (!regular) {
-      prevDt += readBucket(r);
+      if (tsFrame !== undefined) prevDt = readFramed(r, tsFrame);
+      else prevDt += readBucket(r);
       t += prevDt;
       ts[at + i] = t;
     }
-    if (enc === ENC_DEC_FOR) {
-      let q = 0;
-      if (fW > 32) q = r.read32(fW - 32) * 4294967296 + r.read32(32);
-      else if (fW > 0) q = r.read32(fW);
-      dm = fMin + q * fG;
+    if (vFrame !== undefined) {
+      dm = readFramed(r, vFrame);
     } else if (enc === ENC_DEC_DOD) dm += readBucket(r);
     else dm = readBucket(r);
     m += dm;
