@@ -1,7 +1,7 @@
 /** POST /v1/events (CONTRACT section 4). */
 import { gunzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { authenticate, requireScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
@@ -31,18 +31,7 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway): Promise<vo
   }, async (req, reply) => {
     const p = authenticate(gw.tokens, req);
     requireScope(p, ['ingest', 'admin']);
-    let body = req.body as Buffer;
-    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-    if (encoding === 'gzip' || encoding === 'x-gzip') {
-      try {
-        body = await gunzipAsync(body, { maxOutputLength: limit });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
-        throw new ApiError(400, 'invalid_gzip', `the body is marked Content-Encoding: gzip but does not decompress (${(err as Error).message}); send valid gzip or drop the header`);
-      }
-    } else if (encoding !== 'identity') {
-      throw new ApiError(415, 'unsupported_content_encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`);
-    }
+    const body = await decodedBody(req, limit);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     let items;
     try {
@@ -64,6 +53,22 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway): Promise<vo
     }
     return reply.code(result.accepted > 0 ? 200 : 400).send(response);
   });
+}
+
+/** The request body, gunzipped when Content-Encoding says gzip, never past `limit` bytes. */
+export async function decodedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
+  const body = req.body as Buffer;
+  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
+  if (encoding === 'identity') return body;
+  if (encoding !== 'gzip' && encoding !== 'x-gzip') {
+    throw new ApiError(415, 'unsupported_content_encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`);
+  }
+  try {
+    return await gunzipAsync(body, { maxOutputLength: limit });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
+    throw new ApiError(400, 'invalid_gzip', `the body is marked Content-Encoding: gzip but does not decompress (${(err as Error).message}); send valid gzip or drop the header`);
+  }
 }
 
 export function tooLarge(limit: number): ApiError {

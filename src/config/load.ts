@@ -28,6 +28,7 @@ export interface Config {
     readonly buckets: Readonly<Record<BucketFamily, readonly number[]>>;
   };
   readonly ingest: { readonly maxBodyBytes: number };
+  readonly storage: { readonly intervalMs: number };
 }
 
 export class ConfigError extends Error {
@@ -92,6 +93,8 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   };
   const retentionMs = duration('retention', raw.retention);
   const gaugeStaleAfterMs = duration('metrics.gauge_stale_after', raw.metrics.gauge_stale_after);
+  const storageIntervalMs = duration('storage.interval', raw.storage.interval);
+  if (storageIntervalMs < 1000 && issues.length === 0) issues.push(`storage.interval: must be at least 1s (got ${JSON.stringify(raw.storage.interval)})`);
   const buckets = { ...DEFAULT_BUCKETS } as Record<BucketFamily, readonly number[]>;
   for (const fam of Object.keys(DEFAULT_BUCKETS) as BucketFamily[]) {
     const given = raw.metrics.buckets[fam];
@@ -121,6 +124,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       buckets,
     },
     ingest: { maxBodyBytes: raw.ingest.max_body_bytes },
+    storage: { intervalMs: storageIntervalMs },
   };
 }
 

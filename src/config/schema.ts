@@ -33,6 +33,12 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    storage: Type.Object(
+      {
+        interval: Type.String({ default: '15s', description: 'a duration; how often every project series is sampled into the embedded store' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     ingest: Type.Object(
       {
         max_body_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024 }),

@@ -12,6 +12,8 @@ import { eventRoutes, tooLarge } from '../api/events.js';
 import { scrapeRoutes } from '../api/scrape.js';
 import { healthRoutes } from '../api/health.js';
 import { integrationRoutes } from '../api/integrations.js';
+import { importRoutes } from '../api/import.js';
+import { prometheusRoutes } from '../api/prometheus.js';
 import { ErrorBody } from '../api/schemas.js';
 
 declare const METERWAY_VERSION: string | undefined;
@@ -55,6 +57,8 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
   await app.register(async (scope) => eventRoutes(scope, gw));
   await app.register(async (scope) => scrapeRoutes(scope, gw));
   await app.register(async (scope) => integrationRoutes(scope, gw));
+  await app.register(async (scope) => importRoutes(scope, gw));
+  await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb));
   return app;
 }
 

@@ -10,6 +10,7 @@ import type { Ingestor } from '../ingest/ingest.js';
 import type { SelfMetrics } from './self-metrics.js';
 import type { Integrations } from '../control/integrations.js';
 import type { ExportManager } from '../delivery/exporter.js';
+import type { Tsdb, Sampler } from '../tsdb/index.js';
 
 /** Everything the routes use, assembled once in gateway.ts. */
 export interface Gateway {
@@ -25,4 +26,7 @@ export interface Gateway {
   readonly selfMetrics: SelfMetrics;
   readonly integrations: Integrations;
   readonly exporter: ExportManager;
+  /** The embedded time-series store behind the query API. */
+  readonly tsdb: Tsdb;
+  readonly sampler: Sampler;
 }

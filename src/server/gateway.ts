@@ -13,6 +13,7 @@ import { openCredentialCipher } from '../control/master-key.js';
 import { Integrations } from '../control/integrations.js';
 import { ExportManager, type ExporterOptions } from '../delivery/exporter.js';
 import { SINK_FACTORIES } from '../sinks/registry.js';
+import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
@@ -51,6 +52,15 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
   const { cipher, key: masterKey } = await openCredentialCipher(config.masterKey, config.dataDir, db);
   const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
   await integrations.load();
+  const tsdb = Tsdb.open({ dir: config.dataDir, retentionMs: config.retentionMs });
+  // Before any event arrives: counters and histograms go on from their stored values, not from zero.
+  const restored = restoreInto(aggregator, tsdb);
+  logger.debug({ restored }, 'restored series from the embedded store');
+  const sampler = new Sampler(aggregator, tsdb, {
+    intervalMs: config.storage.intervalMs,
+    gaugeStaleAfterMs: config.metrics.gaugeStaleAfterMs,
+    onError: (err) => logger.error({ err }, 'sampling into the embedded store failed'),
+  });
   const selfMetrics = new SelfMetrics(aggregator);
   const exporter = new ExportManager(integrations, aggregator, logger.child({ component: 'delivery' }), selfMetrics, {
     allowPrivateEgress: config.allowPrivateEgress,
@@ -58,7 +68,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
     ...options.delivery,
   });
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
-  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter };
+  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
   const app = await buildApp(gw);
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
@@ -70,6 +80,8 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
   }, STATUS_FLUSH_MS);
   statusFlush.unref();
   exporter.start();
+  sampler.start();
+  tsdb.startRetention();
   sweep.unref();
   flush.unref();
 
@@ -86,8 +98,10 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
       clearInterval(statusFlush);
       await app.close();
       await exporter.close();
+      sampler.stop();
       await tokens.flushUsage();
       await integrations.flushStatus();
+      tsdb.close();
       await db.destroy();
     },
   };

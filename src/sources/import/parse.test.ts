@@ -16,11 +16,11 @@ describe('parseImport', () => {
     ].join('\n'), 42);
     expect(r.errors).toEqual([]);
     expect(r.samples).toEqual([
-      { labels: { __name__: 'jobs_total', app: 'a', note: 'q"uote \\ n\nl ✓' }, t: 1700000000000, v: 12 },
-      { labels: { __name__: 'temperature' }, t: 0, v: -350 },
-      { labels: { __name__: 'up' }, t: 1000, v: NaN },
-      { labels: { __name__: 'big' }, t: -86400000, v: Infinity },
-      { labels: { __name__: 'my.metric', env: 'prod' }, t: 5, v: 1 },
+      { line: 3, labels: { __name__: 'jobs_total', app: 'a', note: 'q"uote \\ n\nl ✓' }, t: 1700000000000, v: 12 },
+      { line: 4, labels: { __name__: 'temperature' }, t: 0, v: -350 },
+      { line: 5, labels: { __name__: 'up' }, t: 1000, v: NaN },
+      { line: 6, labels: { __name__: 'big' }, t: -86400000, v: Infinity },
+      { line: 7, labels: { __name__: 'my.metric', env: 'prod' }, t: 5, v: 1 },
     ]);
     expect(r.metadata.get('jobs_total')).toEqual({ help: 'Jobs done.', type: 'counter' });
   });

@@ -4,6 +4,8 @@
  */
 
 export interface ImportedSample {
+  /** 1-based line number in the body, for error reports. */
+  readonly line: number;
   readonly labels: Record<string, string>;
   readonly t: number;
   readonly v: number;
@@ -50,7 +52,7 @@ export function parseImport(text: string, nowMs: number): ParsedImport {
         metadata.set(m[2], meta);
         continue;
       }
-      samples.push(parseSampleLine(trimmed, nowMs));
+      samples.push({ line: i + 1, ...parseSampleLine(trimmed, nowMs) });
     } catch (err) {
       errors.push({ line: i + 1, error: err instanceof LineError ? err.message : `cannot parse: ${(err as Error).message}` });
     }
@@ -58,7 +60,7 @@ export function parseImport(text: string, nowMs: number): ParsedImport {
   return { samples, errors, metadata };
 }
 
-function parseSampleLine(line: string, nowMs: number): ImportedSample {
+function parseSampleLine(line: string, nowMs: number): Omit<ImportedSample, 'line'> {
   let pos = 0;
   const labels: Record<string, string> = {};
   const nameMatch = NAME.exec(line);
