@@ -220,7 +220,7 @@ describe('out-of-order and old samples', () => {
     // Into 1970, including the epoch itself, and out of order with each other.
     const old = [5000, 0, 3000, 1000, 2000, 4000, 6000];
     const res = store.appendBatch('p', old.map((t) => ({ labels: l, t, v: t / 1000 })));
-    expect(res).toEqual({ appended: 7, outOfOrder: 7, rejected: 0 });
+    expect(res).toEqual({ appended: 7, outOfOrder: 7, rejected: 0, rejectedAt: [] });
     // Duplicates: one in a flushed out-of-order chunk, one in the head, one still buffered.
     store.appendBatch('p', [
       { labels: l, t: 0, v: -1 },
@@ -258,7 +258,7 @@ describe('out-of-order and old samples', () => {
       { labels: { job: 'nameless' }, t: 1000, v: 1 },
       { labels: { __name__: 'ok', empty: '' }, t: 1000, v: 1 },
     ]);
-    expect(res).toEqual({ appended: 1, outOfOrder: 0, rejected: 3 });
+    expect(res).toEqual({ appended: 1, outOfOrder: 0, rejected: 3, rejectedAt: [0, 1, 2] });
     expect(sel(store, 'p', [m('__name__', '=', 'ok')])[0].labels).toEqual({ __name__: 'ok', project_id: 'p' });
   });
 });

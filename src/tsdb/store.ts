@@ -46,6 +46,8 @@ export interface AppendResult {
   outOfOrder: number;
   /** Samples refused: bad timestamp, older than retention, or a label set without a name. */
   rejected: number;
+  /** Positions (in the input) of the refused samples, so an importer can name their lines. */
+  rejectedAt: number[];
 }
 
 export type { MetricMetadata };
@@ -256,15 +258,17 @@ export class Tsdb implements Queryable {
    * a second sample at the same timestamp replaces the first (last write wins).
    */
   appendBatch(project: string, samples: readonly Sample[]): AppendResult {
-    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0 };
+    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] };
     const log = new LogBuilder(samples.length);
-    const minT = this.minAcceptedT();
+    const minT = this.oldestAcceptedMs();
     this.db.transaction(() => {
-      for (const smp of samples) {
+      for (let i = 0; i < samples.length; i++) {
+        const smp = samples[i];
         // Checked before resolving, so a refused sample does not leave an empty series behind.
         const s = validTimestamp(smp.t) && smp.t >= minT && typeof smp.v === 'number' ? this.resolve(project, smp.labels) : undefined;
         if (s === undefined) {
           res.rejected++;
+          res.rejectedAt.push(i);
           continue;
         }
         if (this.apply(s, smp.t, smp.v)) res.outOfOrder++;
@@ -279,15 +283,16 @@ export class Tsdb implements Queryable {
 
   /** Columnar append by series references (from `ref`): the bulk path for import and benchmarks. */
   appendRefs(project: string, refs: ArrayLike<number>, ts: ArrayLike<number>, vs: Float64Array): AppendResult {
-    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0 };
+    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] };
     const log = new LogBuilder(refs.length);
-    const minT = this.minAcceptedT();
+    const minT = this.oldestAcceptedMs();
     this.db.transaction(() => {
       for (let i = 0; i < refs.length; i++) {
         const s = this.byId.get(refs[i]);
         const t = ts[i];
         if (s === undefined || s.project !== project || s.deleted || !validTimestamp(t) || t < minT) {
           res.rejected++;
+          res.rejectedAt.push(i);
           continue;
         }
         if (this.apply(s, t, vs[i])) res.outOfOrder++;
@@ -300,7 +305,8 @@ export class Tsdb implements Queryable {
     return res;
   }
 
-  private minAcceptedT(): number {
+  /** The oldest timestamp an append accepts now (-Infinity with retention 0). */
+  oldestAcceptedMs(): number {
     return this.retentionMs > 0 ? this.now() - this.retentionMs : -Infinity;
   }
 
