@@ -1,7 +1,7 @@
 /**
  * Samples every project's series into the store at a fixed interval, as a Prometheus scraping the
- * gateway would: the same names, labels and values as the scrape endpoint, one append batch per
- * project per tick, and a staleness marker once for a series that stops being exposed.
+ * gateway would: the same names, labels and values as the scrape endpoint, one durable append
+ * per tick for all projects, and a staleness marker once for a series that stops being exposed.
  */
 import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
 import type { Family } from '../aggregate/registry.js';
@@ -79,6 +79,7 @@ export class Sampler {
     this.lastTickMs = nowMs;
     const tick: SampleTick = { samples: 0, staleMarkers: 0, projects: 0 };
     const current = new Map<string, Map<string, Labels>>();
+    const batches: Array<{ project: string; samples: Sample[] }> = [];
     const freshSince = nowMs - this.gaugeStaleAfterMs;
     for (const pm of this.aggregator.all()) {
       const exposed = new Map<string, Labels>();
@@ -93,7 +94,7 @@ export class Sampler {
         }
       }
       current.set(pm.projectId, exposed);
-      if (batch.length > 0) this.store.appendBatch(pm.projectId, batch);
+      if (batch.length > 0) batches.push({ project: pm.projectId, samples: batch });
       tick.samples += batch.length;
       tick.projects++;
       this.recordMetadata(pm);
@@ -102,9 +103,11 @@ export class Sampler {
     for (const [pid, prev] of this.previous) {
       if (current.has(pid) || prev.size === 0) continue;
       const batch: Sample[] = [...prev.values()].map((labels) => ({ labels, t: nowMs, v: STALE_NAN }));
-      this.store.appendBatch(pid, batch);
+      batches.push({ project: pid, samples: batch });
       tick.staleMarkers += batch.length;
     }
+    // One transaction for the whole tick: one sync, however many projects.
+    if (batches.length > 0) this.store.appendProjects(batches);
     this.previous = current;
     return tick;
   }

@@ -123,6 +123,18 @@ describe('project isolation', () => {
     expect(q.seriesLabels([m('project_id', '!=', 'A')])).toEqual([]);
     expect(sel(store, 'nobody', [m('__name__', '=~', '.+')])).toEqual([]);
     expect(store.querier('B', 0, 10_000).labelValues('__name__', [])).toEqual(['b_total']);
+    // One transaction for several projects keeps each sample in its own project.
+    const same = { __name__: 'shared_total' };
+    const res = store.appendProjects([
+      { project: 'A', samples: [{ labels: same, t: 2000, v: 1 }] },
+      { project: 'B', samples: [{ labels: same, t: 2000, v: 2 }, { labels: same, t: 1.5, v: 0 }] },
+    ]);
+    expect(res.map((r) => [r.appended, r.rejected])).toEqual([
+      [1, 0],
+      [1, 1],
+    ]);
+    expect(sel(store, 'A', [m('__name__', '=', 'shared_total')]).map((x) => [x.labels.project_id, x.values[0]])).toEqual([['A', 1]]);
+    expect(sel(store, 'B', [m('__name__', '=', 'shared_total')]).map((x) => [x.labels.project_id, x.values[0]])).toEqual([['B', 2]]);
   });
 });
 

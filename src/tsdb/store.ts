@@ -258,27 +258,40 @@ export class Tsdb implements Queryable {
    * a second sample at the same timestamp replaces the first (last write wins).
    */
   appendBatch(project: string, samples: readonly Sample[]): AppendResult {
-    const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] };
-    const log = new LogBuilder(samples.length);
+    return this.appendProjects([{ project, samples }])[0];
+  }
+
+  /**
+   * Appends several projects' batches as one durable transaction (one sync for a whole sampler
+   * tick, however many projects); one result per batch.
+   */
+  appendProjects(batches: ReadonlyArray<{ readonly project: string; readonly samples: readonly Sample[] }>): AppendResult[] {
+    let total = 0;
+    for (const b of batches) total += b.samples.length;
+    const log = new LogBuilder(total);
     const minT = this.oldestAcceptedMs();
+    const results = batches.map((): AppendResult => ({ appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] }));
     this.db.transaction(() => {
-      for (let i = 0; i < samples.length; i++) {
-        const smp = samples[i];
-        // Checked before resolving, so a refused sample does not leave an empty series behind.
-        const s = validTimestamp(smp.t) && smp.t >= minT && typeof smp.v === 'number' ? this.resolve(project, smp.labels) : undefined;
-        if (s === undefined) {
-          res.rejected++;
-          res.rejectedAt.push(i);
-          continue;
+      batches.forEach(({ project, samples }, b) => {
+        const res = results[b];
+        for (let i = 0; i < samples.length; i++) {
+          const smp = samples[i];
+          // Checked before resolving, so a refused sample does not leave an empty series behind.
+          const s = validTimestamp(smp.t) && smp.t >= minT && typeof smp.v === 'number' ? this.resolve(project, smp.labels) : undefined;
+          if (s === undefined) {
+            res.rejected++;
+            res.rejectedAt.push(i);
+            continue;
+          }
+          if (this.apply(s, smp.t, smp.v)) res.outOfOrder++;
+          res.appended++;
+          log.add(s.id, smp.t, smp.v);
         }
-        if (this.apply(s, smp.t, smp.v)) res.outOfOrder++;
-        res.appended++;
-        log.add(s.id, smp.t, smp.v);
-      }
+      });
       this.writeLog(log);
     })();
     this.maybeCheckpoint();
-    return res;
+    return results;
   }
 
   /** Columnar append by series references (from `ref`): the bulk path for import and benchmarks. */
