@@ -130,7 +130,8 @@ function parseHeaders(list: string[] | undefined): Record<string, string> | unde
   const out: Record<string, string> = {};
   for (const h of list) {
     const i = h.indexOf(':');
-    if (i <= 0) throw new CliError(`--header must look like 'Name: value'; got one without a colon (starting ${JSON.stringify(h.slice(0, 12))})`);
+    // The argument may be a bare secret pasted in the wrong place: never echo any of it.
+    if (i <= 0) throw new CliError(`--header must look like 'Name: value'; one of them has no name before a colon`);
     out[h.slice(0, i).trim()] = h.slice(i + 1).trim();
   }
   return out;

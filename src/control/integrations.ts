@@ -54,6 +54,8 @@ export type IntegrationEvent = { type: 'upsert'; integration: Integration } | { 
 /** Consecutive failed pushes after which an integration pauses itself. */
 export const PAUSE_AFTER_FAILURES = 10;
 
+const TIMES_FLUSH_MS = 30_000;
+
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,128}$/;
 const RESERVED_HEADERS = new Set(['host', 'content-length', 'content-type', 'content-encoding', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'upgrade']);
 const MAX_HEADERS = 32;
@@ -66,7 +68,11 @@ interface Held {
 
 export class Integrations {
   private readonly held = new Map<string, Held>();
+  /** Rows whose state, failure count or error changed: written at the next flush. */
   private readonly dirty = new Set<string>();
+  /** Rows whose only change is a newer attempt or success time: written at most every TIMES_FLUSH_MS. */
+  private readonly stale = new Set<string>();
+  private lastTimesFlush = 0;
   private listener: (e: IntegrationEvent) => void = () => {};
 
   constructor(
@@ -161,6 +167,7 @@ export class Integrations {
     await this.db.deleteFrom('integrations').where('id', '=', id).execute();
     this.held.delete(id);
     this.dirty.delete(id);
+    this.stale.delete(id);
     this.listener({ type: 'delete', id });
   }
 
@@ -183,6 +190,7 @@ export class Integrations {
     if (h === undefined) return undefined;
     const now = new Date().toISOString();
     const row = h.row;
+    const before = `${row.state}\u0000${row.consecutive_failures}\u0000${row.last_error}`;
     row.last_attempt_at = now;
     if (outcome.ok) {
       row.last_success_at = now;
@@ -196,14 +204,22 @@ export class Integrations {
         row.paused_reason = `paused after ${row.consecutive_failures} consecutive failed pushes; last error: ${outcome.error}. Fix the cause, then enable the integration again`;
       }
     }
-    this.dirty.add(id);
+    if (`${row.state}\u0000${row.consecutive_failures}\u0000${row.last_error}` !== before) this.dirty.add(id);
+    else this.stale.add(id);
     const integration = toIntegration(h);
     if (row.state === 'paused') this.listener({ type: 'upsert', integration });
     return integration;
   }
 
   /** Writes status changes made since the last flush, in one transaction. */
-  async flushStatus(): Promise<void> {
+  async flushStatus(force = false): Promise<void> {
+    const now = Date.now();
+    // Times alone change on every push of every integration: they go to disk less often.
+    if (force || now - this.lastTimesFlush >= TIMES_FLUSH_MS) {
+      for (const id of this.stale) this.dirty.add(id);
+      this.stale.clear();
+      this.lastTimesFlush = now;
+    }
     if (this.dirty.size === 0) return;
     const ids = [...this.dirty];
     this.dirty.clear();

@@ -17,6 +17,7 @@ export interface ExportObserver {
   push(kind: string, outcome: 'success' | 'failure' | 'partial', points: number): void;
   failure(kind: string, reason: string): void;
   lateness(ms: number): void;
+  skipped(): void;
   logRecords(kind: string, outcome: 'sent' | 'dropped' | 'failed', n: number): void;
 }
 
@@ -65,7 +66,7 @@ export class ExportManager {
   ) {
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.sleep = opts.sleep ?? realSleep;
-    this.scheduler = new Scheduler({ lateness: (ms) => observer.lateness(ms) });
+    this.scheduler = new Scheduler({ lateness: (ms) => observer.lateness(ms), skipped: () => observer.skipped() });
     integrations.onChange((e) => this.handle(e));
   }
 

@@ -1,4 +1,5 @@
 import { createServer } from 'node:http';
+import { getEventListeners } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { post } from './http.js';
@@ -33,5 +34,19 @@ describe('post', () => {
     expect(res.status).toBe(200);
     expect(res.body.toString()).toBe('ok');
     expect(hits).toBe(1);
+  });
+
+  it('leaves no abort listener behind on a failed request', async () => {
+    const abort = new AbortController();
+    const closed = createServer();
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+    const deadPort = (closed.address() as AddressInfo).port;
+    await new Promise<void>((r) => closed.close(() => r()));
+    for (let i = 0; i < 5; i++) {
+      const err = await post(new URL(`http://127.0.0.1:${deadPort}/`), 'x', { headers: {}, timeoutMs: 2000, allowPrivate: true, signal: abort.signal }).catch((e) => e);
+      expect((err as DeliveryError).reason).toBe('refused');
+    }
+    await post(new URL(`http://127.0.0.1:${port}/`), 'x', { headers: {}, timeoutMs: 2000, allowPrivate: true, signal: abort.signal });
+    expect(getEventListeners(abort.signal, 'abort')).toHaveLength(0);
   });
 });

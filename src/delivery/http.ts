@@ -24,9 +24,12 @@ export interface PostOptions {
 /** Most of a response body kept (error messages only need the start). */
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
+// Thousands of integrations each keep a connection warm between pushes: the default of 256 idle
+// sockets would close most of them and reconnect every interval.
+const POOL = { keepAlive: true, maxFreeSockets: 4096 };
 const agents = {
-  guarded: { http: new http.Agent({ keepAlive: true, lookup: guardedLookup }), https: new https.Agent({ keepAlive: true, lookup: guardedLookup }) },
-  open: { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) },
+  guarded: { http: new http.Agent({ ...POOL, lookup: guardedLookup }), https: new https.Agent({ ...POOL, lookup: guardedLookup }) },
+  open: { http: new http.Agent(POOL), https: new https.Agent(POOL) },
 };
 
 /** POSTs `body`; resolves with any HTTP answer, rejects with a DeliveryError when none came. */
@@ -45,6 +48,7 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
       if (settled) return;
       settled = true;
       clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
       req.destroy();
       reject(err);
     };

@@ -3,6 +3,9 @@
  * thousands of integrations do not fire together; after that it keeps a fixed period (no drift). A
  * job still running when it is due again skips that turn rather than piling up.
  */
+/** Longest stretch of starting jobs in one turn of the event loop, in ms. */
+const SLICE_MS = 10;
+
 export interface ScheduledJob {
   readonly id: string;
   readonly intervalMs: number;
@@ -17,8 +20,9 @@ interface Entry {
 }
 
 export interface SchedulerHooks {
-  /** How late a run started against its schedule. */
+  /** How late a run started against the latest turn it was due (measured when it starts). */
   lateness?(ms: number): void;
+  /** A turn not run: the previous run was still going, or the loop was too busy to start it. */
   skipped?(id: string): void;
 }
 
@@ -77,24 +81,35 @@ export class Scheduler {
 
   private tick(): void {
     this.timer = undefined;
-    const now = this.now();
+    const sliceStart = this.now();
+    let now = sliceStart;
     while (this.heap.length > 0 && this.heap[0].dueMs <= now) {
+      // Starting a job runs its synchronous part (a snapshot, an encoding) here: past a slice,
+      // hand the loop back so a thousand due jobs do not hold it for a second.
+      if (now - sliceStart >= SLICE_MS) {
+        this.timer = setTimeout(() => this.tick(), 0);
+        this.timer.unref();
+        return;
+      }
       const e = this.pop();
       if (e.removed) continue;
       const due = e.dueMs;
-      // Fixed period: the next turn is due one interval after this one was, however late it runs.
-      e.dueMs = due + e.job.intervalMs;
-      if (e.dueMs <= now) e.dueMs = now + e.job.intervalMs;
+      // Keep the job's phase: its next turn is the first one of its own grid after now, so jobs
+      // that ran late together do not end up due together from then on.
+      const missed = Math.floor((now - due) / e.job.intervalMs);
+      e.dueMs = due + (missed + 1) * e.job.intervalMs;
       this.push(e);
+      for (let i = 0; i < missed; i++) this.hooks.skipped?.(e.job.id);
       if (e.running) {
         this.hooks.skipped?.(e.job.id);
         continue;
       }
       e.running = true;
-      this.hooks.lateness?.(now - due);
+      this.hooks.lateness?.(now - (due + missed * e.job.intervalMs));
       e.job.run(due).finally(() => {
         e.running = false;
       });
+      now = this.now();
     }
     this.arm();
   }

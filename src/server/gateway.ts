@@ -100,7 +100,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
       await exporter.close();
       sampler.stop();
       await tokens.flushUsage();
-      await integrations.flushStatus();
+      await integrations.flushStatus(true);
       tsdb.close();
       await db.destroy();
     },

@@ -32,6 +32,7 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
   private readonly exportPoints: Family<CounterSeries>;
   private readonly exportLateness: Family<HistogramSeries>;
   private readonly exportLogRecords: Family<CounterSeries>;
+  private readonly exportSkipped: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
     const pub = this.publicRegistry;
@@ -55,6 +56,7 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
       def('meterway_export_lag_seconds', 'histogram', 'How late a scheduled push started against its schedule.', [], 'seconds',
         [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     );
+    this.exportSkipped = pub.family(def('meterway_export_skipped_turns_total', 'counter', 'Scheduled pushes not made because the previous one was still running or the gateway was too busy.'));
     this.exportLogRecords = pub.family(def('meterway_export_log_records_total', 'counter', 'Raw events forwarded as log records, by kind and outcome (sent, dropped, failed).', ['kind', 'outcome']));
     this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
     this.droppedPerProject = this.projectRegistry.family(
@@ -82,6 +84,10 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
 
   lateness(ms: number): void {
     this.publicRegistry.series(this.exportLateness, '', [])!.observe(ms / 1000);
+  }
+
+  skipped(): void {
+    this.publicRegistry.series(this.exportSkipped, '', [])!.inc(1);
   }
 
   logRecords(kind: string, outcome: 'sent' | 'dropped' | 'failed', n: number): void {

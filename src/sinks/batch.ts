@@ -64,7 +64,23 @@ export function attributesOf(labelNames: readonly string[], values: ReadonlyArra
   return out;
 }
 
-/** A cumulative snapshot of a project's series; stale gauges are left out, empty families too. */
+/** Attribute pairs per series, built on its first push: label values never change for a series. */
+const attributeCache = new WeakMap<object, Attributes>();
+
+function cachedAttributes(labelNames: readonly string[], s: { labelValues: ReadonlyArray<string | undefined> }): Attributes {
+  let a = attributeCache.get(s);
+  if (a === undefined) {
+    a = attributesOf(labelNames, s.labelValues);
+    attributeCache.set(s, a);
+  }
+  return a;
+}
+
+/**
+ * A cumulative snapshot of a project's series; stale gauges are left out, empty families too.
+ * Histogram bucket counts are the live arrays, not copies: a sink must encode the batch in the
+ * same synchronous turn it was taken in (the OTLP sink does, and resends those bytes on retry).
+ */
 export function snapshotProject(pm: ProjectMetrics, timeMs: number, gaugeFreshSinceMs: number): MetricBatch {
   const metrics: BatchMetric[] = [];
   for (const fam of pm.families) {
@@ -73,10 +89,10 @@ export function snapshotProject(pm: ProjectMetrics, timeMs: number, gaugeFreshSi
     const points: Array<NumberPoint | HistogramPoint> = [];
     for (const [key, s] of fam.series) {
       if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < gaugeFreshSinceMs) continue;
-      const attributes = attributesOf(def.labelNames, s.labelValues);
+      const attributes = cachedAttributes(def.labelNames, s);
       if (def.type === 'histogram') {
         const h = s as HistogramSeries;
-        points.push({ attributes, count: h.count, sum: h.sum, bucketCounts: Float64Array.from(h.counts) });
+        points.push({ attributes, count: h.count, sum: h.sum, bucketCounts: h.counts });
       } else {
         points.push({ attributes, value: (s as CounterSeries | GaugeSeries).value });
       }

@@ -401,7 +401,7 @@ describe('secrets', () => {
     rx.reply({ status: 401 });
     await gw.exporter.pushNow(i.id);
     await api('POST', `/v1/projects/${p.id}/integrations/${i.id}/test`);
-    await gw.integrations.flushStatus();
+    await gw.integrations.flushStatus(true);
     expect(logText).toContain('push failed');
     expect(logText).not.toContain('c2VjcmV0');
     const files: string[] = [];
