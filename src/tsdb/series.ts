@@ -15,6 +15,8 @@ export class MemSeries {
   headN = 0;
   /** Newest in-order timestamp ever appended; a sample at or before it is out of order. */
   lastT = -Infinity;
+  /** Wall-clock time of the last append, for cutting idle heads. */
+  lastAppendMs = 0;
 
   oooT: Float64Array | null = null;
   oooV: Float64Array | null = null;
@@ -71,6 +73,13 @@ export class MemSeries {
   }
 
   clearHead(): void {
+    this.headN = 0;
+  }
+
+  /** Drops the head's arrays (not just its samples): the series may never be appended to again. */
+  releaseHead(): void {
+    this.headT = null;
+    this.headV = null;
     this.headN = 0;
   }
 

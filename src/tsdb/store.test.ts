@@ -223,6 +223,35 @@ describe('recovery from the log', () => {
   });
 });
 
+describe('idle heads', () => {
+  it('writes out heads not appended to for idleCutMs, frees them, and keeps the data', () => {
+    const dir = tmp();
+    let wall = 5_000_000;
+    const store = openStore({ dir, chunkSamples: 120, idleCutMs: 600_000, now: () => wall });
+    const idle = { __name__: 'idle' };
+    const busy = { __name__: 'busy' };
+    store.appendBatch('p', [1, 2, 3].map((k) => ({ labels: idle, t: k * 1000, v: k })));
+    store.appendBatch('p', [{ labels: idle, t: 500, v: 0.5 }]); // out of order, buffered
+    wall += 500_000;
+    store.appendBatch('p', [{ labels: busy, t: 1000, v: 1 }]);
+    expect(store.maintain().headsCut).toBe(0);
+    wall += 200_000; // idle: 700 s without appends; busy: 200 s
+    expect(store.maintain().headsCut).toBe(1);
+    expect(store.stats()).toMatchObject({ headSamples: 1, oooSamples: 0, logBytes: 0 });
+    const want = [
+      [500, 0.5],
+      [1000, 1],
+      [2000, 2],
+      [3000, 3],
+    ];
+    expect(points(sel(store, 'p', [m('__name__', '=', 'idle')])[0])).toEqual(want);
+    // Appending again after the cut starts a new head; a crash now recovers both.
+    store.appendBatch('p', [{ labels: idle, t: 4000, v: 4 }]);
+    const reader = openStore({ dir, chunkSamples: 120 });
+    expect(points(sel(reader, 'p', [m('__name__', '=', 'idle')])[0])).toEqual([...want, [4000, 4]]);
+  });
+});
+
 describe('out-of-order and old samples', () => {
   it('accepts backfill of any age with retention 0, merges on read, last write wins', () => {
     const dir = tmp();

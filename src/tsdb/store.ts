@@ -25,6 +25,12 @@ export interface TsdbOptions {
   /** Append-log size past which open heads are saved and the log emptied (default 16 MiB). */
   readonly checkpointBytes?: number;
   /**
+   * A head or out-of-order buffer not appended to for this long is written out as a (short)
+   * chunk by `maintain`, freeing its memory: series that stopped do not hold heads forever.
+   * Also the longest time the append log goes without a checkpoint. Default one hour.
+   */
+  readonly idleCutMs?: number;
+  /**
    * SQLite's synchronous setting. `full` (default) syncs the log on every commit, so a committed
    * batch survives a power loss too; `normal` survives process crashes (kill -9) only.
    */
@@ -86,6 +92,8 @@ export class Tsdb implements Queryable {
   readonly retentionMs: number;
   private readonly chunkSamples: number;
   private readonly checkpointBytes: number;
+  private readonly idleCutMs: number;
+  private lastCheckpointMs: number;
   private readonly now: () => number;
   private readonly projects = new Map<string, ProjectIndex>();
   private readonly byId = new Map<number, MemSeries>();
@@ -95,7 +103,7 @@ export class Tsdb implements Queryable {
   private nextSeq = 1;
   private logBytes = 0;
   private replaying = false;
-  private retentionTimer: NodeJS.Timeout | undefined;
+  private maintenanceTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   private readonly stmts: {
@@ -117,7 +125,9 @@ export class Tsdb implements Queryable {
     this.retentionMs = opts.retentionMs ?? 0;
     this.chunkSamples = opts.chunkSamples ?? 120;
     this.checkpointBytes = opts.checkpointBytes ?? 16 * 1024 * 1024;
+    this.idleCutMs = opts.idleCutMs ?? 3_600_000;
     this.now = opts.now ?? Date.now;
+    this.lastCheckpointMs = this.now();
     this.stmts = {
       insertSeries: db.prepare('INSERT INTO series (project, labels) VALUES (?, ?)'),
       deleteSeries: db.prepare('DELETE FROM series WHERE id = ?'),
@@ -172,6 +182,8 @@ export class Tsdb implements Queryable {
       const s = this.byId.get(row.id);
       if (s === undefined) continue;
       s.lastT = row.last_t;
+      // Restored heads count as just appended to: a restart must not cut every head short.
+      s.lastAppendMs = this.now();
       if (row.head !== null) {
         const { ts, vs } = decodeChunk(row.head);
         for (let i = 0; i < ts.length; i++) s.pushHead(ts[i], vs[i], this.chunkSamples);
@@ -270,6 +282,7 @@ export class Tsdb implements Queryable {
     for (const b of batches) total += b.samples.length;
     const log = new LogBuilder(total);
     const minT = this.oldestAcceptedMs();
+    const wall = this.now();
     const results = batches.map((): AppendResult => ({ appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] }));
     this.db.transaction(() => {
       batches.forEach(({ project, samples }, b) => {
@@ -284,6 +297,7 @@ export class Tsdb implements Queryable {
             continue;
           }
           if (this.apply(s, smp.t, smp.v)) res.outOfOrder++;
+          s.lastAppendMs = wall;
           res.appended++;
           log.add(s.id, smp.t, smp.v);
         }
@@ -299,6 +313,7 @@ export class Tsdb implements Queryable {
     const res: AppendResult = { appended: 0, outOfOrder: 0, rejected: 0, rejectedAt: [] };
     const log = new LogBuilder(refs.length);
     const minT = this.oldestAcceptedMs();
+    const wall = this.now();
     this.db.transaction(() => {
       for (let i = 0; i < refs.length; i++) {
         const s = this.byId.get(refs[i]);
@@ -309,6 +324,7 @@ export class Tsdb implements Queryable {
           continue;
         }
         if (this.apply(s, t, vs[i])) res.outOfOrder++;
+        s.lastAppendMs = wall;
         res.appended++;
         log.add(s.id, t, vs[i]);
       }
@@ -401,6 +417,30 @@ export class Tsdb implements Queryable {
     }
     this.stmts.clearLog.run();
     this.logBytes = 0;
+    this.lastCheckpointMs = this.now();
+  }
+
+  /**
+   * Periodic upkeep: retention, then heads idle for `idleCutMs` written out as chunks (their
+   * memory released), then a checkpoint when anything was cut or the log is older than
+   * `idleCutMs`. A cut outside the sample sequence is only safe inside a checkpoint's
+   * transaction: replay must never cross it, and the emptied log makes sure it does not.
+   */
+  maintain(nowMs = this.now()): { chunkRowsDeleted: number; seriesDeleted: number; headsCut: number } {
+    const ret = this.applyRetention(nowMs);
+    let headsCut = 0;
+    const idleBefore = nowMs - this.idleCutMs;
+    this.db.transaction(() => {
+      for (const s of this.byId.values()) {
+        if (s.lastAppendMs >= idleBefore || (s.headN === 0 && s.oooN === 0)) continue;
+        if (s.headN > 0) this.cutHead(s);
+        if (s.oooN > 0) this.flushOoo(s);
+        s.releaseHead();
+        headsCut++;
+      }
+      if (headsCut > 0 || (this.logBytes > 0 && this.lastCheckpointMs < idleBefore)) this.checkpointInTx();
+    })();
+    return { ...ret, headsCut };
   }
 
   /**
@@ -450,11 +490,11 @@ export class Tsdb implements Queryable {
     return out;
   }
 
-  /** Runs retention every `intervalMs` (default one minute) until close. */
+  /** Runs `maintain` (retention, idle heads written out, checkpoint) every `intervalMs` (default one minute) until close. */
   startRetention(intervalMs = 60_000): void {
-    if (this.retentionTimer !== undefined || this.retentionMs <= 0) return;
-    this.retentionTimer = setInterval(() => this.applyRetention(), intervalMs);
-    this.retentionTimer.unref();
+    if (this.maintenanceTimer !== undefined) return;
+    this.maintenanceTimer = setInterval(() => this.maintain(), intervalMs);
+    this.maintenanceTimer.unref();
   }
 
   /** Records a metric's type, help and unit for a project (written only when it changed). */
@@ -571,7 +611,7 @@ export class Tsdb implements Queryable {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    if (this.retentionTimer !== undefined) clearInterval(this.retentionTimer);
+    if (this.maintenanceTimer !== undefined) clearInterval(this.maintenanceTimer);
     this.checkpoint();
     this.db.pragma('incremental_vacuum');
     this.db.pragma('wal_checkpoint(TRUNCATE)');
