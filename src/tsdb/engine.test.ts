@@ -101,3 +101,41 @@ describe.skipIf(!existsSync(corpus))('engine over the store', () => {
     process.stderr.write(`engine over the store: ${totals.compared} evals identical, ${totals.skipped} skipped (native histograms, start timestamps, out of scope)\n`);
   });
 });
+
+describe('isolation through the engine', () => {
+  it('answers every attempt to reach another project from inside project A with A\'s data only', () => {
+    const store = Tsdb.open({ path: ':memory:' });
+    try {
+      for (const [project, v] of [
+        ['A', 1],
+        ['B', 1000],
+      ] as const) {
+        store.appendBatch(
+          project,
+          [0, 60_000, 120_000].flatMap((t) => [
+            { labels: { __name__: 'up', job: 'api' }, t, v },
+            { labels: { __name__: `only_${project}`, job: 'api' }, t, v },
+          ]),
+        );
+      }
+      const engine = new Engine({ lookbackDeltaMs: 300_000 });
+      const values = (expr: string): string[] => {
+        const r = engine.instantQuerySync(store.querier('A', -Infinity, Infinity), expr, 120_000);
+        return (r.result as Array<{ labels: Labels; value: number }>).map((s) => `${JSON.stringify(s.labels)} ${s.value}`);
+      };
+      expect(values('up')).toEqual(['{"__name__":"up","job":"api","project_id":"A"} 1']);
+      expect(values('{__name__=~".+"}')).toHaveLength(2);
+      expect(values('{__name__=~".+"}').every((l) => l.includes('"project_id":"A"') && l.endsWith(' 1'))).toBe(true);
+      expect(values('{project_id=~".+", __name__="up"}')).toHaveLength(1);
+      expect(values('{project_id="B"}')).toEqual([]);
+      expect(values('only_B')).toEqual([]);
+      expect(values('up or only_B{project_id="B"}')).toEqual(['{"__name__":"up","job":"api","project_id":"A"} 1']);
+      expect(values('sum(up) + on() group_left sum(only_B)')).toEqual([]);
+      // Forging the label changes what A's own series are called, nothing more.
+      expect(values('label_replace(up, "project_id", "B", "", "")')).toEqual(['{"__name__":"up","job":"api","project_id":"B"} 1']);
+      expect(values('sum(label_replace({__name__=~".+"}, "project_id", "B", "", ""))')).toEqual(['{} 2']);
+    } finally {
+      store.close();
+    }
+  });
+});
