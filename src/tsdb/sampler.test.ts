@@ -117,6 +117,15 @@ describe('sampler', () => {
     const t = sampler.sampleOnce(end);
     expect(t.staleMarkers).toBe(3); // the gauge, runs_total, run_successes_total
     sampler.sampleOnce(end + 15_000);
+    // A forgotten project gets no markers (a dropped project must stay dropped).
+    const pm3 = agg.ensure('p3');
+    EVENT_TYPES.run.apply({ app_name: 'z', status: 'success' }, pm3, wall, wall);
+    sampler.sampleOnce(end + 30_000);
+    agg.delete('p3');
+    sampler.forget('p3');
+    store.dropProject('p3');
+    expect(sampler.sampleOnce(end + 45_000).staleMarkers).toBe(0);
+    expect(store.projectIds()).not.toContain('p3');
     for (const s of store.querier('p1', end, end + 15_000).select([{ type: '=~', name: '__name__', value: '.+' }], end, end + 15_000)) {
       expect(s.timestamps.length, s.labels.__name__).toBe(1);
       expect(isStaleNaN(s.values[0])).toBe(true);

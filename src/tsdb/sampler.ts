@@ -74,6 +74,12 @@ export class Sampler {
     this.timer = undefined;
   }
 
+  /** Stops tracking a project: no staleness markers for it (before `Tsdb.dropProject`). */
+  forget(project: string): void {
+    this.previous.delete(project);
+    this.metadataDone.delete(project);
+  }
+
   /** Takes one sample of every exposed series at `nowMs`. */
   sampleOnce(nowMs: number): SampleTick {
     this.lastTickMs = nowMs;

@@ -138,6 +138,25 @@ describe('project isolation', () => {
   });
 });
 
+describe('dropping a project', () => {
+  it('deletes its series, chunks, heads and metadata, and nothing of other projects', () => {
+    const dir = tmp();
+    let store = Tsdb.open({ dir, chunkSamples: 4 });
+    for (const p of ['A', 'B']) {
+      store.appendBatch(p, Array.from({ length: 10 }, (_, i) => ({ labels: { __name__: 'x' }, t: i * 1000, v: i })));
+      store.setMetadata(p, 'x', { type: 'gauge', help: '', unit: '' });
+    }
+    expect(store.dropProject('A')).toBe(1);
+    expect(sel(store, 'A', [m('__name__', '=~', '.+')])).toEqual([]);
+    expect(store.querier('A', 0, 1).metricMetadata().size).toBe(0);
+    store.close();
+    store = openStore({ dir, chunkSamples: 4 });
+    expect(store.projectIds()).toEqual(['B']);
+    expect(sel(store, 'B', [m('__name__', '=', 'x')])[0].timestamps.length).toBe(10);
+    expect(store.db.prepare('SELECT COUNT(*) AS n FROM series').get()).toEqual({ n: 1 });
+  });
+});
+
 describe('persistence', () => {
   it('keeps chunks, heads, out-of-order data, markers and metadata across close and reopen', () => {
     const dir = tmp();

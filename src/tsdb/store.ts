@@ -497,6 +497,32 @@ export class Tsdb implements Queryable {
     this.maintenanceTimer.unref();
   }
 
+  /**
+   * Deletes everything stored for a project (series, chunks, heads, metadata), for a project
+   * that is deleted for good. Stop the sampler's markers for it first (`Sampler.forget`), or its
+   * next tick writes staleness markers that bring the series back.
+   */
+  dropProject(project: string): number {
+    const idx = this.projects.get(project);
+    const series = idx === undefined ? [] : [...idx.byKey.values()];
+    this.db.transaction(() => {
+      const delChunks = this.db.prepare('DELETE FROM chunks WHERE series_id = ?');
+      for (const s of series) {
+        delChunks.run(s.id);
+        this.stmts.deleteSeries.run(s.id);
+        s.deleted = true;
+        this.byId.delete(s.id);
+      }
+      this.db.prepare('DELETE FROM metadata WHERE project = ?').run(project);
+      this.projects.delete(project);
+      this.metadataByProject.delete(project);
+      // The heads table and the log may name the dropped series.
+      this.checkpointInTx();
+    })();
+    this.db.pragma('incremental_vacuum');
+    return series.length;
+  }
+
   /** Records a metric's type, help and unit for a project (written only when it changed). */
   setMetadata(project: string, name: string, meta: MetricMetadata): void {
     const m = this.metadataMap(project);
