@@ -149,9 +149,10 @@ export class Sampler {
 
   private recordMetadata(pm: ProjectMetrics): void {
     if (this.metadataDone.has(pm.projectId)) return;
-    for (const fam of pm.families) {
-      this.store.setMetadata(pm.projectId, fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit });
-    }
+    this.store.setMetadataAll(
+      pm.projectId,
+      pm.families.map((fam) => [fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit }] as const),
+    );
     this.metadataDone.add(pm.projectId);
   }
 }

@@ -267,7 +267,8 @@ export class Tsdb implements Queryable {
   /**
    * Appends samples of one project as one durable transaction: when this returns, a crash loses
    * none of them. Samples at or before a series' newest timestamp are kept as out-of-order data;
-   * a second sample at the same timestamp replaces the first (last write wins).
+   * a second sample at the same timestamp replaces the first (last write wins). Label objects
+   * are remembered (weakly) to skip canonicalising them next time: do not mutate one after use.
    */
   appendBatch(project: string, samples: readonly Sample[]): AppendResult {
     return this.appendProjects([{ project, samples }])[0];
@@ -530,6 +531,13 @@ export class Tsdb implements Queryable {
     if (old !== undefined && old.type === meta.type && old.help === meta.help && old.unit === meta.unit) return;
     m.set(name, { type: meta.type, help: meta.help, unit: meta.unit });
     this.stmts.upsertMetadata.run(project, name, meta.type, meta.help, meta.unit);
+  }
+
+  /** Several metrics' metadata in one transaction (one sync instead of one per metric). */
+  setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata]>): void {
+    this.db.transaction(() => {
+      for (const [name, meta] of entries) this.setMetadata(project, name, meta);
+    })();
   }
 
   /** Metric metadata of one project. */
