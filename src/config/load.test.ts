@@ -6,6 +6,12 @@ import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from './load.js';
 import { Secret } from './secret.js';
 
+function writeTemp(content: unknown): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'mw-cfg-')), 'c.json');
+  writeFileSync(file, JSON.stringify(content));
+  return file;
+}
+
 function issues(fn: () => unknown): string[] {
   try {
     fn();
@@ -41,6 +47,7 @@ describe('loadConfig', () => {
   it('names the bad field and what is allowed', () => {
     expect(issues(() => loadConfig({ port: 'abc' }, {}))).toEqual([expect.stringMatching(/^port: expected integer .*\(got "abc"\)$/)]);
     expect(issues(() => loadConfig({ retention: 'banana' }, {}))).toEqual(['retention: must be a duration like 15d, 12h or 90s (got "banana")']);
+    expect(issues(() => loadConfig({}, { METERWAY_CONFIG: writeTemp({ storage: { interval: '1y' } }) }))).toEqual(['storage.interval: must be between 1s and 1d (got "1y")']);
     expect(issues(() => loadConfig({}, { METERWAY_LOG_LEVEL: 'loud' }))[0]).toMatch(/^log_level: .*one of fatal, error, warn, info, debug, trace, silent/);
     expect(issues(() => loadConfig({}, { METERWAY_MASTER_KEY: 'c2hvcnQ=' }))).toEqual([
       'master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)',

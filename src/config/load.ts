@@ -94,7 +94,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   const retentionMs = duration('retention', raw.retention);
   const gaugeStaleAfterMs = duration('metrics.gauge_stale_after', raw.metrics.gauge_stale_after);
   const storageIntervalMs = duration('storage.interval', raw.storage.interval);
-  if (storageIntervalMs < 1000 && issues.length === 0) issues.push(`storage.interval: must be at least 1s (got ${JSON.stringify(raw.storage.interval)})`);
+  // Node's timers take at most 2^31-1 ms; a day is plenty for a sampling interval.
+  if ((storageIntervalMs < 1000 || storageIntervalMs > 86_400_000) && issues.length === 0) {
+    issues.push(`storage.interval: must be between 1s and 1d (got ${JSON.stringify(raw.storage.interval)})`);
+  }
   const buckets = { ...DEFAULT_BUCKETS } as Record<BucketFamily, readonly number[]>;
   for (const fam of Object.keys(DEFAULT_BUCKETS) as BucketFamily[]) {
     const given = raw.metrics.buckets[fam];

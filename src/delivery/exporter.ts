@@ -3,6 +3,7 @@
  * send with retries, record the outcome and pause after repeated failures), raw-event log
  * forwarding, and test connection. Sinks only encode, send and classify.
  */
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/project.js';
 import type { Integrations, Integration, IntegrationEvent } from '../control/integrations.js';
@@ -64,6 +65,8 @@ export class ExportManager {
     private readonly observer: ExportObserver,
     private readonly opts: ExporterOptions,
   ) {
+    // Every request in flight listens on this one signal: thousands at scale, by design.
+    setMaxListeners(0, this.abort.signal);
     this.retry = opts.retry ?? DEFAULT_RETRY;
     this.sleep = opts.sleep ?? realSleep;
     this.scheduler = new Scheduler({ lateness: (ms) => observer.lateness(ms), skipped: () => observer.skipped() });
