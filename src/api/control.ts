@@ -51,6 +51,9 @@ export async function controlRoutes(app: FastifyInstance, gw: Gateway): Promise<
     await projects.delete(req.params.pid);
     tokens.forgetProject(req.params.pid);
     gw.integrations.forgetProject(req.params.pid);
+    // A deleted project's history goes too: a project made later with the same id must not see it.
+    gw.sampler.forget(req.params.pid);
+    gw.tsdb.dropProject(req.params.pid);
     return reply.code(204).send(null);
   });
 

@@ -187,3 +187,42 @@ describe('restart continuity', () => {
     expect(second.get('p1')!.registry.seriesCount).toBe(0);
   });
 });
+
+describe('sampleSliced', () => {
+  it('stores the same samples as sampleOnce, in several transactions', async () => {
+    const { Aggregator } = await import('../aggregate/project.js');
+    const { DEFAULT_CATALOG_OPTIONS } = await import('../aggregate/project.js');
+    const { Ingestor } = await import('../ingest/ingest.js');
+    const { Tsdb } = await import('./store.js');
+    const { Sampler } = await import('./sampler.js');
+    const build = () => {
+      const agg = new Aggregator(DEFAULT_CATALOG_OPTIONS, 0);
+      for (let p = 0; p < 40; p++) agg.ensure(`p-slice${String(p).padStart(3, '0')}`);
+      const ing = new Ingestor(agg);
+      for (const pm of agg.all()) {
+        ing.ingest(Array.from({ length: 30 }, (_, i) => ({ value: { type: 'run', project_id: pm.projectId, app_name: `a${i}`, status: 'success', execution_time_ms: i } })), {}, 1000);
+      }
+      const store = Tsdb.open({ path: ':memory:' });
+      return { agg, store, sampler: new Sampler(agg, store, { sliceMs: 0 }) };
+    };
+    const one = build();
+    const sliced = build();
+    const a = one.sampler.sampleOnce(15_000);
+    let transactions = 0;
+    const append = sliced.store.appendProjects.bind(sliced.store);
+    sliced.store.appendProjects = (batches) => {
+      transactions++;
+      return append(batches);
+    };
+    const b = await sliced.sampler.sampleSliced(15_000);
+    expect(transactions).toBe(40);
+    expect(b).toEqual(a);
+    for (const pid of one.store.projectIds()) {
+      const rows = (store: typeof one.store) =>
+        [...store.querier(pid, 0, 20_000).select([], 0, 20_000)].map((s) => `${JSON.stringify(s.labels)} ${Array.from(s.values).join(',')}`).sort();
+      expect(rows(sliced.store)).toEqual(rows(one.store));
+    }
+    one.store.close();
+    sliced.store.close();
+  });
+});

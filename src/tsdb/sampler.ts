@@ -1,20 +1,25 @@
 /**
  * Samples every project's series into the store at a fixed interval, as a Prometheus scraping the
- * gateway would: the same names, labels and values as the scrape endpoint, one durable append
- * per tick for all projects, and a staleness marker once for a series that stops being exposed.
+ * gateway would: the same names, labels and values as the scrape endpoint, durable appends in
+ * slices of a few milliseconds, and a staleness marker once for a series that stops being exposed.
  */
 import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
 import type { Family } from '../aggregate/registry.js';
 import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { STALE_NAN, type Labels } from '../core/labels.js';
 import { formatValue } from '../exposition/escape.js';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { Sample, Tsdb } from './store.js';
+
+const SLICE_MS = 10;
 
 export interface SamplerOptions {
   /** Default 15 s. */
   readonly intervalMs?: number;
   /** Gauges not updated for this long are not exposed (as on the scrape endpoint); default 5 min. */
   readonly gaugeStaleAfterMs?: number;
+  /** Longest stretch of sampling work between two turns of the event loop (default 10 ms). */
+  readonly sliceMs?: number;
   /** Called with an error thrown by a timed tick (the tick is skipped, the timer keeps going). */
   readonly onError?: (err: unknown) => void;
 }
@@ -41,6 +46,8 @@ export class Sampler {
   /** Per project, the label objects exposed at the previous tick. */
   private previous = new Map<string, Map<string, Labels>>();
   private timer: NodeJS.Timeout | undefined;
+  /** A sliced tick still running: the next one waits rather than overlapping it. */
+  private sampling = false;
   private lastTickMs = -Infinity;
   private readonly metadataDone = new Set<string>();
 
@@ -59,12 +66,13 @@ export class Sampler {
       // Timestamps on the interval grid, as Prometheus aligns scrape times within a tolerance:
       // timer jitter would otherwise cost about a byte per sample in the timestamp encoding.
       const t = Math.round(Date.now() / this.intervalMs) * this.intervalMs;
-      if (t <= this.lastTickMs) return;
-      try {
-        this.sampleOnce(t);
-      } catch (err) {
-        this.opts.onError?.(err);
-      }
+      if (t <= this.lastTickMs || this.sampling) return;
+      this.sampling = true;
+      this.sampleSliced(t)
+        .catch((err) => this.opts.onError?.(err))
+        .finally(() => {
+          this.sampling = false;
+        });
     }, this.intervalMs);
     this.timer.unref();
   }
@@ -80,12 +88,43 @@ export class Sampler {
     this.metadataDone.delete(project);
   }
 
-  /** Takes one sample of every exposed series at `nowMs`. */
+  /** Takes one sample of every exposed series at `nowMs`, in one transaction. */
   sampleOnce(nowMs: number): SampleTick {
-    this.lastTickMs = nowMs;
     const tick: SampleTick = { samples: 0, staleMarkers: 0, projects: 0 };
     const current = new Map<string, Map<string, Labels>>();
-    const batches: Array<{ project: string; samples: Sample[] }> = [];
+    const batches = [...this.projectBatches(nowMs, tick, current)];
+    // One transaction for the whole tick: one sync, however many projects.
+    if (batches.length > 0) this.store.appendProjects(batches);
+    this.previous = current;
+    return tick;
+  }
+
+  /**
+   * The same tick in slices: a transaction per `sliceMs` of work, the event loop given back in
+   * between, so a gateway with hundreds of thousands of series never stalls ingest or pushes for
+   * the length of a whole tick.
+   */
+  async sampleSliced(nowMs: number): Promise<SampleTick> {
+    const tick: SampleTick = { samples: 0, staleMarkers: 0, projects: 0 };
+    const current = new Map<string, Map<string, Labels>>();
+    let pending: Array<{ project: string; samples: Sample[] }> = [];
+    let sliceStart = performance.now();
+    for (const batch of this.projectBatches(nowMs, tick, current)) {
+      pending.push(batch);
+      if (performance.now() - sliceStart < (this.opts.sliceMs ?? SLICE_MS)) continue;
+      this.store.appendProjects(pending);
+      pending = [];
+      await yieldToLoop();
+      sliceStart = performance.now();
+    }
+    if (pending.length > 0) this.store.appendProjects(pending);
+    this.previous = current;
+    return tick;
+  }
+
+  /** Each project's samples for one tick, then staleness markers for projects gone since the last. */
+  private *projectBatches(nowMs: number, tick: SampleTick, current: Map<string, Map<string, Labels>>): Generator<{ project: string; samples: Sample[] }> {
+    this.lastTickMs = nowMs;
     const freshSince = nowMs - this.gaugeStaleAfterMs;
     for (const pm of this.aggregator.all()) {
       const exposed = new Map<string, Labels>();
@@ -100,22 +139,17 @@ export class Sampler {
         }
       }
       current.set(pm.projectId, exposed);
-      if (batch.length > 0) batches.push({ project: pm.projectId, samples: batch });
       tick.samples += batch.length;
       tick.projects++;
       this.recordMetadata(pm);
+      if (batch.length > 0) yield { project: pm.projectId, samples: batch };
     }
-    // Projects gone since the last tick: every series they exposed ends here.
     for (const [pid, prev] of this.previous) {
       if (current.has(pid) || prev.size === 0) continue;
       const batch: Sample[] = [...prev.values()].map((labels) => ({ labels, t: nowMs, v: STALE_NAN }));
-      batches.push({ project: pid, samples: batch });
       tick.staleMarkers += batch.length;
+      yield { project: pid, samples: batch };
     }
-    // One transaction for the whole tick: one sync, however many projects.
-    if (batches.length > 0) this.store.appendProjects(batches);
-    this.previous = current;
-    return tick;
   }
 
   private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>): void {
