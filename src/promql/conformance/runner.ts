@@ -12,7 +12,7 @@ import { PromQLError, PromQLParseError } from '../errors.js';
 import { formatValue, labelsKey, labelsString } from '../values.js';
 import { MemoryStorage, matches } from './memory.js';
 import type { LabelMatcher } from '../../core/queryable.js';
-import type { EvalCommand, ExpectedSeries } from './testfile.js';
+import type { EvalCommand, ExpectedSeries, LoadCommand } from './testfile.js';
 import { parseTestFile } from './testfile.js';
 
 /** Corpus files that exercise feature-flagged syntax; reported apart from the rest. */
@@ -173,9 +173,12 @@ function stepsOf(cmd: EvalCommand): number[] {
 }
 
 function checkFailure(cmd: EvalCommand, err: unknown): string | null {
+  return checkFailureMessage(cmd, err instanceof PromQLParseError ? err.detail : err instanceof Error ? err.message : String(err));
+}
+
+function checkFailureMessage(cmd: EvalCommand, message: string): string | null {
   const f = cmd.expects.find((e) => e.kind === 'fail');
   if (!f) return null;
-  const message = err instanceof PromQLParseError ? err.detail : err instanceof Error ? err.message : String(err);
   if (f.msg !== undefined && message !== f.msg) return `error ${JSON.stringify(message)}`;
   if (f.regex !== undefined && !new RegExp(f.regex).test(message)) return `error ${JSON.stringify(message)}`;
   return null;
@@ -305,12 +308,17 @@ function rangeModeCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand
 
 /** FORMAT.md's rule: an eval uses native histograms if a selector matches a histogram series. */
 function selectsHistograms(expr: string, histogramSeries: readonly Labels[]): string | null {
-  if (histogramSeries.length === 0) return null;
+  return selectsAnyOf(expr, histogramSeries) ? 'selects native histogram series' : null;
+}
+
+/** Whether a selector of `expr` (which must parse) matches one of `series`. */
+export function selectsAnyOf(expr: string, series: readonly Labels[]): boolean {
+  if (series.length === 0) return false;
   let ast: Expr;
   try {
     ast = parse(expr);
   } catch {
-    return null;
+    return false;
   }
   const selectors: LabelMatcher[][] = [];
   const walk = (e: Expr): void => {
@@ -342,7 +350,7 @@ function selectsHistograms(expr: string, histogramSeries: readonly Labels[]): st
     }
   };
   walk(ast);
-  return selectors.some((ms) => histogramSeries.some((l) => matches(l, ms))) ? 'selects native histogram series' : null;
+  return selectors.some((ms) => series.some((l) => matches(l, ms)));
 }
 
 export function runTestFile(path: string, options: RunOptions = {}): FileResult {
@@ -440,6 +448,99 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
     }
     const atMismatch = options.atCheck !== false ? atModifierCheck(engine, storage, cmd) : null;
     if (atMismatch) fail(`@-modifier check: ${atMismatch}`);
+    else result.passed++;
+  }
+  return result;
+}
+
+/** What a pluggable executor answers for one eval: a result, or an error (a parse error is never expected). */
+export type ExecutorOutcome = { result: QueryResult } | { error: string; parseError: boolean };
+
+/**
+ * Runs a file's commands somewhere other than the in-memory engine (for example through the HTTP
+ * API). The executor stores what `load` gives it, forgets everything on `clear`, and answers each
+ * eval: an instant query at `rangeVector.endMs` (range-vector evals) or `startMs`, or a range query
+ * over [startMs, endMs] by stepMs. Thrown exceptions count as crashes.
+ */
+export interface EvalExecutor {
+  clear(): Promise<void> | void;
+  /** Not called for `load_with_nhcb` blocks (native histograms are out of scope). */
+  load(cmd: LoadCommand): Promise<void> | void;
+  /** Why this executor cannot run the eval (e.g. data it cannot hold), or null. */
+  skipReason?(cmd: EvalCommand): string | null;
+  execute(cmd: EvalCommand): Promise<ExecutorOutcome>;
+}
+
+/**
+ * runTestFile with a pluggable executor: the same parsing, native-histogram skips, result and
+ * error comparison (and annotation checks unless turned off); the range-mode and @-modifier
+ * checks, which need the engine itself, are not made.
+ */
+export async function runTestFileWith(path: string, executor: EvalExecutor, options: Pick<RunOptions, 'checkAnnotations'> = {}): Promise<FileResult> {
+  const file = basename(path);
+  const result: FileResult = {
+    file,
+    experimental: EXPERIMENTAL_FILES.has(file.replace(/\.test$/, '')),
+    passed: 0,
+    failed: 0,
+    skipped: 0,
+    failures: [],
+    skips: [],
+    error: null,
+  };
+  let commands;
+  try {
+    commands = parseTestFile(readFileSync(path, 'utf8'));
+  } catch (err) {
+    result.error = err instanceof Error ? err.message : String(err);
+    return result;
+  }
+  let histogramSeries: Labels[] = [];
+  for (const cmd of commands) {
+    if (cmd.kind === 'clear') {
+      histogramSeries = [];
+      await executor.clear();
+      continue;
+    }
+    if (cmd.kind === 'load') {
+      histogramSeries.push(...cmd.histogramSeries);
+      if (!cmd.withNhcb) await executor.load(cmd);
+      continue;
+    }
+    const skipReason = cmd.skip ?? selectsHistograms(cmd.expr, histogramSeries) ?? executor.skipReason?.(cmd) ?? null;
+    if (skipReason) {
+      result.skipped++;
+      result.skips.push({ file, line: cmd.line, expr: cmd.expr, reason: skipReason });
+      continue;
+    }
+    const fail = (got: string) => {
+      result.failed++;
+      result.failures.push({ file, line: cmd.line, expr: cmd.expr, expected: describeExpected(cmd), got });
+    };
+    const expectFail = cmd.expects.some((e) => e.kind === 'fail');
+    let outcome: ExecutorOutcome;
+    try {
+      outcome = await executor.execute(cmd);
+    } catch (err) {
+      fail(`crash: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+      continue;
+    }
+    if ('error' in outcome) {
+      if (!expectFail || outcome.parseError) {
+        fail(`error: ${outcome.error}`);
+        continue;
+      }
+      const mismatch = checkFailureMessage(cmd, outcome.error);
+      if (mismatch) fail(mismatch);
+      else result.passed++;
+      continue;
+    }
+    if (expectFail) {
+      fail(describeResult(outcome.result));
+      continue;
+    }
+    const mismatch = compare(cmd, outcome.result) ?? (options.checkAnnotations !== false ? checkAnnotations(cmd, outcome.result) : null);
+    if (mismatch) fail(`${describeResult(outcome.result)} (${mismatch})`);
     else result.passed++;
   }
   return result;
