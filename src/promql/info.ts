@@ -9,25 +9,12 @@ import type { Labels } from '../core/labels.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type { LabelMatcher } from '../core/queryable.js';
 import type { AtModifier, Call, Expr, SubqueryExpr, VectorSelector } from './ast.js';
-import { compileRegex } from './regex.js';
+import { matchValue } from './matchers.js';
 import type { EvalContext, EvalValue, StepSeries } from './values.js';
 import { labelsKey, labelsString } from './values.js';
 
 const TARGET_INFO = 'target_info';
 const IDENTIFYING = ['instance', 'job'];
-
-function matcherMatches(m: LabelMatcher, value: string): boolean {
-  switch (m.type) {
-    case '=':
-      return value === m.value;
-    case '!=':
-      return value !== m.value;
-    case '=~':
-      return compileRegex(m.value).test(value);
-    case '!~':
-      return !compileRegex(m.value).test(value);
-  }
-}
 
 /** Without a positive matcher on the name, only `*_info` metrics are info metrics. */
 function effectiveNameMatchers(matchers: LabelMatcher[]): LabelMatcher[] {
@@ -107,7 +94,7 @@ export function infoFunction(ctx: EvalContext, call: Call): EvalValue {
   const nameMatchers = effectiveNameMatchers(infoNameMatchers);
   const ignored = base.map((s) => {
     const name = s.labels[METRIC_NAME] ?? '';
-    return nameMatchers.every((m) => matcherMatches(m, name));
+    return nameMatchers.every((m) => matchValue(m, name));
   });
 
   // Info series sharing identifying label values with the (non-ignored) base series.
@@ -137,7 +124,7 @@ export function infoFunction(ctx: EvalContext, call: Call): EvalValue {
   const infoNames = new Set(info.map((s) => s.labels[METRIC_NAME] ?? ''));
   const infoSig = info.map((s) => identifyingSig(s.labels[METRIC_NAME] ?? '', s.labels));
   const baseSigs = base.map((s) => [...infoNames].map((name) => [name, identifyingSig(name, s.labels)] as const));
-  const allMatchEmpty = [...dataMatchers.values()].every((ms) => ms.every((m) => matcherMatches(m, '')));
+  const allMatchEmpty = [...dataMatchers.values()].every((ms) => ms.every((m) => matchValue(m, '')));
 
   const out = new Map<string, StepSeries>();
   const bySig = new Map<string, number>();

@@ -25,6 +25,7 @@ import { COMPARISON_OPERATORS, SET_OPERATORS, typeName } from './ast.js';
 import { PromQLParseError, positionOf } from './errors.js';
 import { FUNCTIONS } from './functions.js';
 import { compileRegex } from './regex.js';
+import { matchValue } from './matchers.js';
 import { durationMs, usesQueryContext } from './durations.js';
 import { parseDurationMs, parseNumberLiteral, unquoteString } from './literals.js';
 
@@ -252,7 +253,7 @@ class Builder {
       matchers.unshift({ type: '=', name: METRIC_NAME, value: name });
     }
     // Prometheus refuses selectors that would match every series, e.g. {a=""} or {a=~".*"}.
-    const nonEmpty = matchers.some((m) => !matchesEmpty(m));
+    const nonEmpty = matchers.some((m) => !matchValue(m, ''));
     if (!nonEmpty && !allowEmpty) this.fail('vector selector must contain at least one non-empty matcher', n.from, n.to);
     return { type: 'vectorSelector', name, matchers, offsetMs: 0, at: null, pos: this.pos(n) };
   }
@@ -471,19 +472,6 @@ class Builder {
     }
     const matching = lt === 'vector' && rt === 'vector' ? { card, on, labels, include, fill } : null;
     return { type: 'binary', op, lhs, rhs, returnBool, matching, pos: this.pos(n) };
-  }
-}
-
-function matchesEmpty(m: LabelMatcher): boolean {
-  switch (m.type) {
-    case '=':
-      return m.value === '';
-    case '!=':
-      return m.value !== '';
-    case '=~':
-      return compileRegex(m.value).test('');
-    case '!~':
-      return !compileRegex(m.value).test('');
   }
 }
 

@@ -5,27 +5,10 @@
  */
 import type { Labels } from '../core/labels.js';
 import type { LabelMatcher } from '../core/queryable.js';
-import { compileRegex } from '../promql/regex.js';
+import { matchValue, matchesAll } from '../promql/matchers.js';
+
+export { matchValue, matchesAll };
 import type { MemSeries } from './series.js';
-
-/** Whether a label value passes one matcher (a missing label is the empty string, as in Prometheus). */
-export function matchValue(m: LabelMatcher, v: string): boolean {
-  switch (m.type) {
-    case '=':
-      return v === m.value;
-    case '!=':
-      return v !== m.value;
-    case '=~':
-      return compileRegex(m.value).test(v);
-    case '!~':
-      return !compileRegex(m.value).test(v);
-  }
-}
-
-export function matchesAll(labels: Labels, matchers: readonly LabelMatcher[]): boolean {
-  for (const m of matchers) if (!matchValue(m, labels[m.name] ?? '')) return false;
-  return true;
-}
 
 /** Label sets compared as Prometheus sorts them: pairwise by sorted name, then value. */
 export function comparePairs(a: readonly string[], b: readonly string[]): number {

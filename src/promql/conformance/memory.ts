@@ -5,7 +5,9 @@
  */
 import type { Labels } from '../../core/labels.js';
 import type { LabelMatcher, Querier, Queryable, SeriesSamples } from '../../core/queryable.js';
-import { compileRegex } from '../regex.js';
+import { matchesAll as matches } from '../matchers.js';
+
+export { matches };
 import { compareLabels, labelsKey } from '../values.js';
 
 interface StoredSeries {
@@ -18,27 +20,6 @@ interface StoredSeries {
   hasStarts: boolean;
   length: number;
   sorted: boolean;
-}
-
-export function matches(labels: Labels, matchers: readonly LabelMatcher[]): boolean {
-  for (const m of matchers) {
-    const v = labels[m.name] ?? '';
-    switch (m.type) {
-      case '=':
-        if (v !== m.value) return false;
-        break;
-      case '!=':
-        if (v === m.value) return false;
-        break;
-      case '=~':
-        if (!compileRegex(m.value).test(v)) return false;
-        break;
-      case '!~':
-        if (compileRegex(m.value).test(v)) return false;
-        break;
-    }
-  }
-  return true;
 }
 
 function lowerBound(a: ArrayLike<number>, x: number): number {
