@@ -7,7 +7,6 @@ import type { Labels } from '../core/labels.js';
 import type { LabelMatcher } from '../core/queryable.js';
 import { matchValue, matchesAll } from '../promql/matchers.js';
 
-export { matchValue, matchesAll };
 import type { MemSeries } from './series.js';
 
 /** Label sets compared as Prometheus sorts them: pairwise by sorted name, then value. */

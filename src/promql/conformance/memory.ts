@@ -7,7 +7,6 @@ import type { Labels } from '../../core/labels.js';
 import type { LabelMatcher, Querier, Queryable, SeriesSamples } from '../../core/queryable.js';
 import { matchesAll as matches } from '../matchers.js';
 
-export { matches };
 import { compareLabels, labelsKey } from '../values.js';
 
 interface StoredSeries {
