@@ -6,7 +6,7 @@ import { performance } from 'node:perf_hooks';
 import type { Labels } from '../src/core/labels.js';
 import type { LabelMatcher, Querier, SeriesSamples } from '../src/core/queryable.js';
 import { Engine } from '../src/promql/index.js';
-import { matches } from '../src/promql/conformance/memory.js';
+import { matchesAll as matches } from '../src/promql/matchers.js';
 
 const SCRAPE_MS = 15_000;
 const DAY_MS = 24 * 3600_000;
