@@ -185,3 +185,34 @@ export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs
     stop,
   };
 }
+
+/**
+ * A loopback reverse proxy to `127.0.0.1:targetPort` that sets `headers` on every request: for
+ * clients that cannot send a bearer token themselves (promtool 2.42's `query instant`, `series`
+ * and `labels` have no `--http.config.file` or `--header`).
+ */
+export async function startHeaderProxy(targetPort: number, headers: Record<string, string>): Promise<{ url: string; close(): Promise<void> }> {
+  const { createServer: createHttpServer, request } = await import('node:http');
+  const server = createHttpServer((req, res) => {
+    const up = request({
+      host: '127.0.0.1', port: targetPort, method: req.method, path: req.url,
+      headers: { ...req.headers, host: `127.0.0.1:${targetPort}`, ...headers },
+    }, (ures) => {
+      res.writeHead(ures.statusCode ?? 502, ures.headers);
+      ures.pipe(res);
+    });
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr !== null ? addr.port : 0;
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+/** Whether `promtool <args...> --help` mentions `flag` (flags differ between promtool versions). */
+export async function promtoolHasFlag(args: readonly string[], flag: string): Promise<boolean> {
+  if (!hasPromtool) return false;
+  const r = await run(PROMTOOL_BIN, [...args, '--help']);
+  return `${r.stdout}${r.stderr}`.includes(flag);
+}
