@@ -7,34 +7,14 @@ import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
-import { freePort, poll, run, spawnProcess, type RunResult, type Spawned } from '../peers.js';
+import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-/** Nothing of the caller's Meterway settings leaks in; the token-file fallback finds an empty dir. */
-const EMPTY_DIR = mkdtempSync(join(tmpdir(), 'meterway-cli-empty-'));
-
-function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('METERWAY_')) env[k] = v;
-  env.METERWAY_DATA_DIR = EMPTY_DIR;
-  env.NO_COLOR = '1';
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
-}
-
-afterAll(() => rmSync(EMPTY_DIR, { recursive: true, force: true }));
+import { CLI, REPO, cleanEnv, runCli } from './harness.js';
 
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
-function meterway(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
-}
+const meterway = runCli;
 
 /** Asserts a zero exit and returns stdout. */
 async function ok(args: string[], env: Record<string, string | undefined> = {}): Promise<string> {

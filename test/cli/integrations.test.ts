@@ -8,17 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createGateway } from '../../src/server/gateway.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { decodeLogsProtobuf, startOtlpReceiver, type OtlpReceiver, type ReceivedRequest } from '../otlp-receiver.js';
-import { freePort, run, type RunResult } from '../peers.js';
+import { freePort, type RunResult } from '../peers.js';
 
-const REPO = fileURLToPath(new URL('../..', import.meta.url));
-const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
-const EMPTY_DIR = mkdtempSync(join(tmpdir(), 'meterway-cli-int-empty-'));
+import { runCli } from './harness.js';
 const PRIVATE_EGRESS = { METERWAY_ALLOW_PRIVATE_EGRESS: '1' };
 
 // Secret values: each is checked against every byte the CLI prints.
@@ -30,25 +27,13 @@ const GRAFANA_BASIC = `Basic ${Buffer.from(`987654:${GRAFANA_TOKEN}`).toString('
 const ROTATE_SECRET = 'Bearer survives-rotation-6610';
 const SECRETS = [SECRET_AUTH, SECRET_SCOPE, SECRET_NEW, GRAFANA_TOKEN, GRAFANA_BASIC, ROTATE_SECRET];
 
-function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('METERWAY_')) env[k] = v;
-  env.METERWAY_DATA_DIR = EMPTY_DIR;
-  env.NO_COLOR = '1';
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
-}
 
-afterAll(() => rmSync(EMPTY_DIR, { recursive: true, force: true }));
 
 /** Every output of every command run, to check that no secret value ever shows. */
 const printed: string[] = [];
 
 async function meterway(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
-  const r = await run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
+  const r = await runCli(args, env);
   printed.push(r.stdout, r.stderr);
   for (const s of SECRETS) {
     expect(r.stdout, `meterway ${args.join(' ')} printed a secret`).not.toContain(s);
