@@ -3,7 +3,6 @@
  * matchers name instead of every series. The project is the key under which this index is found
  * (see store.ts): a selector can never reach another project's series, whatever its matchers.
  */
-import type { Labels } from '../core/labels.js';
 import type { LabelMatcher } from '../core/queryable.js';
 import { matchValue, matchesAll } from '../promql/matchers.js';
 
