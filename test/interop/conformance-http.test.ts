@@ -4,7 +4,8 @@
  * `--retention 0` so 1970 data is accepted), every eval is asked over loopback HTTP (`query` by GET
  * for instant evals, `query_range` by form POST for range evals, times in Unix seconds), the JSON
  * answer is turned back into the runner's result shape and compared by the runner itself
- * (runTestFileWith: same parser, same comparison, annotation checks included).
+ * (runTestFileWith: same parser, same comparison, annotation checks included, and each instant eval
+ * also asked as a query_range over [t-1m, t+1m] step 1m: Prometheus' range-mode check).
  *
  * Skipped, with a reason: evals that select a series loaded with a `stale` value (the text format
  * cannot carry the staleness marker; the rest of its samples are imported), evals after data the
@@ -82,6 +83,8 @@ interface PromBody {
 const httpProblems: string[] = [];
 /** Status/errorType pairs returned to `expect fail` evals. */
 const failStatuses = new Map<string, number>();
+/** Range-mode checks asked over query_range. */
+let rangeChecks = 0;
 
 class HttpExecutor implements EvalExecutor {
   private project!: { id: string; manage: string; monitoring: string };
@@ -138,20 +141,29 @@ class HttpExecutor implements EvalExecutor {
     return selectsAnyOf(cmd.expr, this.staleSeries) ? 'selects a series with a staleness marker, which the text format cannot carry' : null;
   }
 
-  async execute(cmd: EvalCommand): Promise<ExecutorOutcome> {
+  execute(cmd: EvalCommand): Promise<ExecutorOutcome> {
+    const expectFail = cmd.expects.some((e) => e.kind === 'fail');
+    if (cmd.instant) return this.ask('query', { query: cmd.expr, time: secs(cmd.rangeVector ? cmd.rangeVector.endMs : cmd.startMs) }, expectFail);
+    return this.ask('query_range', { query: cmd.expr, start: secs(cmd.startMs), end: secs(cmd.endMs), step: secs(cmd.stepMs) }, expectFail);
+  }
+
+  /** The runner's range-mode check, over HTTP too. */
+  range(expr: string, startMs: number, endMs: number, stepMs: number): Promise<ExecutorOutcome> {
+    rangeChecks++;
+    return this.ask('query_range', { query: expr, start: secs(startMs), end: secs(endMs), step: secs(stepMs) }, false);
+  }
+
+  /** `query` by GET, `query_range` by form POST (both forms are Prometheus'). */
+  private async ask(endpoint: 'query' | 'query_range', params: Record<string, string>, expectFail: boolean): Promise<ExecutorOutcome> {
     const auth = { authorization: `Bearer ${this.project.monitoring}` };
     const api = `${this.base}/v1/projects/${this.project.id}/prometheus/api/v1`;
-    let res: Response;
-    if (cmd.instant) {
-      const time = cmd.rangeVector ? cmd.rangeVector.endMs : cmd.startMs;
-      res = await fetch(`${api}/query?${new URLSearchParams({ query: cmd.expr, time: secs(time) })}`, { headers: auth });
-    } else {
-      res = await fetch(`${api}/query_range`, {
+    const res = endpoint === 'query'
+      ? await fetch(`${api}/query?${new URLSearchParams(params)}`, { headers: auth })
+      : await fetch(`${api}/query_range`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ query: cmd.expr, start: secs(cmd.startMs), end: secs(cmd.endMs), step: secs(cmd.stepMs) }).toString(),
+        body: new URLSearchParams(params).toString(),
       });
-    }
     const text = await res.text();
     let body: PromBody;
     try {
@@ -160,7 +172,7 @@ class HttpExecutor implements EvalExecutor {
       return { error: `HTTP ${res.status}, not JSON: ${text.slice(0, 200)}`, parseError: true };
     }
     if (res.status !== 200 || body.status !== 'success') {
-      if (cmd.expects.some((e) => e.kind === 'fail')) {
+      if (expectFail) {
         const key = `${res.status} ${body.errorType}`;
         failStatuses.set(key, (failStatuses.get(key) ?? 0) + 1);
       }
@@ -257,6 +269,7 @@ describe.skipIf(files.length === 0)('PromQL conformance through the HTTP API', (
     const lines = [
       `conformance over HTTP: ${passed} passed, ${failed} failed, ${skipped} skipped in ${results.length} files, ${((Date.now() - started) / 1000).toFixed(1)} s`,
       ...results.map((r) => `  ${r.file.padEnd(24)} ${String(r.passed).padStart(4)} passed ${String(r.failed).padStart(3)} failed ${String(r.skipped).padStart(3)} skipped`),
+      `  range-mode checks over query_range: ${rangeChecks}`,
       ...[...reasons].map(([why, n]) => `  skipped ${n}: ${why}`),
       ...[...failStatuses].map(([k, n]) => `  expect-fail evals answered ${k}: ${n}`),
       ...httpProblems.map((p) => `  HTTP problem: ${p}`),

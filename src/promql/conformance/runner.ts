@@ -278,9 +278,7 @@ function atModifierCheck(engine: Engine, storage: MemoryStorage, cmd: EvalComman
  * expressions whose value depends on the query range.
  */
 function rangeModeCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand): string | null {
-  if (!cmd.instant || cmd.rangeVector || cmd.string !== null) return null;
-  if (cmd.expects.some((e) => e.kind === 'ordered')) return null;
-  if (/\b(start|end|range|step)\s*\(/.test(cmd.expr)) return null;
+  if (!rangeModeApplies(cmd)) return null;
   const t = cmd.startMs;
   let r: QueryResult;
   try {
@@ -288,6 +286,18 @@ function rangeModeCheck(engine: Engine, storage: MemoryStorage, cmd: EvalCommand
   } catch (err) {
     return `error: ${err instanceof Error ? err.message : String(err)}`;
   }
+  return rangeModeCompare(cmd, r);
+}
+
+function rangeModeApplies(cmd: EvalCommand): boolean {
+  if (!cmd.instant || cmd.rangeVector || cmd.string !== null) return false;
+  if (cmd.expects.some((e) => e.kind === 'ordered')) return false;
+  return !/\b(start|end|range|step)\s*\(/.test(cmd.expr);
+}
+
+/** The range-mode result (over [t-1m, t+1m] step 1m) compared at t with the instant expectation. */
+function rangeModeCompare(cmd: EvalCommand, r: QueryResult): string | null {
+  const t = cmd.startMs;
   if (r.resultType !== 'matrix') return `expected a matrix, got ${r.resultType}`;
   const atT = r.result.flatMap((s) => {
     const k = s.timestampsMs.indexOf(t);
@@ -470,14 +480,16 @@ export interface EvalExecutor {
   /** Why this executor cannot run the eval (e.g. data it cannot hold), or null. */
   skipReason?(cmd: EvalCommand): string | null;
   execute(cmd: EvalCommand): Promise<ExecutorOutcome>;
+  /** A range query; when given, instant evals also get Prometheus' range-mode check. */
+  range?(expr: string, startMs: number, endMs: number, stepMs: number): Promise<ExecutorOutcome>;
 }
 
 /**
  * runTestFile with a pluggable executor: the same parsing, native-histogram skips, result and
- * error comparison (and annotation checks unless turned off); the range-mode and @-modifier
- * checks, which need the engine itself, are not made.
+ * error comparison, annotation checks and (when the executor has `range`) range-mode check, each
+ * unless turned off; the @-modifier check, which rewrites the parsed query, is not made.
  */
-export async function runTestFileWith(path: string, executor: EvalExecutor, options: Pick<RunOptions, 'checkAnnotations'> = {}): Promise<FileResult> {
+export async function runTestFileWith(path: string, executor: EvalExecutor, options: Pick<RunOptions, 'checkAnnotations' | 'rangeCheck'> = {}): Promise<FileResult> {
   const file = basename(path);
   const result: FileResult = {
     file,
@@ -541,8 +553,25 @@ export async function runTestFileWith(path: string, executor: EvalExecutor, opti
       continue;
     }
     const mismatch = compare(cmd, outcome.result) ?? (options.checkAnnotations !== false ? checkAnnotations(cmd, outcome.result) : null);
-    if (mismatch) fail(`${describeResult(outcome.result)} (${mismatch})`);
-    else result.passed++;
+    if (mismatch) {
+      fail(`${describeResult(outcome.result)} (${mismatch})`);
+      continue;
+    }
+    if (options.rangeCheck !== false && executor.range && rangeModeApplies(cmd)) {
+      let ranged: ExecutorOutcome;
+      try {
+        ranged = await executor.range(cmd.expr, cmd.startMs - 60_000, cmd.startMs + 60_000, 60_000);
+      } catch (err) {
+        fail(`range-mode check: crash: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        continue;
+      }
+      const rangeMismatch = 'error' in ranged ? `error: ${ranged.error}` : rangeModeCompare(cmd, ranged.result);
+      if (rangeMismatch) {
+        fail(`range-mode check: ${rangeMismatch}`);
+        continue;
+      }
+    }
+    result.passed++;
   }
   return result;
 }
