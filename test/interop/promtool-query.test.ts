@@ -172,12 +172,12 @@ describe.skipIf(!hasPrometheus || !hasPromtool)('promtool query: our API and a r
   }
 
   /** Waits for a scrape newer than the last mirrored one and samples our store at its timestamp. */
-  async function mirrorNextScrape(): Promise<number> {
+  async function mirrorNextScrape(timeoutMs = 10_000): Promise<number> {
     const after = mirrored.at(-1) ?? 0;
     const t = await poll('Prometheus to scrape again', async () => {
       const ts = await lastScrapeMs();
       return ts !== undefined && ts > after ? ts : undefined;
-    }, 10_000, 25);
+    }, timeoutMs, 25);
     gw.sampler.sampleOnce(t);
     mirrored.push(t);
     return t;
@@ -216,7 +216,7 @@ describe.skipIf(!hasPrometheus || !hasPromtool)('promtool query: our API and a r
       '',
     ].join('\n'), { readyTimeoutMs: 30_000 });
 
-    await mirrorNextScrape();
+    await mirrorNextScrape(30_000); // Prometheus' first scrape comes a few seconds after it is ready
     for (let round = 0; round < ROUNDS; round++) {
       // Right after a mirrored scrape: the next one is about a second away.
       const res = await fetch(`http://127.0.0.1:${port}/v1/events`, {
