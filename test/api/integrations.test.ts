@@ -311,6 +311,10 @@ describe('test connection', () => {
     const closed = await startOtlpReceiver();
     await closed.close();
     expect((await test(closed.url)).message).toMatch(/^connection refused by 127\.0\.0\.1:\d+/);
+    // A TLS handshake against a plain-HTTP server fails: the words say it is TLS.
+    const tls = await test(rx.url.replace('http://', 'https://'));
+    expect(tls).toMatchObject({ ok: false });
+    expect(tls.message).toMatch(/^TLS problem: /);
     const dns = await test('http://no-such-host.invalid');
     expect(dns).toMatchObject({ ok: false, message: 'DNS failure: no-such-host.invalid does not resolve; check the host name' });
     // The request is a real export with the resource and no data points.
