@@ -5,7 +5,7 @@
  * raised `ingest.max_body_bytes`, one project with a manage and a monitoring token.
  *
  * Talks to its parent over IPC: sends `{type: 'ready', ...}` once listening, then answers
- * `{id, cmd}` messages: `mem` (after a full GC), `cpu`, `checkpoint` (the store's checkpoint, then
+ * `{id, cmd}` messages: `mem` (after a full GC), `cpu`, `stats`, `chunks` (count, out of order), `checkpoint` (the store's checkpoint, then
  * file sizes), `truncate` (SQLite WAL checkpoint with TRUNCATE, then file sizes), `profile-start`
  * and `profile-stop` (a V8 CPU profile through the inspector, written to `path`), `close`.
  */
@@ -77,6 +77,9 @@ async function start(): Promise<void> {
           break;
         case 'stats':
           reply = gw.tsdb.stats();
+          break;
+        case 'chunks':
+          reply = gw.tsdb.db.prepare('SELECT COUNT(*) AS chunks, COALESCE(SUM(ooo), 0) AS ooo FROM chunks').get();
           break;
         case 'checkpoint':
           gw.tsdb.checkpoint();
