@@ -1,7 +1,6 @@
 import type { Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Config } from '../config/load.js';
-import type { Secret } from '../config/secret.js';
 import type { Database } from '../store/schema.js';
 import type { Projects } from '../control/projects.js';
 import type { Tokens } from '../control/tokens.js';
@@ -16,8 +15,6 @@ import type { Tsdb, Sampler } from '../tsdb/index.js';
 export interface Gateway {
   readonly config: Config;
   readonly log: Logger;
-  /** Encrypts stored credentials (integrations). */
-  readonly masterKey: Secret;
   readonly db: Kysely<Database>;
   readonly projects: Projects;
   readonly tokens: Tokens;

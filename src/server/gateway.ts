@@ -30,12 +30,12 @@ const SWEEP_INTERVAL_MS = 30_000;
 const USAGE_FLUSH_MS = 10_000;
 const STATUS_FLUSH_MS = 1_000;
 
-/** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
 export interface GatewayOptions {
   /** Delivery settings tests adjust (retry delays, manual pushes). */
   readonly delivery?: Partial<ExporterOptions>;
 }
 
+/** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
 export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
@@ -49,7 +49,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
   await projects.load();
   await tokens.load();
   const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
-  const { cipher, key: masterKey } = await openCredentialCipher(config.masterKey, config.dataDir, db);
+  const { cipher } = await openCredentialCipher(config.masterKey, config.dataDir, db);
   const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
   await integrations.load();
   const tsdb = Tsdb.open({ dir: config.dataDir, retentionMs: config.retentionMs });
@@ -68,7 +68,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
     ...options.delivery,
   });
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
-  const gw: Gateway = { config, log: logger, masterKey, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
+  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
   const app = await buildApp(gw);
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
@@ -98,7 +98,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
       clearInterval(statusFlush);
       await app.close();
       await exporter.close();
-      sampler.stop();
+      await sampler.stop();
       await tokens.flushUsage();
       await integrations.flushStatus(true);
       tsdb.close();

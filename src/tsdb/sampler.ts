@@ -46,8 +46,8 @@ export class Sampler {
   /** Per project, the label objects exposed at the previous tick. */
   private previous = new Map<string, Map<string, Labels>>();
   private timer: NodeJS.Timeout | undefined;
-  /** A sliced tick still running: the next one waits rather than overlapping it. */
-  private sampling = false;
+  /** A sliced tick still running: the next one waits rather than overlapping it, and stop() for it. */
+  private inflight: Promise<unknown> | undefined;
   private lastTickMs = -Infinity;
   private readonly metadataDone = new Set<string>();
 
@@ -66,20 +66,21 @@ export class Sampler {
       // Timestamps on the interval grid, as Prometheus aligns scrape times within a tolerance:
       // timer jitter would otherwise cost about a byte per sample in the timestamp encoding.
       const t = Math.round(Date.now() / this.intervalMs) * this.intervalMs;
-      if (t <= this.lastTickMs || this.sampling) return;
-      this.sampling = true;
-      this.sampleSliced(t)
+      if (t <= this.lastTickMs || this.inflight !== undefined) return;
+      this.inflight = this.sampleSliced(t)
         .catch((err) => this.opts.onError?.(err))
         .finally(() => {
-          this.sampling = false;
+          this.inflight = undefined;
         });
     }, this.intervalMs);
     this.timer.unref();
   }
 
-  stop(): void {
+  /** Stops the timer and waits for a tick in progress, so the store can be closed after it. */
+  async stop(): Promise<void> {
     if (this.timer !== undefined) clearInterval(this.timer);
     this.timer = undefined;
+    await this.inflight;
   }
 
   /** Stops tracking a project: no staleness markers for it (before `Tsdb.dropProject`). */

@@ -185,7 +185,7 @@ describe.skipIf(!hasPrometheus || !hasPromtool)('promtool query: our API and a r
 
   beforeAll(async () => {
     gw = await startTestGateway();
-    gw.sampler.stop(); // the store is sampled at Prometheus' scrape times only
+    await gw.sampler.stop(); // the store is sampled at Prometheus' scrape times only
     await gw.app.listen({ host: '127.0.0.1', port: 0 });
     const port = (gw.app.server.address() as AddressInfo).port;
     const p = await gw.project('promtool query');
