@@ -25,7 +25,7 @@
  * QVP_SERIES_SCALE=0.05 / QVP_HOURS=2 make a quick run (fewer groups, a shorter day).
  */
 import { fork, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
@@ -542,5 +542,6 @@ export async function main(): Promise<void> {
     await prom?.stop().catch(() => {});
     rmSync(promDir, { recursive: true, force: true });
     await gw?.close().catch(() => {});
+    if (readdirSync(profDir).length === 0) rmSync(profDir, { recursive: true, force: true });
   }
 }
