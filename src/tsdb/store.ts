@@ -155,6 +155,9 @@ export class Tsdb implements Queryable {
     db.pragma('journal_mode = WAL');
     db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
     db.pragma('busy_timeout = 5000');
+    // Without a limit the WAL file keeps its high-water size for as long as the gateway runs
+    // (tens of MB after a backfill); with one, each checkpoint truncates it back.
+    db.pragma('journal_size_limit = 8388608');
     db.exec(SCHEMA);
     const store = new Tsdb(db, opts);
     store.load();
@@ -244,7 +247,10 @@ export class Tsdb implements Queryable {
     let s = this.projects.get(project)?.byKey.get(key);
     if (s === undefined) {
       const id = Number(this.stmts.insertSeries.run(project, key).lastInsertRowid);
-      s = new MemSeries(id, project, key, pairs, pairsToLabels(pairs));
+      // The strings come back fresh from the key: the caller's may be slices of a large request
+      // body (an import), which a long-lived series would otherwise keep whole in memory.
+      const own = JSON.parse(key) as string[];
+      s = new MemSeries(id, project, key, own, pairsToLabels(own));
       this.addSeries(s);
     }
     this.labelCache.set(labels, s);
