@@ -364,12 +364,12 @@ export function selectsAnyOf(expr: string, series: readonly Labels[]): boolean {
   return selectors.some((ms) => series.some((l) => matches(l, ms)));
 }
 
-export function runTestFile(path: string, options: RunOptions = {}): FileResult {
+/** A file's empty result and its parsed commands; no commands when it does not parse (the error is in the result). */
+function openTestFile(path: string): { result: FileResult; commands?: ReturnType<typeof parseTestFile> } {
   const file = basename(path);
-  const name = file.replace(/\.test$/, '');
   const result: FileResult = {
     file,
-    experimental: EXPERIMENTAL_FILES.has(name),
+    experimental: EXPERIMENTAL_FILES.has(file.replace(/\.test$/, '')),
     passed: 0,
     failed: 0,
     skipped: 0,
@@ -377,13 +377,18 @@ export function runTestFile(path: string, options: RunOptions = {}): FileResult 
     skips: [],
     error: null,
   };
-  let commands;
   try {
-    commands = parseTestFile(readFileSync(path, 'utf8'));
+    return { result, commands: parseTestFile(readFileSync(path, 'utf8')) };
   } catch (err) {
     result.error = err instanceof Error ? err.message : String(err);
-    return result;
+    return { result };
   }
+}
+
+export function runTestFile(path: string, options: RunOptions = {}): FileResult {
+  const { result, commands } = openTestFile(path);
+  if (commands === undefined) return result;
+  const file = result.file;
   const storage = new MemoryStorage();
   // Settings the corpus assumes (FORMAT.md section 10).
   const engine = new Engine({ lookbackDeltaMs: 300_000, defaultSubqueryStepMs: 60_000, maxSamples: 10_000 });
@@ -490,24 +495,9 @@ export interface EvalExecutor {
  * unless turned off; the @-modifier check, which rewrites the parsed query, is not made.
  */
 export async function runTestFileWith(path: string, executor: EvalExecutor, options: Pick<RunOptions, 'checkAnnotations' | 'rangeCheck'> = {}): Promise<FileResult> {
-  const file = basename(path);
-  const result: FileResult = {
-    file,
-    experimental: EXPERIMENTAL_FILES.has(file.replace(/\.test$/, '')),
-    passed: 0,
-    failed: 0,
-    skipped: 0,
-    failures: [],
-    skips: [],
-    error: null,
-  };
-  let commands;
-  try {
-    commands = parseTestFile(readFileSync(path, 'utf8'));
-  } catch (err) {
-    result.error = err instanceof Error ? err.message : String(err);
-    return result;
-  }
+  const { result, commands } = openTestFile(path);
+  if (commands === undefined) return result;
+  const file = result.file;
   let histogramSeries: Labels[] = [];
   for (const cmd of commands) {
     if (cmd.kind === 'clear') {
