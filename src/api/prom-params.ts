@@ -40,8 +40,3 @@ export function parseLimit(text: string | undefined): number {
   if (!/^\d+$/.test(text)) throw new BadParam('limit must be a non-negative integer');
   return Number(text);
 }
-
-/** All values of a (possibly repeated) parameter, from the query string and a form body. */
-export function paramValues(params: URLSearchParams, name: string): string[] {
-  return params.getAll(name);
-}

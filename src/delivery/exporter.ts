@@ -8,7 +8,7 @@ import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/project.js';
 import type { Integrations, Integration, IntegrationEvent } from '../control/integrations.js';
 import type { Sink, SinkFactory, CheckResult, BaseSinkConfig } from '../sinks/sink.js';
-import { snapshotProject, type EventRecord, type MetricBatch } from '../sinks/batch.js';
+import { pointCount, snapshotProject, type EventRecord, type MetricBatch } from '../sinks/batch.js';
 import { DeltaTracker } from './delta.js';
 import { DEFAULT_RETRY, realSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
 import { Scheduler } from './scheduler.js';
@@ -171,7 +171,7 @@ export class ExportManager {
     let batch: MetricBatch = snapshot;
     let commit = (): void => {};
     if (job.delta !== undefined) ({ batch, commit } = job.delta.prepare(snapshot));
-    const points = batch.metrics.reduce((n, m) => n + m.points.length, 0);
+    const points = pointCount(batch);
     const outcome = await withRetries((attempt) => {
       if (attempt > 0) this.log.debug({ integration: integration.id, attempt }, 'retrying push');
       return job.sink.send(batch, this.abort.signal);

@@ -991,6 +991,24 @@ const range = (fn: RangeFn, extra: ValueType[] = [], keepName = false): Entry =>
 
 const elementwise = (fn: (v: number) => number): Entry => ({ argTypes: [V], variadic: 0, returnType: V, impl: math1(fn) });
 
+/** An experimental function of two scalars, step by step (`max_of`, `min_of`). */
+function pairOfScalars(f: (a: number, b: number) => number): Entry {
+  return {
+    argTypes: [S, S],
+    variadic: 0,
+    returnType: S,
+    experimental: true,
+    impl: {
+      kind: 'custom',
+      fn: (ctx, call) => {
+        const a = ctx.evalScalar(call.args[0]);
+        const b = ctx.evalScalar(call.args[1]);
+        return scalarOf(ctx, (_t, i) => f(a[i], b[i]));
+      },
+    },
+  };
+}
+
 const queryContext = (f: (ctx: EvalContext, t: number) => number): Entry => ({
   argTypes: [],
   variadic: 0,
@@ -1063,35 +1081,9 @@ const TABLE: Record<string, Entry> = {
   log10: elementwise(Math.log10),
   log2: elementwise(Math.log2),
   mad_over_time: { ...range(madOverTime), experimental: true },
-  max_of: {
-    argTypes: [S, S],
-    variadic: 0,
-    returnType: S,
-    experimental: true,
-    impl: {
-      kind: 'custom',
-      fn: (ctx, call) => {
-        const a = ctx.evalScalar(call.args[0]);
-        const b = ctx.evalScalar(call.args[1]);
-        return scalarOf(ctx, (_t, i) => Math.max(a[i], b[i]));
-      },
-    },
-  },
+  max_of: pairOfScalars(Math.max),
   max_over_time: range(compareOverTime((cur, best) => cur > best || Number.isNaN(best), false)),
-  min_of: {
-    argTypes: [S, S],
-    variadic: 0,
-    returnType: S,
-    experimental: true,
-    impl: {
-      kind: 'custom',
-      fn: (ctx, call) => {
-        const a = ctx.evalScalar(call.args[0]);
-        const b = ctx.evalScalar(call.args[1]);
-        return scalarOf(ctx, (_t, i) => Math.min(a[i], b[i]));
-      },
-    },
-  },
+  min_of: pairOfScalars(Math.min),
   min_over_time: range(compareOverTime((cur, best) => cur < best || Number.isNaN(best), false)),
   minute: date((d) => d.getUTCMinutes()),
   month: date((d) => d.getUTCMonth() + 1),

@@ -7,7 +7,7 @@
  * attribute `event.name`, which every receiver keeps.
  */
 import type { Attributes } from '../batch.js';
-import { jsonDouble, jsonResource, jsonScope, type InstrumentationScope, writeResource } from './encode-metrics.js';
+import { jsonDouble, jsonResource, jsonScope, type InstrumentationScope, writeResource, writeScope } from './encode-metrics.js';
 import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf-writer.js';
 
 export type LogAttributeValue = string | number | boolean;
@@ -121,15 +121,7 @@ export function encodeLogsProtobuf(records: readonly LogRecordInput[], resource:
   const rl0 = w.mark();
   const sl0 = w.mark();
   for (let i = records.length - 1; i >= 0; i--) writeLogRecord(w, records[i]);
-  const s0 = w.mark();
-  if (scope.version !== undefined && scope.version !== '') {
-    w.string(scope.version);
-    w.tag(2, WIRE_LEN);
-  }
-  w.string(scope.name);
-  w.tag(1, WIRE_LEN);
-  w.lengthSince(s0);
-  w.tag(1, WIRE_LEN);
+  writeScope(w, 1, scope);
   w.lengthSince(sl0);
   w.tag(2, WIRE_LEN); // ResourceLogs.scope_logs
   writeResource(w, 1, resource);

@@ -200,7 +200,7 @@ function writeMetric(w: ProtoWriter, m: BatchMetric, temporality: number, t: Tim
   w.lengthSince(m0);
 }
 
-function writeScope(w: ProtoWriter, field: number, scope: InstrumentationScope): void {
+export function writeScope(w: ProtoWriter, field: number, scope: InstrumentationScope): void {
   const s0 = w.mark();
   if (scope.version !== undefined && scope.version !== '') {
     w.string(scope.version);
