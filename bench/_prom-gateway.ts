@@ -9,15 +9,11 @@
  * file sizes), `truncate` (SQLite WAL checkpoint with TRUNCATE, then file sizes), `profile-start`
  * and `profile-stop` (a V8 CPU profile through the inspector, written to `path`), `close`.
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, statSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector';
-import { loadConfig } from '../src/config/load.js';
-import { createGateway } from '../src/server/gateway.js';
+import { startGateway } from './_util.js';
 
-const ADMIN_TOKEN = 'mw_admin_bench-token-0123456789abcdefghijklmnop';
 const MAX_BODY = Number(process.env.QVP_MAX_BODY ?? 64 * 1024 * 1024);
 
 export interface GatewayReady {
@@ -35,26 +31,8 @@ function fileSize(p: string): number {
 }
 
 async function start(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'meterway-qvp-'));
-  const configPath = join(dataDir, 'config.json');
-  writeFileSync(configPath, JSON.stringify({ ingest: { max_body_bytes: MAX_BODY } }));
-  const config = loadConfig(
-    { dataDir, port: 0, host: '127.0.0.1', config: configPath, retention: '0' },
-    { METERWAY_ADMIN_TOKEN: ADMIN_TOKEN, METERWAY_LOG_LEVEL: 'silent' },
-  );
-  const gw = await createGateway(config);
-  await gw.app.listen({ host: '127.0.0.1', port: 0 });
-  const port = (gw.app.server.address() as AddressInfo).port;
-  const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
-  const res = await gw.app.inject({ method: 'POST', url: '/v1/projects', headers: auth, payload: { name: 'query bench' } });
-  if (res.statusCode !== 201) throw new Error(`project create failed: ${res.body}`);
-  const id = res.json().id as string;
-  const token = async (scope: string): Promise<string> => {
-    const t = await gw.app.inject({ method: 'POST', url: `/v1/projects/${id}/tokens`, headers: auth, payload: { scope, name: scope } });
-    if (t.statusCode !== 201) throw new Error(`token create failed: ${t.body}`);
-    return t.json().token as string;
-  };
-  const ready: GatewayReady = { type: 'ready', port, dataDir, project: id, manage: await token('manage'), monitoring: await token('monitoring'), maxBody: MAX_BODY };
+  const { gw, port, dataDir, project } = await startGateway({ ingest: { max_body_bytes: MAX_BODY } }, { retention: '0' });
+  const ready: GatewayReady = { type: 'ready', port, dataDir, project: project.id, manage: project.manage, monitoring: project.monitoring, maxBody: MAX_BODY };
 
   const dbFile = join(dataDir, 'tsdb.db');
   const sizes = () => ({ db: fileSize(dbFile), wal: fileSize(`${dbFile}-wal`), shm: fileSize(`${dbFile}-shm`) });

@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../src/config/load.js';
+import { loadConfig, type ConfigFlags } from '../src/config/load.js';
 import { createGateway, type RunningGateway } from '../src/server/gateway.js';
 
 export const ADMIN_TOKEN = 'mw_admin_bench-token-0123456789abcdefghijklmnop';
@@ -114,17 +114,18 @@ export interface BenchGateway {
   readonly gw: RunningGateway;
   readonly baseUrl: string;
   readonly port: number;
-  readonly project: { id: string; ingest: string; monitoring: string };
+  readonly dataDir: string;
+  readonly project: { id: string; ingest: string; manage: string; monitoring: string };
   close(): Promise<void>;
 }
 
 /** A real gateway listening on 127.0.0.1, port 0, in a temp data dir, with one project and its tokens. */
-export async function startGateway(file: Record<string, unknown> = {}): Promise<BenchGateway> {
+export async function startGateway(file: Record<string, unknown> = {}, flags: ConfigFlags = {}): Promise<BenchGateway> {
   const dataDir = mkdtempSync(join(tmpdir(), 'meterway-bench-'));
   const configPath = join(dataDir, 'config.json');
   writeFileSync(configPath, JSON.stringify(file));
   const config = loadConfig(
-    { dataDir, port: 0, host: '127.0.0.1', config: configPath },
+    { dataDir, port: 0, host: '127.0.0.1', config: configPath, ...flags },
     { METERWAY_ADMIN_TOKEN: ADMIN_TOKEN, METERWAY_LOG_LEVEL: 'silent' },
   );
   const gw = await createGateway(config);
@@ -139,10 +140,11 @@ export async function startGateway(file: Record<string, unknown> = {}): Promise<
     if (t.statusCode !== 201) throw new Error(`token create failed: ${t.body}`);
     return t.json().token as string;
   };
-  const project = { id, ingest: await token('ingest'), monitoring: await token('monitoring') };
+  const project = { id, ingest: await token('ingest'), manage: await token('manage'), monitoring: await token('monitoring') };
   return {
     gw,
     port,
+    dataDir,
     baseUrl: `http://127.0.0.1:${port}`,
     project,
     async close() {
