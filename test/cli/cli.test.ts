@@ -9,9 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
-import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
+import { freePort, poll, spawnProcess, type Spawned } from '../peers.js';
 
-import { CLI, REPO, cleanEnv, runCli } from './harness.js';
+import { CLI, REPO, cleanEnv, expectServerError, runCli } from './harness.js';
 
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
 const meterway = runCli;
@@ -50,15 +50,6 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
     return { status: res.status, code: parsed.error.code, message: parsed.error.message };
   }
 
-  /** A failed command: non-zero exit, nothing on stdout, the server's message, code and status on stderr. */
-  async function expectServerError(r: RunResult, err: { status: number; code: string; message: string }): Promise<void> {
-    expect(r.code, r.stderr).not.toBe(0);
-    expect(r.code).not.toBe(null);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(err.message);
-    expect(r.stderr).toContain(err.code);
-    expect(r.stderr).toContain(`HTTP ${err.status}`);
-  }
 
   beforeAll(async () => {
     gw = await startTestGateway();

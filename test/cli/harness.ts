@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll } from 'vitest';
+import { afterAll, expect } from 'vitest';
 import { run, type RunResult } from '../peers.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -29,4 +29,14 @@ export function cleanEnv(extra: Record<string, string | undefined> = {}): NodeJS
 /** Runs `meterway <args>` without blocking the event loop, so an in-process gateway keeps serving. */
 export function runCli(args: string[], env: Record<string, string | undefined> = {}): Promise<RunResult> {
   return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
+}
+
+/** A failed command: non-zero exit, nothing on stdout, the server's message, code and status on stderr. */
+export function expectServerError(r: RunResult, err: { status: number; code: string; message: string }): void {
+  expect(r.code, r.stderr).not.toBe(0);
+  expect(r.code).not.toBe(null);
+  expect(r.stdout).toBe('');
+  expect(r.stderr).toContain(err.message);
+  expect(r.stderr).toContain(err.code);
+  expect(r.stderr).toContain(`HTTP ${err.status}`);
 }

@@ -15,7 +15,7 @@ import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { decodeLogsProtobuf, startOtlpReceiver, type OtlpReceiver, type ReceivedRequest } from '../otlp-receiver.js';
 import { freePort, type RunResult } from '../peers.js';
 
-import { runCli } from './harness.js';
+import { expectServerError, runCli } from './harness.js';
 const PRIVATE_EGRESS = { METERWAY_ALLOW_PRIVATE_EGRESS: '1' };
 
 // Secret values: each is checked against every byte the CLI prints.
@@ -75,14 +75,6 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
     return { status: res.status, code: parsed.error.code, message: parsed.error.message };
   }
 
-  function expectServerError(r: RunResult, err: { status: number; code: string; message: string }): void {
-    expect(r.code, r.stderr).not.toBe(0);
-    expect(r.code).not.toBe(null);
-    expect(r.stdout).toBe('');
-    expect(r.stderr).toContain(err.message);
-    expect(r.stderr).toContain(err.code);
-    expect(r.stderr).toContain(`HTTP ${err.status}`);
-  }
 
   beforeAll(async () => {
     // Pushes are driven by `integrations test` here, so the receiver only sees what a test caused.
