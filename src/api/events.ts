@@ -1,15 +1,12 @@
 /** POST /v1/events (CONTRACT section 4). */
-import { gunzip } from 'node:zlib';
-import { promisify } from 'node:util';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { authenticate, requireScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
+import { decodedBody } from './body.js';
 import { BodyNotJsonError, decodeEvents } from '../sources/http-events/decode.js';
 import { Type } from '@sinclair/typebox';
 import { ErrorBody, errorResponses, IngestResponse } from './schemas.js';
-
-const gunzipAsync = promisify(gunzip);
 
 const JSON_TYPES = ['application/json'];
 const NDJSON_TYPES = ['application/x-ndjson', 'application/ndjson', 'application/jsonl', 'application/x-jsonlines'];
@@ -53,24 +50,4 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway): Promise<vo
     }
     return reply.code(result.accepted > 0 ? 200 : 400).send(response);
   });
-}
-
-/** The request body, gunzipped when Content-Encoding says gzip, never past `limit` bytes. */
-export async function decodedBody(req: FastifyRequest, limit: number): Promise<Buffer> {
-  const body = req.body as Buffer;
-  const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase().trim();
-  if (encoding === 'identity') return body;
-  if (encoding !== 'gzip' && encoding !== 'x-gzip') {
-    throw new ApiError(415, 'unsupported_content_encoding', `Content-Encoding ${JSON.stringify(encoding)} is not supported; use gzip or none`);
-  }
-  try {
-    return await gunzipAsync(body, { maxOutputLength: limit });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') throw tooLarge(limit);
-    throw new ApiError(400, 'invalid_gzip', `the body is marked Content-Encoding: gzip but does not decompress (${(err as Error).message}); send valid gzip or drop the header`);
-  }
-}
-
-export function tooLarge(limit: number): ApiError {
-  return new ApiError(413, 'payload_too_large', `the body is larger than the limit of ${limit} bytes (after decompression); send smaller batches or raise ingest.max_body_bytes`);
 }

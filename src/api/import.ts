@@ -10,7 +10,7 @@ import { authenticate, requireProjectScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
 import { parseImport } from '../sources/import/parse.js';
 import { validTimestamp, type Sample } from '../tsdb/index.js';
-import { decodedBody } from './events.js';
+import { decodedBody } from './body.js';
 import { ErrorBody, errorResponses, PidParams } from './schemas.js';
 
 const ImportResponse = Type.Object({

@@ -141,21 +141,23 @@ export class Integrations {
     const h = this.find(projectId, id);
     if (patch.kind !== undefined && patch.kind !== h.row.kind) throw errors.validation('kind: cannot be changed; create a new integration instead');
     const factory = this.factory(h.row.kind);
-    const row: IntegrationsTable = { ...h.row, updated_at: new Date().toISOString() };
-    if (patch.name !== undefined) row.name = checkName(patch.name);
-    if (patch.endpoint !== undefined) row.endpoint = await this.checkEndpoint(patch.endpoint);
-    if (patch.config !== undefined) row.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
+    // Only the changed columns: pushes keep recording their status on the held row meanwhile,
+    // and a copy of the whole row would write an older status over it.
+    const changes: Partial<IntegrationsTable> = { updated_at: new Date().toISOString() };
+    if (patch.name !== undefined) changes.name = checkName(patch.name);
+    if (patch.endpoint !== undefined) changes.endpoint = await this.checkEndpoint(patch.endpoint);
+    if (patch.config !== undefined) changes.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
     if (patch.auth_headers !== undefined) {
       const headers = checkHeaders(patch.auth_headers ?? {});
       const sealed = Object.keys(headers).length > 0 ? this.cipher.seal(JSON.stringify(headers), id) : undefined;
-      row.auth_header_names = JSON.stringify(Object.keys(headers));
-      row.auth_headers_sealed = sealed?.sealed ?? null;
-      row.key_version = sealed?.keyVersion ?? null;
+      changes.auth_header_names = JSON.stringify(Object.keys(headers));
+      changes.auth_headers_sealed = sealed?.sealed ?? null;
+      changes.key_version = sealed?.keyVersion ?? null;
     }
-    if (patch.enabled !== undefined) applyEnabled(row, patch.enabled);
-    await this.db.updateTable('integrations').set(row).where('id', '=', id).execute();
-    this.dirty.delete(id);
-    return this.changed(this.hold(row));
+    if (patch.enabled !== undefined) Object.assign(changes, enabledChanges(patch.enabled));
+    await this.db.updateTable('integrations').set(changes).where('id', '=', id).execute();
+    Object.assign(h.row, changes);
+    return this.changed(this.hold(h.row));
   }
 
   async setEnabled(projectId: string, id: string, enabled: boolean): Promise<Integration> {
@@ -292,14 +294,11 @@ export class Integrations {
   }
 }
 
-function applyEnabled(row: IntegrationsTable, enabled: boolean): void {
-  row.enabled = enabled ? 1 : 0;
-  row.state = enabled ? 'active' : 'disabled';
+function enabledChanges(enabled: boolean): Partial<IntegrationsTable> {
   // Enabling is also how a paused integration resumes: it starts again with a clean count.
-  if (enabled) {
-    row.consecutive_failures = 0;
-    row.paused_reason = null;
-  }
+  return enabled
+    ? { enabled: 1, state: 'active', consecutive_failures: 0, paused_reason: null }
+    : { enabled: 0, state: 'disabled' };
 }
 
 function checkName(name: string): string {
