@@ -1,7 +1,8 @@
 /**
- * Bit streams for chunk encoding. Writes and reads take at most 24 bits at a time so the pending
- * bits plus the new ones stay within a 32-bit integer: JavaScript's bit operators are 32-bit, and
- * Number arithmetic on wider accumulators would be slower than two calls.
+ * Bit streams for chunk encoding. Writes take at most 24 bits at a time so the pending bits plus
+ * the new ones stay within a 32-bit integer: JavaScript's bit operators are 32-bit, and Number
+ * arithmetic on wider accumulators would be slower than two calls. Reads take up to 32 bits from
+ * a 5-byte window.
  */
 
 export class BitWriter {
@@ -65,43 +66,58 @@ export class BitWriter {
   }
 }
 
+/** Zero bytes after a reader's copy of the chunk, so a 5-byte window never leaves the array. */
+const PAD = 8;
+let scratch = new Uint8Array(4096);
+
+/**
+ * Reads from a private, zero-padded copy of the bytes: every read takes the 5 bytes around its
+ * position at once, with no bounds checks and no carried state but the bit position. Chunks are a
+ * few hundred bytes, so the copy costs less than the branches it saves. One reader at a time: the
+ * copy is shared, so a new reader invalidates the previous one.
+ */
 export class BitReader {
   private pos: number;
-  private acc = 0;
-  private bits = 0;
+  private readonly s: Uint8Array;
 
-  constructor(
-    private readonly buf: Uint8Array,
-    offset = 0,
-  ) {
-    this.pos = offset;
+  /** The padded copy, for a decoder's inner loop that reads it directly from `bitPos` on. */
+  get bytes(): Uint8Array {
+    return this.s;
   }
 
-  /** Reads `n` bits (n ≤ 24); zeros past the end, which a well-formed chunk never asks for. */
+  get bitPos(): number {
+    return this.pos;
+  }
+
+  constructor(buf: Uint8Array, offset = 0) {
+    if (scratch.length < buf.length + PAD) scratch = new Uint8Array(2 * (buf.length + PAD));
+    scratch.set(buf);
+    scratch.fill(0, buf.length, buf.length + PAD);
+    this.s = scratch;
+    this.pos = offset * 8;
+  }
+
+  /** Reads `n` bits (0 ≤ n ≤ 32) as an unsigned integer; zeros past the end. */
   read(n: number): number {
-    while (this.bits < n) {
-      const b = this.pos < this.buf.length ? this.buf[this.pos] : 0;
-      this.pos++;
-      this.acc = (this.acc << 8) | b;
-      this.bits += 8;
-    }
-    this.bits -= n;
-    const v = (this.acc >>> this.bits) & ((1 << n) - 1);
-    this.acc &= (1 << this.bits) - 1;
-    return v;
+    if (n === 0) return 0;
+    const s = this.s;
+    const p = this.pos;
+    const i = p >>> 3;
+    const o = p & 7;
+    this.pos = p + n;
+    const w = (s[i] << 24) | (s[i + 1] << 16) | (s[i + 2] << 8) | s[i + 3];
+    if (o + n <= 32) return (w << o) >>> (32 - n);
+    return ((w << o) | (s[i + 4] >>> (8 - o))) >>> (32 - n);
   }
 
+  /** Same as read: kept for the writer's symmetry (write32). */
   read32(n: number): number {
-    if (n > 24) {
-      const hi = this.read(n - 16);
-      return ((hi << 16) | this.read(16)) >>> 0;
-    }
     return this.read(n);
   }
 
   readBig(): number {
     const hi = this.read(21);
-    return hi * 4294967296 + this.read32(32);
+    return hi * 4294967296 + this.read(32);
   }
 
   bit(): number {

@@ -376,6 +376,12 @@ function writeBits64(w: BitWriter, xh: number, xl: number, tz: number, sig: numb
 
 /** Number of samples in an encoded chunk, without decoding it. */
 export function chunkCount(buf: Uint8Array): number {
+  // The count is the header's first field, at byte 1: its 6-bit length, then its bits. Read in
+  // place (a BitReader would copy the whole chunk for these few bits).
+  const w = ((buf[1] << 24) | ((buf[2] ?? 0) << 16) | ((buf[3] ?? 0) << 8) | (buf[4] ?? 0)) >>> 0;
+  const n = w >>> 26;
+  if (n === 0) return 0;
+  if (n <= 26) return (w >>> (26 - n)) & ((1 << n) - 1);
   return readUVar(new BitReader(buf, 1));
 }
 
@@ -455,6 +461,23 @@ export function decodeChunkInto(buf: Uint8Array, ts: Float64Array, vs: Float64Ar
   let m = unzigzag(readUVar(r));
   vs[at] = m / p;
   const vFrame = enc === ENC_DEC_FOR ? readFrame(r) : undefined;
+  if (regular && vFrame !== undefined && vFrame.width <= 32) {
+    // The common case (sampled on the grid, counters and few-digit gauges) in a loop of its own:
+    // one fixed-width read per sample.
+    const { min, g, width } = vFrame;
+    const s = r.bytes;
+    let pos = r.bitPos;
+    for (let i = 1; i < n; i++) {
+      const j = pos >>> 3;
+      const o = pos & 7;
+      const w = (s[j] << 24) | (s[j + 1] << 16) | (s[j + 2] << 8) | s[j + 3];
+      const q = width === 0 ? 0 : o + width <= 32 ? (w << o) >>> (32 - width) : ((w << o) | (s[j + 4] >>> (8 - o))) >>> (32 - width);
+      pos += width;
+      m += min + q * g;
+      vs[at + i] = p === 1 ? m : m / p;
+    }
+    return n;
+  }
   let dm = 0;
   for (let i = 1; i < n; i++) {
     if (!regular) {
