@@ -57,7 +57,7 @@ async function start(): Promise<void> {
           reply = gw.tsdb.stats();
           break;
         case 'chunks':
-          reply = gw.tsdb.db.prepare('SELECT COUNT(*) AS chunks, COALESCE(SUM(ooo), 0) AS ooo FROM chunks').get();
+          reply = gw.tsdb.db.prepare('SELECT COUNT(*) AS chunks, COALESCE(SUM(kind = 1), 0) AS ooo FROM chunks').get();
           break;
         case 'checkpoint':
           gw.tsdb.checkpoint();

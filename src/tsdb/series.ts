@@ -29,6 +29,9 @@ export class MemSeries {
   oldestChunkMaxT = Infinity;
   /** Whether any stored chunk is an out-of-order one (reads must then merge). */
   storedOoo = false;
+  /** Bytes of the open (not yet packed) in-order chunk rows, and the max_t of the oldest of them. */
+  openBytes = 0;
+  openSinceMaxT = Infinity;
 
   constructor(
     readonly id: number,

@@ -354,3 +354,103 @@ describe('retention', () => {
     expect(store.db.prepare('SELECT COUNT(*) AS n FROM chunks').get()).toEqual({ n: 0 });
   });
 });
+
+describe('packed chunk rows', () => {
+  const l = { __name__: 'g' };
+  const BUDGET = 100; // a few of these small test chunks per row
+
+  /** Rows are packed within the budget, and what is left open is less than one more row. */
+  function expectPacked(s: Tsdb, minPacked: number): void {
+    const rows = s.db.prepare('SELECT kind, LENGTH(data) AS bytes FROM chunks').all() as Array<{ kind: number; bytes: number }>;
+    const packed = rows.filter((r) => r.kind === 2);
+    expect(packed.length).toBeGreaterThanOrEqual(minPacked);
+    for (const r of packed) expect(r.bytes).toBeLessThanOrEqual(BUDGET);
+    expect(rows.filter((r) => r.kind === 0).reduce((a, r) => a + r.bytes, 0)).toBeLessThan(BUDGET);
+  }
+
+  /** Every sample in [min, max] as the store returns it, against the samples written. */
+  function expectWindows(store: Tsdb, want: Map<number, number>): void {
+    const all = [...want].sort((a, b) => a[0] - b[0]);
+    for (const [min, max] of [[-Infinity, Infinity], [0, 0], [3000, 3000], [3500, 20_500], [11_000, 11_999], [39_000, 80_000], [-5000, 999], [1e9, 2e9]]) {
+      const got = sel(store, 'p', [m('__name__', '=', 'g')], min, max);
+      const exp = all.filter(([t]) => t >= min && t <= max);
+      expect(got.length === 0 ? [] : points(got[0])).toEqual(exp);
+    }
+  }
+
+  it('packs in-order chunks into rows within the byte budget and reads any range across them, out-of-order data included', () => {
+    const opts = { dir: tmp(), chunkSamples: 4, groupBytes: BUDGET };
+    const store = openStore(opts);
+    const want = new Map<number, number>();
+    for (let k = 0; k < 50; k++) {
+      store.appendBatch('p', [{ labels: l, t: k * 1000, v: k * 1.5 }]);
+      want.set(k * 1000, k * 1.5);
+    }
+    expectPacked(store, 2);
+    // Out-of-order rewrites into packed time win over the packed samples.
+    store.appendBatch('p', [3, 4, 17, 30].map((k) => ({ labels: l, t: k * 1000, v: -k })));
+    for (const k of [3, 4, 17, 30]) want.set(k * 1000, -k);
+    expectWindows(store, want);
+    store.close();
+    // Reopened: the open chunks are found again, so packing goes on where it stopped.
+    const again = openStore(opts);
+    expectWindows(again, want);
+    for (let k = 50; k < 90; k++) {
+      again.appendBatch('p', [{ labels: l, t: k * 1000, v: k * 1.5 }]);
+      want.set(k * 1000, k * 1.5);
+    }
+    expectPacked(again, 4);
+    expectWindows(again, want);
+  });
+
+  it('gives a chunk larger than the budget a row of its own', () => {
+    const store = openStore({ dir: tmp(), chunkSamples: 40, groupBytes: BUDGET });
+    const want = new Map<number, number>();
+    // Full-precision floats: XOR-encoded, several hundred bytes a chunk.
+    for (let k = 0; k < 200; k++) want.set(k * 1000, Math.sin(k) * 1e6);
+    store.appendBatch('p', [...want].map(([t, v]) => ({ labels: l, t, v })));
+    const rows = store.db.prepare('SELECT kind, COUNT(*) AS n FROM chunks GROUP BY kind').all();
+    expect(rows).toEqual([{ kind: 0, n: 1 }, { kind: 2, n: 3 }]);
+    expectWindows(store, want);
+  });
+
+  it('after a crash, replays the log without packing twice what was packed after the checkpoint', () => {
+    const opts = { dir: tmp(), chunkSamples: 4, groupBytes: BUDGET };
+    const writer = openStore(opts);
+    const want = new Map<number, number>();
+    const add = (s: Tsdb, from: number, to: number): void => {
+      for (let k = from; k < to; k++) {
+        s.appendBatch('p', [{ labels: l, t: k * 1000, v: k * 10 }]);
+        want.set(k * 1000, k * 10);
+      }
+    };
+    add(writer, 0, 10);
+    writer.checkpoint();
+    add(writer, 10, 40); // rows packed after the checkpoint, their samples only in the log
+    const reader = openStore(opts); // what a new process sees after the writer died
+    expectWindows(reader, want);
+    add(reader, 40, 80);
+    expectWindows(reader, want);
+    expectPacked(reader, 3);
+  });
+
+  it('opens a store written before packing existed (column ooo) and packs its chunks from then on', () => {
+    const dir = tmp();
+    const old = Tsdb.open({ dir, chunkSamples: 4, groupBytes: 1e9 });
+    const want = new Map<number, number>();
+    for (let k = 0; k < 30; k++) want.set(k * 1000, k);
+    old.appendBatch('p', [...want].map(([t, v]) => ({ labels: l, t, v })));
+    old.close();
+    const SQLite = old.db.constructor as new (path: string) => { exec(sql: string): void; close(): void };
+    const raw = new SQLite(join(dir, 'tsdb.db'));
+    raw.exec('UPDATE chunks SET kind = 0; ALTER TABLE chunks RENAME COLUMN kind TO ooo');
+    raw.close();
+    const store = openStore({ dir, chunkSamples: 4, groupBytes: BUDGET });
+    expectWindows(store, want);
+    const more = Array.from({ length: 30 }, (_, i) => 30 + i);
+    store.appendBatch('p', more.map((k) => ({ labels: l, t: k * 1000, v: k })));
+    for (const k of more) want.set(k * 1000, k);
+    expectPacked(store, 2);
+    expectWindows(store, want);
+  });
+});

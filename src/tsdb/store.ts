@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
 import type { MetricMetadata, Queryable } from '../core/queryable.js';
 import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, validTimestamp } from './chunk.js';
+import { GROUP_HEADER_BYTES, GROUP_MEMBER_BYTES, chunksIn, encodeGroup, type GroupMember } from './group.js';
 import { ProjectIndex } from './postings.js';
 import { TsdbQuerier } from './querier.js';
 import { MemSeries } from './series.js';
@@ -22,6 +23,13 @@ export interface TsdbOptions {
   readonly retentionMs?: number;
   /** Samples per chunk (default 120, as Prometheus). */
   readonly chunkSamples?: number;
+  /**
+   * In-order chunks are packed into rows of up to this many bytes (default 960: what SQLite
+   * keeps inside a 4 KiB page for a row of this table; larger rows spill into overflow pages,
+   * which made reads slower, not faster). Fewer rows make long reads cheaper; retention drops a
+   * row only when all of it is past.
+   */
+  readonly groupBytes?: number;
   /** Append-log size past which open heads are saved and the log emptied (default 16 MiB). */
   readonly checkpointBytes?: number;
   /**
@@ -70,7 +78,7 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS series (id INTEGER PRIMARY KEY, project TEXT NOT NULL, labels TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS chunks (
   series_id INTEGER NOT NULL, max_t INTEGER NOT NULL, seq INTEGER NOT NULL,
-  min_t INTEGER NOT NULL, ooo INTEGER NOT NULL, data BLOB NOT NULL,
+  min_t INTEGER NOT NULL, kind INTEGER NOT NULL, data BLOB NOT NULL,
   PRIMARY KEY (series_id, max_t, seq)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS heads (series_id INTEGER PRIMARY KEY, last_t INTEGER NOT NULL, head BLOB, ooo BLOB);
 CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
@@ -80,9 +88,14 @@ CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, 
 
 const PROJECT_LABEL = 'project_id';
 
+/** `chunks.kind`: what a row's blob holds. */
+const KIND_OPEN = 0; // one in-order chunk, to be packed with the next ones
+const KIND_OOO = 1; // one out-of-order chunk: reads must merge it by timestamp
+const KIND_PACKED = 2; // in-order and final: a group of chunks (group.ts), or one that fits no group
+
 /** A chunk row as reads see it. */
 export interface ChunkRow {
-  readonly ooo: number;
+  readonly kind: number;
   readonly seq: number;
   readonly data: Uint8Array;
 }
@@ -91,6 +104,7 @@ export class Tsdb implements Queryable {
   readonly db: SQLite.Database;
   readonly retentionMs: number;
   private readonly chunkSamples: number;
+  private readonly groupBytes: number;
   private readonly checkpointBytes: number;
   private readonly idleCutMs: number;
   private lastCheckpointMs: number;
@@ -111,6 +125,8 @@ export class Tsdb implements Queryable {
     deleteSeries: SQLite.Statement;
     insertChunk: SQLite.Statement;
     readChunks: SQLite.Statement;
+    readOpen: SQLite.Statement;
+    deleteOpen: SQLite.Statement;
     insertLog: SQLite.Statement;
     insertHead: SQLite.Statement;
     clearHeads: SQLite.Statement;
@@ -124,6 +140,7 @@ export class Tsdb implements Queryable {
     this.db = db;
     this.retentionMs = opts.retentionMs ?? 0;
     this.chunkSamples = opts.chunkSamples ?? 120;
+    this.groupBytes = opts.groupBytes ?? 960;
     this.checkpointBytes = opts.checkpointBytes ?? 16 * 1024 * 1024;
     this.idleCutMs = opts.idleCutMs ?? 3_600_000;
     this.now = opts.now ?? Date.now;
@@ -131,14 +148,16 @@ export class Tsdb implements Queryable {
     this.stmts = {
       insertSeries: db.prepare('INSERT INTO series (project, labels) VALUES (?, ?)'),
       deleteSeries: db.prepare('DELETE FROM series WHERE id = ?'),
-      insertChunk: db.prepare('INSERT INTO chunks (series_id, max_t, seq, min_t, ooo, data) VALUES (?, ?, ?, ?, ?, ?)'),
-      readChunks: db.prepare('SELECT ooo, seq, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY max_t, seq'),
+      insertChunk: db.prepare('INSERT INTO chunks (series_id, max_t, seq, min_t, kind, data) VALUES (?, ?, ?, ?, ?, ?)'),
+      readChunks: db.prepare('SELECT kind, seq, data FROM chunks WHERE series_id = ? AND max_t >= ? AND min_t <= ? ORDER BY max_t, seq'),
+      readOpen: db.prepare(`SELECT max_t AS maxT, min_t AS minT, data FROM chunks WHERE series_id = ? AND max_t >= ? AND kind = ${KIND_OPEN} ORDER BY max_t`),
+      deleteOpen: db.prepare(`DELETE FROM chunks WHERE series_id = ? AND max_t >= ? AND max_t <= ? AND kind = ${KIND_OPEN}`),
       insertLog: db.prepare('INSERT INTO wal (data) VALUES (?)'),
       insertHead: db.prepare('INSERT INTO heads (series_id, last_t, head, ooo) VALUES (?, ?, ?, ?)'),
       clearHeads: db.prepare('DELETE FROM heads'),
       clearLog: db.prepare('DELETE FROM wal'),
       deleteOldChunks: db.prepare('DELETE FROM chunks WHERE series_id = ? AND max_t < ?'),
-      chunkBounds: db.prepare('SELECT MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(ooo) AS ooo FROM chunks WHERE series_id = ?'),
+      chunkBounds: db.prepare(`SELECT MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(kind = ${KIND_OOO}) AS ooo FROM chunks WHERE series_id = ?`),
       upsertMetadata: db.prepare(
         'INSERT INTO metadata (project, name, type, help, unit) VALUES (?, ?, ?, ?, ?) ON CONFLICT (project, name) DO UPDATE SET type = excluded.type, help = excluded.help, unit = excluded.unit',
       ),
@@ -158,6 +177,11 @@ export class Tsdb implements Queryable {
     // Without a limit the WAL file keeps its high-water size for as long as the gateway runs
     // (tens of MB after a backfill); with one, each checkpoint truncates it back.
     db.pragma('journal_size_limit = 8388608');
+    // Reads through a memory map instead of a read() call per page: a long range query touches
+    // tens of thousands of pages, and the copies and system calls were a large part of it (as
+    // Prometheus mmaps its chunks). 2 GiB is the most this SQLite build maps; beyond, it reads.
+    db.pragma('mmap_size = 2147418112');
+    migrate(db);
     db.exec(SCHEMA);
     const store = new Tsdb(db, opts);
     store.load();
@@ -169,7 +193,7 @@ export class Tsdb implements Queryable {
       const pairs = JSON.parse(row.labels) as string[];
       this.addSeries(new MemSeries(row.id, row.project, row.labels, pairs, pairsToLabels(pairs)));
     }
-    const bounds = this.db.prepare('SELECT series_id AS id, MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(ooo) AS ooo, MAX(seq) AS seq FROM chunks GROUP BY series_id').all() as Array<{ id: number; lo: number; hi: number; oldest: number; ooo: number; seq: number }>;
+    const bounds = this.db.prepare(`SELECT series_id AS id, MIN(min_t) AS lo, MAX(max_t) AS hi, MIN(max_t) AS oldest, MAX(kind = ${KIND_OOO}) AS ooo, MAX(seq) AS seq FROM chunks GROUP BY series_id`).all() as Array<{ id: number; lo: number; hi: number; oldest: number; ooo: number; seq: number }>;
     for (const b of bounds) {
       const s = this.byId.get(b.id);
       if (s === undefined) continue;
@@ -208,6 +232,14 @@ export class Tsdb implements Queryable {
       }
     } finally {
       this.replaying = false;
+    }
+    // Counted after the replay, which writes nothing: what is on disk now is the truth.
+    const open = this.db.prepare(`SELECT series_id AS id, SUM(LENGTH(data)) AS bytes, MIN(max_t) AS since FROM chunks WHERE kind = ${KIND_OPEN} GROUP BY series_id`).all() as Array<{ id: number; bytes: number; since: number }>;
+    for (const o of open) {
+      const s = this.byId.get(o.id);
+      if (s === undefined) continue;
+      s.openBytes = o.bytes;
+      s.openSinceMaxT = o.since;
     }
     this.checkpoint();
   }
@@ -364,16 +396,52 @@ export class Tsdb implements Queryable {
     const minT = s.headT![0];
     const maxT = s.headT![n - 1];
     if (!this.replaying) {
-      this.stmts.insertChunk.run(s.id, maxT, this.nextSeq++, minT, 0, encodeChunk(s.headT!, s.headV!, n));
+      const data = encodeChunk(s.headT!, s.headV!, n);
+      this.stmts.insertChunk.run(s.id, maxT, this.nextSeq++, minT, KIND_OPEN, data);
+      if (s.openBytes === 0) s.openSinceMaxT = maxT;
+      s.openBytes += data.length;
+      if (s.openBytes >= this.groupBytes) this.packOpen(s);
     }
     s.noteChunk(minT, maxT, false);
     s.clearHead();
   }
 
+  /**
+   * Packs a series' open chunks, oldest first, into rows of at most `groupBytes`, inside the
+   * caller's transaction; the last run, which the next chunks may still fill, stays open. The
+   * open chunks are the series' newest in-order rows, just written and still in SQLite's page
+   * cache, so this costs a read of a few pages.
+   */
+  private packOpen(s: MemSeries): void {
+    const rows = this.stmts.readOpen.all(s.id, s.openSinceMaxT) as GroupMember[];
+    let from = 0;
+    let bytes = GROUP_HEADER_BYTES;
+    for (let i = 0; i < rows.length; i++) {
+      const add = rows[i].data.length + GROUP_MEMBER_BYTES;
+      if (i > from && bytes + add > this.groupBytes) {
+        this.writePacked(s, rows.slice(from, i));
+        from = i;
+        bytes = GROUP_HEADER_BYTES;
+      }
+      bytes += add;
+    }
+    s.openBytes = 0;
+    for (let i = from; i < rows.length; i++) s.openBytes += rows[i].data.length;
+    s.openSinceMaxT = from < rows.length ? rows[from].maxT : Infinity;
+  }
+
+  private writePacked(s: MemSeries, members: GroupMember[]): void {
+    const first = members[0];
+    const last = members[members.length - 1];
+    this.stmts.deleteOpen.run(s.id, first.maxT, last.maxT);
+    const data = members.length === 1 ? first.data : encodeGroup(members);
+    this.stmts.insertChunk.run(s.id, last.maxT, this.nextSeq++, first.minT, KIND_PACKED, data);
+  }
+
   /** Writes the out-of-order buffer as one chunk, sorted, later writes winning ties. */
   private flushOoo(s: MemSeries): void {
     const { ts, vs, n } = sortDedupe(s.oooT!, s.oooV!, s.oooN);
-    if (!this.replaying) this.stmts.insertChunk.run(s.id, ts[n - 1], this.nextSeq++, ts[0], 1, encodeChunk(ts, vs, n));
+    if (!this.replaying) this.stmts.insertChunk.run(s.id, ts[n - 1], this.nextSeq++, ts[0], KIND_OOO, encodeChunk(ts, vs, n));
     s.noteChunk(ts[0], ts[n - 1], true);
     s.clearOoo();
   }
@@ -576,9 +644,17 @@ export class Tsdb implements Queryable {
     for (let i = 0; i < s.oooN && !oooIn; i++) oooIn = s.oooT![i] >= minMs && s.oooT![i] <= maxMs;
     let total = headIn ? s.headN : 0;
     let merge = oooIn;
+    // Each row's chunks that can meet the range (a group holds many), with the row's precedence.
+    const parts: Uint8Array[] = [];
+    const partPrio: number[] = [];
     for (const r of rows) {
-      total += chunkCount(r.data);
-      if (r.ooo === 1) merge = true;
+      const before = parts.length;
+      chunksIn(r.data, minMs, maxMs, parts);
+      for (let i = before; i < parts.length; i++) {
+        total += chunkCount(parts[i]);
+        partPrio.push(r.kind === KIND_OOO ? r.seq : 0);
+      }
+      if (r.kind === KIND_OOO) merge = true;
     }
     if (oooIn) total += s.oooN;
     if (total === 0) return null;
@@ -587,7 +663,7 @@ export class Tsdb implements Queryable {
     let n = 0;
     if (!merge) {
       // In-order chunks do not overlap and come ordered by max_t; the head follows them.
-      for (const r of rows) n += decodeChunkInto(r.data, ts, vs, n);
+      for (const p of parts) n += decodeChunkInto(p, ts, vs, n);
       if (headIn) {
         ts.set(s.headT!.subarray(0, s.headN), n);
         vs.set(s.headV!.subarray(0, s.headN), n);
@@ -598,9 +674,9 @@ export class Tsdb implements Queryable {
     // Precedence for equal timestamps: in-order data, then out-of-order chunks in write order
     // (seq), then the out-of-order buffer, so the last write wins.
     const prio = new Float64Array(total);
-    for (const r of rows) {
-      const k = decodeChunkInto(r.data, ts, vs, n);
-      prio.fill(r.ooo === 1 ? r.seq : 0, n, n + k);
+    for (let i = 0; i < parts.length; i++) {
+      const k = decodeChunkInto(parts[i], ts, vs, n);
+      prio.fill(partPrio[i], n, n + k);
       n += k;
     }
     if (headIn) {
@@ -674,6 +750,13 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
     else hi = mid;
   }
   return lo;
+}
+
+/** Brings a store written by an earlier version up to the current schema. */
+function migrate(db: SQLite.Database): void {
+  const columns = db.prepare("SELECT name FROM pragma_table_info('chunks')").pluck().all() as string[];
+  // 0/1 meant in-order/out-of-order, which kind keeps; kind 2 (groups) is new.
+  if (columns.includes('ooo')) db.exec('ALTER TABLE chunks RENAME COLUMN ooo TO kind');
 }
 
 function trim(ts: Float64Array, vs: Float64Array, n: number, minMs: number, maxMs: number): { ts: Float64Array; vs: Float64Array } | null {
