@@ -59,8 +59,8 @@ async function start(): Promise<void> {
         case 'chunks':
           reply = gw.tsdb.db.prepare('SELECT COUNT(*) AS chunks, COALESCE(SUM(kind = 1), 0) AS ooo FROM chunks').get();
           break;
-        case 'checkpoint':
-          gw.tsdb.checkpoint();
+        case 'maintain':
+          gw.tsdb.maintain();
           reply = sizes();
           break;
         case 'truncate':

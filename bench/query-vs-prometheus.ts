@@ -15,9 +15,9 @@
  *    each side (those answers are compared: same series, values within 1e-6 relative), then
  *    QVP_REPS repetitions (default 7) interleaved ours/Prometheus, medians per query, the ratio
  *    ours/Prometheus, and the median of the ratios (goal <= 1.0).
- * 4. Bytes per sample on disk (ours: tsdb.db + its WAL after a store checkpoint; Prometheus: the
- *    block dirs) and resident bytes per series of the gateway process (RSS growth over the load,
- *    after a full GC).
+ * 4. Bytes per sample on disk (ours: tsdb.db + its WAL after the store's maintenance, which a
+ *    gateway runs every minute; Prometheus: the block dirs) and resident bytes per series of the
+ *    gateway process (RSS growth over the load, after a full GC).
  * 5. Queries more than QVP_PROFILE_RATIO (default 2) times slower than Prometheus are profiled in
  *    the gateway (V8 CPU profile through the inspector, as `node --cpu-prof` writes them) and the
  *    top functions by self time printed.
@@ -484,7 +484,7 @@ export async function main(): Promise<void> {
     const promRss = rssOf(prom.proc.child.pid!);
 
     // ---- disk
-    const ck = await gw.call<{ db: number; wal: number; shm: number }>('checkpoint');
+    const ck = await gw.call<{ db: number; wal: number; shm: number }>('maintain');
     const tr = await gw.call<{ db: number; wal: number; pages: number; free: number }>('truncate');
     const oursBps = (ck.db + ck.wal) / load.samples;
     const oursBpsTrunc = (tr.db + tr.wal) / load.samples;
@@ -511,7 +511,7 @@ export async function main(): Promise<void> {
     console.log(`   answers compared on the warm-up run (same series, values within ${REL_TOL} relative): ${disagreements.length === 0 ? 'all agree' : `${disagreements.length} disagreement(s):`}`);
     for (const d of disagreements) console.log(`     ${d}`);
 
-    console.log(`\n   disk, ours: tsdb.db ${fmtBytes(ck.db)} + WAL ${fmtBytes(ck.wal)} after a store checkpoint = ${oursBps.toFixed(3)} bytes/sample  target <= ${TARGET_BYTES_PER_SAMPLE}: ${verdict(oursBps <= TARGET_BYTES_PER_SAMPLE)}`);
+    console.log(`\n   disk, ours: tsdb.db ${fmtBytes(ck.db)} + WAL ${fmtBytes(ck.wal)} after the store's maintenance (each minute) = ${oursBps.toFixed(3)} bytes/sample  target <= ${TARGET_BYTES_PER_SAMPLE}: ${verdict(oursBps <= TARGET_BYTES_PER_SAMPLE)}`);
     console.log(`               after incremental_vacuum + wal_checkpoint(TRUNCATE) (what close does): ${fmtBytes(tr.db + tr.wal)} = ${oursBpsTrunc.toFixed(3)} bytes/sample (${tr.free} free pages of ${tr.pages})`);
     console.log(`   disk, Prometheus: ${blocks.length} block(s) ${fmtBytes(promBlockBytes)} = ${promBps.toFixed(3)} bytes/sample; whole data dir after the queries ${fmtBytes(dirSize(promData))}`);
     console.log(`   memory, ours: RSS +${rssPerSeries.toFixed(0)} B/series over the load (heap + array buffers +${heapPerSeries.toFixed(0)} B/series); RSS after the queries ${fmtBytes(memQ.rss)} = ${(memQ.rss / nSeries).toFixed(0)} B/series in all`);

@@ -88,6 +88,9 @@ CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, 
 
 const PROJECT_LABEL = 'project_id';
 
+/** 4 MiB of 4 KiB pages: below that, giving pages back is not worth moving pages around for. */
+const FREE_PAGES_TO_VACUUM = 1024;
+
 /** `chunks.kind`: what a row's blob holds. */
 const KIND_OPEN = 0; // one in-order chunk, to be packed with the next ones
 const KIND_OOO = 1; // one out-of-order chunk: reads must merge it by timestamp
@@ -515,7 +518,18 @@ export class Tsdb implements Queryable {
       }
       if (headsCut > 0 || (this.logBytes > 0 && this.lastCheckpointMs < idleBefore)) this.checkpointInTx();
     })();
+    this.shrinkFiles();
     return { ...ret, headsCut };
+  }
+
+  /**
+   * Hands space back to the file system: free pages (left by packing and retention) once there
+   * are more than FREE_PAGES_TO_VACUUM, and SQLite's WAL file, which otherwise keeps its size
+   * up to journal_size_limit. Without this a gateway's files held 25% more than its data.
+   */
+  private shrinkFiles(): void {
+    if ((this.db.pragma('freelist_count', { simple: true }) as number) > FREE_PAGES_TO_VACUUM) this.db.pragma('incremental_vacuum');
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
   /**
@@ -671,37 +685,35 @@ export class Tsdb implements Queryable {
       }
       return trim(ts, vs, n, minMs, maxMs);
     }
-    // Precedence for equal timestamps: in-order data, then out-of-order chunks in write order
-    // (seq), then the out-of-order buffer, so the last write wins.
-    const prio = new Float64Array(total);
-    for (let i = 0; i < parts.length; i++) {
-      const k = decodeChunkInto(parts[i], ts, vs, n);
-      prio.fill(partPrio[i], n, n + k);
-      n += k;
-    }
+    // Sorted runs, merged: the in-order chunks with the head (one run: they never overlap and
+    // come ordered), each out-of-order chunk (sorted when written), the out-of-order buffer
+    // (sorted here). For equal timestamps the later write wins: in-order data, then
+    // out-of-order chunks in write order (seq), then the buffer.
+    for (let i = 0; i < parts.length; i++) if (partPrio[i] === 0) n += decodeChunkInto(parts[i], ts, vs, n);
     if (headIn) {
       ts.set(s.headT!.subarray(0, s.headN), n);
       vs.set(s.headV!.subarray(0, s.headN), n);
       n += s.headN;
     }
+    const starts = [0];
+    const prio = [0];
+    for (let i = 0; i < parts.length; i++) {
+      if (partPrio[i] === 0) continue;
+      starts.push(n);
+      prio.push(partPrio[i]);
+      n += decodeChunkInto(parts[i], ts, vs, n);
+    }
     if (oooIn) {
-      ts.set(s.oooT!.subarray(0, s.oooN), n);
-      vs.set(s.oooV!.subarray(0, s.oooN), n);
-      prio.fill(Number.MAX_SAFE_INTEGER, n, n + s.oooN);
-      n += s.oooN;
+      const buffered = sortDedupe(s.oooT!, s.oooV!, s.oooN);
+      starts.push(n);
+      prio.push(Infinity);
+      ts.set(buffered.ts.subarray(0, buffered.n), n);
+      vs.set(buffered.vs.subarray(0, buffered.n), n);
+      n += buffered.n;
     }
-    const order = Array.from({ length: n }, (_, i) => i);
-    order.sort((a, b) => ts[a] - ts[b] || prio[a] - prio[b] || a - b);
-    const mt = new Float64Array(n);
-    const mv = new Float64Array(n);
-    let m = 0;
-    for (let i = 0; i < n; i++) {
-      const j = order[i];
-      if (m > 0 && mt[m - 1] === ts[j]) m--;
-      mt[m] = ts[j];
-      mv[m++] = vs[j];
-    }
-    return trim(mt, mv, m, minMs, maxMs);
+    starts.push(n);
+    const merged = mergeRuns(ts, vs, starts, prio);
+    return trim(merged.ts, merged.vs, merged.n, minMs, maxMs);
   }
 
   /** The newest sample of a series (out-of-order overwrites included), or null. */
@@ -765,6 +777,49 @@ function trim(ts: Float64Array, vs: Float64Array, n: number, minMs: number, maxM
   if (hi < n && ts[hi] === maxMs) hi++;
   if (hi <= lo) return null;
   return { ts: ts.subarray(lo, hi), vs: vs.subarray(lo, hi) };
+}
+
+/**
+ * Merges runs sorted by timestamp (run r spans [starts[r], starts[r + 1]) of ts/vs) into one
+ * sample per timestamp; of equal timestamps, the run with the highest precedence wins. A heap of
+ * runs: a backfill can leave many out-of-order chunks in one range.
+ */
+function mergeRuns(ts: Float64Array, vs: Float64Array, starts: readonly number[], prio: readonly number[]): { ts: Float64Array; vs: Float64Array; n: number } {
+  const runs = prio.length;
+  const pos = starts.slice(0, runs);
+  const heap: number[] = [];
+  // Equal timestamps come off in rising precedence, so the last one written out wins.
+  const before = (a: number, b: number): boolean => ts[pos[a]] < ts[pos[b]] || (ts[pos[a]] === ts[pos[b]] && prio[a] < prio[b]);
+  const siftDown = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      if (l >= heap.length) return;
+      const c = l + 1 < heap.length && before(heap[l + 1], heap[l]) ? l + 1 : l;
+      if (!before(heap[c], heap[i])) return;
+      [heap[i], heap[c]] = [heap[c], heap[i]];
+      i = c;
+    }
+  };
+  for (let r = 0; r < runs; r++) if (pos[r] < starts[r + 1]) heap.push(r);
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(i);
+  const total = starts[runs];
+  const mt = new Float64Array(total);
+  const mv = new Float64Array(total);
+  let m = 0;
+  while (heap.length > 0) {
+    const r = heap[0];
+    const j = pos[r]++;
+    if (m > 0 && mt[m - 1] === ts[j]) m--;
+    mt[m] = ts[j];
+    mv[m++] = vs[j];
+    if (pos[r] === starts[r + 1]) {
+      const last = heap.pop()!;
+      if (heap.length === 0) break;
+      heap[0] = last;
+    }
+    siftDown(0);
+  }
+  return { ts: mt, vs: mv, n: m };
 }
 
 /** Sorted by timestamp, one sample per timestamp, the later write winning. */
