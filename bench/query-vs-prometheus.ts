@@ -22,7 +22,8 @@
  *    the gateway (V8 CPU profile through the inspector, as `node --cpu-prof` writes them) and the
  *    top functions by self time printed.
  *
- * QVP_SERIES_SCALE=0.05 / QVP_HOURS=2 make a quick run (fewer groups, a shorter day).
+ * QVP_SERIES_SCALE=0.05 / QVP_HOURS=2 make a quick run (fewer groups, a shorter day);
+ * QVP_IMPORT_IN_FLIGHT=2 imports with two requests in flight (out-of-order data in our store).
  */
 import { fork, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync, writeSync } from 'node:fs';
@@ -159,28 +160,30 @@ async function emit(gs: readonly Group[], steps: number, project: string, suffix
 async function loadOurs(gw: GatewayChild, gs: readonly Group[], steps: number, startMs: number): Promise<{ samples: number; ms: number; requests: number; bytes: number }> {
   const url = `http://127.0.0.1:${gw.info.port}/v1/projects/${gw.info.project}/import`;
   const headers = { authorization: `Bearer ${gw.info.manage}`, 'content-type': 'text/plain' };
-  // One request at a time, in order: two in flight may be handled in either order (whichever
-  // body arrives first), and the older one's samples would then land in the out-of-order path.
-  // The next body is generated while the previous request is being handled.
-  let previous: Promise<void> = Promise.resolve();
+  // One request at a time by default, in order: with two in flight the gateway handles whichever
+  // body arrives first, and the older one's samples then land in the out-of-order path
+  // (QVP_IMPORT_IN_FLIGHT=2 measures that case). The next body is generated meanwhile.
+  const inFlight = Math.max(1, Number(process.env.QVP_IMPORT_IN_FLIGHT ?? 1));
+  const pending: Array<Promise<void>> = [];
   let requests = 0;
   let bytes = 0;
   let imported = 0;
   const t0 = performance.now();
   await emit(gs, steps, gw.info.project, tsSuffixes(steps, startMs, false), async (text, lines) => {
     const body = Buffer.from(text, 'utf8');
-    await previous;
+    while (pending.length >= inFlight) await pending.shift();
     bytes += body.length;
     requests++;
-    previous = request(url, { method: 'POST', headers, body }).then((r) => {
+    const sent = request(url, { method: 'POST', headers, body }).then((r) => {
       const res = JSON.parse(r.body.toString('utf8')) as { imported?: number; errors?: Array<{ line: number; error: string }> };
       if (r.status !== 200 || res.imported !== lines || (res.errors?.length ?? 0) > 0)
         throw new Error(`import answered ${r.status}: imported ${res.imported} of ${lines}; ${JSON.stringify(res.errors?.slice(0, 3) ?? res)}`);
       imported += lines;
     });
-    previous.catch(() => {}); // awaited before the next request or at the end
+    sent.catch(() => {}); // awaited before a later request or at the end
+    pending.push(sent);
   });
-  await previous;
+  await Promise.all(pending);
   return { samples: imported, ms: performance.now() - t0, requests, bytes };
 }
 
