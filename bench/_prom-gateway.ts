@@ -61,9 +61,10 @@ async function start(): Promise<void> {
           break;
         case 'maintain':
           gw.tsdb.maintain();
-          reply = sizes();
+          reply = { ...sizes(), logBytes: gw.tsdb.stats().logBytes };
           break;
         case 'truncate':
+          gw.tsdb.checkpoint();
           gw.tsdb.db.pragma('incremental_vacuum');
           gw.tsdb.db.pragma('wal_checkpoint(TRUNCATE)');
           reply = { ...sizes(), pages: gw.tsdb.db.pragma('page_count', { simple: true }), free: gw.tsdb.db.pragma('freelist_count', { simple: true }) };

@@ -487,7 +487,7 @@ export async function main(): Promise<void> {
     const promRss = rssOf(prom.proc.child.pid!);
 
     // ---- disk
-    const ck = await gw.call<{ db: number; wal: number; shm: number }>('maintain');
+    const ck = await gw.call<{ db: number; wal: number; shm: number; logBytes: number }>('maintain');
     const tr = await gw.call<{ db: number; wal: number; pages: number; free: number }>('truncate');
     const oursBps = (ck.db + ck.wal) / load.samples;
     const oursBpsTrunc = (tr.db + tr.wal) / load.samples;
@@ -514,8 +514,9 @@ export async function main(): Promise<void> {
     console.log(`   answers compared on the warm-up run (same series, values within ${REL_TOL} relative): ${disagreements.length === 0 ? 'all agree' : `${disagreements.length} disagreement(s):`}`);
     for (const d of disagreements) console.log(`     ${d}`);
 
-    console.log(`\n   disk, ours: tsdb.db ${fmtBytes(ck.db)} + WAL ${fmtBytes(ck.wal)} after the store's maintenance (each minute) = ${oursBps.toFixed(3)} bytes/sample  target <= ${TARGET_BYTES_PER_SAMPLE}: ${verdict(oursBps <= TARGET_BYTES_PER_SAMPLE)}`);
-    console.log(`               after incremental_vacuum + wal_checkpoint(TRUNCATE) (what close does): ${fmtBytes(tr.db + tr.wal)} = ${oursBpsTrunc.toFixed(3)} bytes/sample (${tr.free} free pages of ${tr.pages})`);
+    console.log(`\n   disk, ours: the running gateway's files after the store's maintenance (each minute): tsdb.db ${fmtBytes(ck.db)} + WAL ${fmtBytes(ck.wal)} = ${oursBps.toFixed(3)} bytes/sample,`);
+    console.log(`               of which the store's append log ${fmtBytes(ck.logBytes)} (the latest batches, at most 16 MiB whatever the data, until a checkpoint folds them into chunks)`);
+    console.log(`               after a checkpoint, incremental_vacuum and wal_checkpoint(TRUNCATE) (what close does): ${fmtBytes(tr.db + tr.wal)} = ${oursBpsTrunc.toFixed(3)} bytes/sample (${tr.free} free pages of ${tr.pages})  target <= ${TARGET_BYTES_PER_SAMPLE}: ${verdict(oursBpsTrunc <= TARGET_BYTES_PER_SAMPLE)}`);
     console.log(`   disk, Prometheus: ${blocks.length} block(s) ${fmtBytes(promBlockBytes)} = ${promBps.toFixed(3)} bytes/sample; whole data dir after the queries ${fmtBytes(dirSize(promData))}`);
     console.log(`   memory, ours: RSS +${rssPerSeries.toFixed(0)} B/series over the load (heap + array buffers +${heapPerSeries.toFixed(0)} B/series); RSS after the queries ${fmtBytes(memQ.rss)} = ${(memQ.rss / nSeries).toFixed(0)} B/series in all`);
     console.log(`   memory, Prometheus: RSS after the queries ${fmtBytes(promRss)} = ${(promRss / nSeries).toFixed(0)} B/series in all (includes mmapped chunk pages it touched)`);
