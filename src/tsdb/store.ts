@@ -808,11 +808,19 @@ function mergeRuns(ts: Float64Array, vs: Float64Array, starts: readonly number[]
   let m = 0;
   while (heap.length > 0) {
     const r = heap[0];
-    const j = pos[r]++;
+    const end = starts[r + 1];
+    // The root's children hold the smallest timestamp of all other runs: everything of this run
+    // before it goes out in one stretch (runs rarely overlap for long).
+    let limit = heap.length > 1 ? ts[pos[heap[1]]] : Infinity;
+    if (heap.length > 2 && ts[pos[heap[2]]] < limit) limit = ts[pos[heap[2]]];
+    let j = pos[r];
     if (m > 0 && mt[m - 1] === ts[j]) m--;
-    mt[m] = ts[j];
-    mv[m++] = vs[j];
-    if (pos[r] === starts[r + 1]) {
+    do {
+      mt[m] = ts[j];
+      mv[m++] = vs[j++];
+    } while (j < end && ts[j] < limit);
+    pos[r] = j;
+    if (j === end) {
       const last = heap.pop()!;
       if (heap.length === 0) break;
       heap[0] = last;
