@@ -17,12 +17,37 @@ export function comparePairs(a: readonly string[], b: readonly string[]): number
   return a.length - b.length;
 }
 
+function upperBound(sorted: readonly MemSeries[], s: MemSeries): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePairs(sorted[mid].pairs, s.pairs) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+function mergeOrdered(a: readonly MemSeries[], b: readonly MemSeries[]): MemSeries[] {
+  const out: MemSeries[] = new Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length && j < b.length) out[k++] = comparePairs(b[j].pairs, a[i].pairs) < 0 ? b[j++] : a[i++];
+  while (i < a.length) out[k++] = a[i++];
+  while (j < b.length) out[k++] = b[j++];
+  return out;
+}
+
 export class ProjectIndex {
   /** Canonical label key to series. */
   readonly byKey = new Map<string, MemSeries>();
   /** Label name → value → series, each list in creation order. */
   private readonly postings = new Map<string, Map<string, MemSeries[]>>();
-  private sorted: MemSeries[] | null = null;
+  /** Series in label-set order as of the last `ordered()`, and those added or removed since. */
+  private sorted: MemSeries[] = [];
+  private added: MemSeries[] = [];
+  private removedSince = false;
 
   constructor(readonly project: string) {}
 
@@ -36,7 +61,7 @@ export class ProjectIndex {
       if (list === undefined) values.set(p[i + 1], [s]);
       else list.push(s);
     }
-    this.sorted = null;
+    this.added.push(s);
   }
 
   remove(s: MemSeries): void {
@@ -52,20 +77,34 @@ export class ProjectIndex {
       else values.set(p[i + 1], kept);
       if (values.size === 0) this.postings.delete(p[i]);
     }
-    this.sorted = null;
+    this.removedSince = true;
   }
 
   get size(): number {
     return this.byKey.size;
   }
 
-  /** All series in label-set order (ranks assigned), rebuilt only after the set changed. */
+  /**
+   * All series in label-set order, ranks assigned. Series added since the last call are merged
+   * in rather than everything sorted again: a project that gains one series per sampler tick
+   * would otherwise pay a full sort of all its series in the next query.
+   */
   ordered(): MemSeries[] {
-    if (this.sorted === null) {
-      this.sorted = [...this.byKey.values()].sort((a, b) => comparePairs(a.pairs, b.pairs));
-      this.sorted.forEach((s, i) => (s.rank = i));
+    if (this.added.length === 0 && !this.removedSince) return this.sorted;
+    const live = (s: MemSeries): boolean => this.byKey.get(s.key) === s;
+    let sorted = this.removedSince ? this.sorted.filter(live) : this.sorted;
+    const added = this.added.filter(live);
+    if (added.length > 32) {
+      sorted = mergeOrdered(sorted, added.sort((a, b) => comparePairs(a.pairs, b.pairs)));
+    } else {
+      if (sorted === this.sorted) sorted = sorted.slice();
+      for (const s of added) sorted.splice(upperBound(sorted, s), 0, s);
     }
-    return this.sorted;
+    sorted.forEach((s, i) => (s.rank = i));
+    this.sorted = sorted;
+    this.added = [];
+    this.removedSince = false;
+    return sorted;
   }
 
   /** Series matching every matcher, in label-set order. */
