@@ -400,7 +400,7 @@ export async function main(): Promise<void> {
     const chunks = await gw.call<{ chunks: number; ooo: number }>('chunks');
     console.log(
       `   ours: loaded ${fmtNum(load.samples)} samples (${fmtBytes(load.bytes)} of text, ${load.requests} requests) in ${(load.ms / 1000).toFixed(1)} s: ` +
-        `${fmtNum(load.samples / (load.ms / 1000))} samples/s; gateway CPU ${gwCpuS.toFixed(1)} s (${fmtNum(load.samples / gwCpuS)} samples per CPU-second); store: ${stats.series} series, ${fmtNum(chunks.chunks)} chunks (${chunks.ooo} out of order), ${fmtNum(stats.headSamples)} samples in open heads`,
+        `${fmtNum(load.samples / (load.ms / 1000))} samples/s; gateway CPU ${gwCpuS.toFixed(1)} s (${fmtNum(load.samples / gwCpuS)} samples per CPU-second); store: ${stats.series} series, ${fmtNum(chunks.chunks)} chunk rows (${chunks.ooo} out-of-order chunks), ${fmtNum(stats.headSamples)} samples in open heads`,
     );
     const rssPerSeries = (mem1.rss - mem0.rss) / nSeries;
     const heapPerSeries = (mem1.heapUsed + mem1.arrayBuffers - mem0.heapUsed - mem0.arrayBuffers) / nSeries;
