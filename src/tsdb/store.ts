@@ -525,7 +525,8 @@ export class Tsdb implements Queryable {
   /**
    * Hands space back to the file system: free pages (left by packing and retention) once there
    * are more than FREE_PAGES_TO_VACUUM, and SQLite's WAL file, which otherwise keeps its size
-   * up to journal_size_limit. Without this a gateway's files held 25% more than its data.
+   * up to journal_size_limit. Right after importing 57.6 M samples, the two came to 9 MiB
+   * (1.85 bytes a sample on disk instead of 1.69).
    */
   private shrinkFiles(): void {
     if ((this.db.pragma('freelist_count', { simple: true }) as number) > FREE_PAGES_TO_VACUUM) this.db.pragma('incremental_vacuum');
@@ -533,9 +534,9 @@ export class Tsdb implements Queryable {
   }
 
   /**
-   * Drops chunks wholly older than now - retentionMs (whole chunks: a chunk straddling the cutoff
-   * stays until it is wholly past), and series left without data. Cheap when nothing is due:
-   * each series keeps the max_t of its oldest chunk.
+   * Drops rows wholly older than now - retentionMs (a chunk or a packed group of chunks: a row
+   * straddling the cutoff stays until it is wholly past), and series left without data. Cheap
+   * when nothing is due: each series keeps the max_t of its oldest row.
    */
   applyRetention(nowMs = this.now()): { chunkRowsDeleted: number; seriesDeleted: number } {
     const out = { chunkRowsDeleted: 0, seriesDeleted: 0 };
@@ -767,7 +768,7 @@ function lowerBound(a: Float64Array, n: number, x: number): number {
 /** Brings a store written by an earlier version up to the current schema. */
 function migrate(db: SQLite.Database): void {
   const columns = db.prepare("SELECT name FROM pragma_table_info('chunks')").pluck().all() as string[];
-  // 0/1 meant in-order/out-of-order, which kind keeps; kind 2 (groups) is new.
+  // 0/1 meant in-order/out-of-order, which kind keeps; kind 2 (packed rows) is new.
   if (columns.includes('ooo')) db.exec('ALTER TABLE chunks RENAME COLUMN ooo TO kind');
 }
 
