@@ -66,6 +66,18 @@ export class BitWriter {
   }
 }
 
+/**
+ * The `n` bits (1 ≤ n ≤ 32) at bit position `pos` of a reader's padded bytes, as an unsigned
+ * integer. A pure function, so decoders' inner loops can keep the position in a local variable.
+ */
+export function peekBits(s: Uint8Array, pos: number, n: number): number {
+  const i = pos >>> 3;
+  const o = pos & 7;
+  const w = (s[i] << 24) | (s[i + 1] << 16) | (s[i + 2] << 8) | s[i + 3];
+  if (o + n <= 32) return (w << o) >>> (32 - n);
+  return ((w << o) | (s[i + 4] >>> (8 - o))) >>> (32 - n);
+}
+
 /** Zero bytes after a reader's copy of the chunk, so a 5-byte window never leaves the array. */
 const PAD = 8;
 let scratch = new Uint8Array(4096);
@@ -89,6 +101,10 @@ export class BitReader {
     return this.pos;
   }
 
+  set bitPos(pos: number) {
+    this.pos = pos;
+  }
+
   constructor(buf: Uint8Array, offset = 0) {
     if (scratch.length < buf.length + PAD) scratch = new Uint8Array(2 * (buf.length + PAD));
     scratch.set(buf);
@@ -100,14 +116,9 @@ export class BitReader {
   /** Reads `n` bits (0 ≤ n ≤ 32) as an unsigned integer; zeros past the end. */
   read(n: number): number {
     if (n === 0) return 0;
-    const s = this.s;
-    const p = this.pos;
-    const i = p >>> 3;
-    const o = p & 7;
-    this.pos = p + n;
-    const w = (s[i] << 24) | (s[i + 1] << 16) | (s[i + 2] << 8) | s[i + 3];
-    if (o + n <= 32) return (w << o) >>> (32 - n);
-    return ((w << o) | (s[i + 4] >>> (8 - o))) >>> (32 - n);
+    const v = peekBits(this.s, this.pos, n);
+    this.pos += n;
+    return v;
   }
 
   /** Same as read: kept for the writer's symmetry (write32). */

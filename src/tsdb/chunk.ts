@@ -20,7 +20,7 @@
  * first timestamp (zigzag), [grid: step], [decimal: scale (4 bits), first integer (zigzag),
  * [frame: smallest delta (zigzag), divisor, width (6 bits)]], [XOR: first value (64 bits)], then per further sample its timestamp delta of delta (unless on a grid) and its value.
  */
-import { BitReader, BitWriter } from './bits.js';
+import { BitReader, BitWriter, peekBits } from './bits.js';
 
 const ENC_XOR = 1;
 const ENC_DEC_DELTA = 2;
@@ -469,31 +469,47 @@ function decodeDecimal(r: BitReader, ts: Float64Array, vs: Float64Array, at: num
 }
 
 function decodeXor(r: BitReader, ts: Float64Array, vs: Float64Array, at: number, n: number, times: TimeCursor | null): void {
-  let h = r.read(32);
-  let l = r.read(32);
+  // Bits are read with peekBits and a local position (the reader only for off-grid timestamps):
+  // this loop is the slowest decoder, full-precision floats take 20 to 60 bits a sample.
+  const s = r.bytes;
+  let pos = r.bitPos;
+  let h = peekBits(s, pos, 32);
+  let l = peekBits(s, pos + 32, 32);
+  pos += 64;
   u32[HI] = h;
   u32[LO] = l;
   vs[at] = f64[0];
   let wLz = 0;
   let wTz = 0;
   for (let i = 1; i < n; i++) {
-    if (times !== null) ts[at + i] = nextTime(r, times);
-    if (r.read(1) !== 0) {
-      if (r.read(1) !== 0) {
-        wLz = r.read(5);
-        let sig = r.read(6);
-        if (sig === 0) sig = 64;
+    if (times !== null) {
+      r.bitPos = pos;
+      ts[at + i] = nextTime(r, times);
+      pos = r.bitPos;
+    }
+    const control = peekBits(s, pos, 2);
+    if (control < 2) {
+      pos += 1; // '0': same value as before
+    } else {
+      pos += 2;
+      if (control === 3) {
+        // '11': a new window of leading zeros (5 bits) and significant bits (6 bits, 0 = 64)
+        const win = peekBits(s, pos, 11);
+        pos += 11;
+        wLz = win >>> 6;
+        const sig = win & 63 || 64;
         wTz = 64 - wLz - sig;
       }
       const sig = 64 - wLz - wTz;
       let sh = 0;
       let sl: number;
       if (sig > 32) {
-        sh = r.read(sig - 32);
-        sl = r.read(32);
+        sh = peekBits(s, pos, sig - 32);
+        sl = peekBits(s, pos + sig - 32, 32);
       } else {
-        sl = r.read(sig);
+        sl = peekBits(s, pos, sig);
       }
+      pos += sig;
       let xh: number;
       let xl: number;
       if (wTz === 0) {
