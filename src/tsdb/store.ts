@@ -686,35 +686,42 @@ export class Tsdb implements Queryable {
       }
       return trim(ts, vs, n, minMs, maxMs);
     }
-    // Sorted runs, merged: the in-order chunks with the head (one run: they never overlap and
-    // come ordered), each out-of-order chunk (sorted when written), the out-of-order buffer
-    // (sorted here). For equal timestamps the later write wins: in-order data, then
-    // out-of-order chunks in write order (seq), then the buffer.
+    // The in-order chunks and the head form one sorted run (they never overlap and come
+    // ordered), decoded in place. The late data, each out-of-order chunk (sorted when written)
+    // and the buffer (sorted here), is merged on its own, then into that run from the back,
+    // so the in-order samples, usually nearly all, are copied at most once more, in one block.
+    // For equal timestamps the later write wins: in-order data, then out-of-order chunks in write
+    // order (seq), then the buffer.
     for (let i = 0; i < parts.length; i++) if (partPrio[i] === 0) n += decodeChunkInto(parts[i], ts, vs, n);
     if (headIn) {
       ts.set(s.headT!.subarray(0, s.headN), n);
       vs.set(s.headV!.subarray(0, s.headN), n);
       n += s.headN;
     }
-    const starts = [0];
-    const prio = [0];
+    const lateTs = new Float64Array(total - n);
+    const lateVs = new Float64Array(total - n);
+    let k = 0;
+    const starts: number[] = [];
+    const prio: number[] = [];
     for (let i = 0; i < parts.length; i++) {
       if (partPrio[i] === 0) continue;
-      starts.push(n);
+      starts.push(k);
       prio.push(partPrio[i]);
-      n += decodeChunkInto(parts[i], ts, vs, n);
+      k += decodeChunkInto(parts[i], lateTs, lateVs, k);
     }
     if (oooIn) {
       const buffered = sortDedupe(s.oooT!, s.oooV!, s.oooN);
-      starts.push(n);
+      starts.push(k);
       prio.push(Infinity);
-      ts.set(buffered.ts.subarray(0, buffered.n), n);
-      vs.set(buffered.vs.subarray(0, buffered.n), n);
-      n += buffered.n;
+      lateTs.set(buffered.ts.subarray(0, buffered.n), k);
+      lateVs.set(buffered.vs.subarray(0, buffered.n), k);
+      k += buffered.n;
     }
-    starts.push(n);
-    const merged = mergeRuns(ts, vs, starts, prio);
-    return trim(merged.ts, merged.vs, merged.n, minMs, maxMs);
+    starts.push(k);
+    const late = mergeRuns(lateTs, lateVs, starts, prio);
+    const end = n + late.n;
+    const from = mergeLateInto(ts, vs, n, late.ts, late.vs, late.n);
+    return trim(ts.subarray(from, end), vs.subarray(from, end), end - from, minMs, maxMs);
   }
 
   /** The newest sample of a series (out-of-order overwrites included), or null. */
@@ -829,6 +836,35 @@ function mergeRuns(ts: Float64Array, vs: Float64Array, starts: readonly number[]
     siftDown(0);
   }
   return { ts: mt, vs: mv, n: m };
+}
+
+/**
+ * Merges sorted late samples into the sorted run in ts/vs[0, n), which has room for them after
+ * it; a late sample replaces an in-order one at the same timestamp. Works from the back, so
+ * nothing is overwritten before it is read. Returns where the result starts (duplicates leave
+ * that many slots unused at the front); it ends at n + lateN.
+ */
+function mergeLateInto(ts: Float64Array, vs: Float64Array, n: number, lateTs: Float64Array, lateVs: Float64Array, lateN: number): number {
+  let i = n - 1;
+  let j = lateN - 1;
+  let w = n + lateN - 1;
+  while (j >= 0) {
+    if (i >= 0 && ts[i] > lateTs[j]) {
+      ts[w] = ts[i];
+      vs[w--] = vs[i--];
+    } else {
+      if (i >= 0 && ts[i] === lateTs[j]) i--;
+      ts[w] = lateTs[j];
+      vs[w--] = lateVs[j--];
+    }
+  }
+  // What is left of the run, ts[0..i], is in order before position w + 1: close the gap.
+  const from = w - i;
+  if (from > 0) {
+    ts.copyWithin(from, 0, i + 1);
+    vs.copyWithin(from, 0, i + 1);
+  }
+  return from;
 }
 
 /** Sorted by timestamp, one sample per timestamp, the later write winning. */
