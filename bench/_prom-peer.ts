@@ -4,20 +4,12 @@
  * (127.0.0.1, a free port, no scrape targets). Reuses test/peers.ts for ports, polling and
  * process handling.
  */
-import { mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PROMETHEUS_BIN, PROMTOOL_BIN, freePort, poll, run, spawnProcess, type Spawned } from '../test/peers.js';
+import { PROMETHEUS_BIN, PROMTOOL_BIN, run, startPrometheus, type PrometheusPeer } from '../test/peers.js';
 
 export { PROMETHEUS_BIN, PROMTOOL_BIN };
-
-export interface PromPeer {
-  readonly url: string;
-  readonly dir: string;
-  readonly dataDir: string;
-  readonly proc: Spawned;
-  stop(): Promise<void>;
-}
 
 export function promDirs(): { dir: string; dataDir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'meterway-qvp-prom-'));
@@ -55,33 +47,9 @@ export function blockDirs(dataDir: string): string[] {
     .map((e) => join(dataDir, e.name));
 }
 
-export async function startProm(dir: string, dataDir: string, retention = '30d'): Promise<PromPeer> {
-  const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, 'global:\n  scrape_interval: 15s\n');
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = spawnProcess(PROMETHEUS_BIN, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${dataDir}`,
-    `--storage.tsdb.retention.time=${retention}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-  ], { cwd: dir });
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await poll('Prometheus to be ready', async () => {
-      if (proc.exited) throw new Error(`prometheus exited early:\n${proc.stderr}`);
-      const res = await fetch(`${url}/-/ready`);
-      return res.ok ? true : undefined;
-    }, 120_000, 100);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return { url, dir, dataDir, proc, stop };
+/** Prometheus on the backfilled data in `dir/data` (see promDirs), no scrape targets. */
+export function startProm(dir: string, retention = '30d'): Promise<PrometheusPeer> {
+  return startPrometheus('global:\n  scrape_interval: 15s\n', { dir, args: [`--storage.tsdb.retention.time=${retention}`], readyTimeoutMs: 120_000 });
 }
 
 /** VmRSS of a process in bytes (Linux). */

@@ -32,7 +32,8 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GroupValues, STEP_MS, groups, seriesCount, seriesText, type Group } from './_prom-data.js';
-import { backfill, blockDirs, dirSize, promDirs, rssOf, startProm, type PromPeer } from './_prom-peer.js';
+import type { PrometheusPeer } from '../test/peers.js';
+import { backfill, blockDirs, dirSize, promDirs, rssOf, startProm } from './_prom-peer.js';
 import type { GatewayReady } from './_prom-gateway.js';
 import { fmtMs, fmtNum, header, median, verdict } from './_util.js';
 
@@ -383,7 +384,7 @@ export async function main(): Promise<void> {
   console.log(`   data: ${new Date(startMs).toISOString()} .. ${new Date(endMs).toISOString()}, on the 15 s grid`);
 
   let gw: GatewayChild | undefined;
-  let prom: PromPeer | undefined;
+  let prom: PrometheusPeer | undefined;
   const { dir: promDir, dataDir: promData } = promDirs();
   const profDir = mkdtempSync(join(tmpdir(), 'meterway-qvp-prof-'));
   try {
@@ -425,7 +426,7 @@ export async function main(): Promise<void> {
     }
     const promBlockBytes = blocks.reduce((n, b) => n + dirSize(b), 0);
     t0 = performance.now();
-    prom = await startProm(promDir, promData);
+    prom = await startProm(promDir);
     const promStartMs = performance.now() - t0;
     console.log(
       `   Prometheus: OpenMetrics file ${fmtBytes(om.bytes)} (${fmtNum(om.samples)} samples) written in ${(omMs / 1000).toFixed(1)} s; ` +

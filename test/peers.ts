@@ -133,11 +133,12 @@ export interface PrometheusPeer {
 }
 
 /**
- * Starts a real Prometheus on a free loopback port with `configYaml` and a temp TSDB directory,
- * and waits until it is ready.
+ * Starts a real Prometheus on a free loopback port with `configYaml`, its TSDB in `dir/data`
+ * (`dir` a new temp directory unless given; removed by `stop`), and waits until it is ready.
+ * `args` are further command-line flags.
  */
-export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs?: number } = {}): Promise<PrometheusPeer> {
-  const dir = mkdtempSync(join(tmpdir(), 'meterway-prometheus-'));
+export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs?: number; dir?: string; args?: readonly string[] } = {}): Promise<PrometheusPeer> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'meterway-prometheus-'));
   const configFile = join(dir, 'prometheus.yml');
   writeFileSync(configFile, configYaml);
   const port = await freePort();
@@ -147,6 +148,7 @@ export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs
     `--storage.tsdb.path=${join(dir, 'data')}`,
     `--web.listen-address=127.0.0.1:${port}`,
     '--log.level=warn',
+    ...(opts.args ?? []),
   ], { cwd: dir });
   const stop = async () => {
     await proc.stop();
