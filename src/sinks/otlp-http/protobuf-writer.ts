@@ -130,17 +130,9 @@ export class ProtoWriter {
 
   /** A fixed64 given as its two 32-bit halves. */
   fixed64(lo: number, hi: number): void {
-    this.ensure(8);
-    const buf = this.buf;
-    const p = (this.pos -= 8);
-    buf[p] = lo;
-    buf[p + 1] = lo >>> 8;
-    buf[p + 2] = lo >>> 16;
-    buf[p + 3] = lo >>> 24;
-    buf[p + 4] = hi;
-    buf[p + 5] = hi >>> 8;
-    buf[p + 6] = hi >>> 16;
-    buf[p + 7] = hi >>> 24;
+    // Written back to front: the high half first lands after the low one (little-endian).
+    this.fixed32(hi);
+    this.fixed32(lo);
   }
 
   /** A fixed64 of a non-negative integer up to 2^53 (counts). */
