@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { freePort, poll, spawnProcess, type Spawned } from '../peers.js';
 
-import { CLI, REPO, cleanEnv, expectServerError, runCli } from './harness.js';
+import { CLI, REPO, cleanEnv, expectServerError, runCli, serverError } from './harness.js';
 
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
 const meterway = runCli;
@@ -39,16 +39,6 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
   let url: string;
   const admin = () => ['--server', url, '--token', ADMIN_TOKEN];
 
-  /** The server's own error for a request, to compare with what the CLI prints. */
-  async function serverError(method: string, path: string, token: string | undefined, body?: unknown): Promise<{ status: number; code: string; message: string }> {
-    const headers: Record<string, string> = {};
-    if (token !== undefined) headers.authorization = `Bearer ${token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const parsed = (await res.json()) as { error: { code: string; message: string } };
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    return { status: res.status, code: parsed.error.code, message: parsed.error.message };
-  }
 
 
   beforeAll(async () => {
@@ -88,7 +78,7 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
     expect(delTable.trim()).toBe('deleted project p-cli00001');
 
     const gone = await meterway(['projects', 'get', created.id, ...admin()]);
-    await expectServerError(gone, await serverError('GET', `/v1/projects/${created.id}`, ADMIN_TOKEN));
+    await expectServerError(gone, await serverError(url, 'GET', `/v1/projects/${created.id}`, ADMIN_TOKEN));
   });
 
   it('takes the server from METERWAY_URL and the token from METERWAY_TOKEN; --server and --token win over them', async () => {
@@ -106,7 +96,7 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
       expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 0, stderr: '' });
       expect(JSON.parse(r.stdout)).toMatchObject({ id: p.id, name: 'env project' });
     }
-    await expectServerError(tokenFlagLoses, await serverError('GET', `/v1/projects/${p.id}`, 'mw_admin_wrong-token-000000000000000000000'));
+    await expectServerError(tokenFlagLoses, await serverError(url, 'GET', `/v1/projects/${p.id}`, 'mw_admin_wrong-token-000000000000000000000'));
   });
 
   it("creates, lists and revokes a project's tokens; the secret is shown once and works", async () => {
@@ -168,7 +158,7 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
     expect(denied.status).toBe(401);
     // a revoked token can no longer drive the CLI either, and the CLI says why in the server's words
     const r = await meterway(['projects', 'get', p.id, '--server', url, '--token', mon.token]);
-    await expectServerError(r, await serverError('GET', `/v1/projects/${p.id}`, mon.token));
+    await expectServerError(r, await serverError(url, 'GET', `/v1/projects/${p.id}`, mon.token));
   });
 
   it('creates, lists and revokes server-wide tokens', async () => {
@@ -205,25 +195,25 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
       meterway(['tokens', 'list', '--project', b.id, '--server', url, '--token', a.manage]),
       meterway(['tokens', 'create', '--scope', 'monitoring', '--name', 'nope', ...admin()]),
     ]);
-    await expectServerError(badToken, await serverError('GET', '/v1/projects', bad));
-    await expectServerError(noToken, await serverError('GET', '/v1/projects', undefined));
-    await expectServerError(unknown, await serverError('GET', '/v1/projects/p-nosuch00', ADMIN_TOKEN));
-    const scopeErr = await serverError('POST', `/v1/projects/${a.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
+    await expectServerError(badToken, await serverError(url, 'GET', '/v1/projects', bad));
+    await expectServerError(noToken, await serverError(url, 'GET', '/v1/projects', undefined));
+    await expectServerError(unknown, await serverError(url, 'GET', '/v1/projects/p-nosuch00', ADMIN_TOKEN));
+    const scopeErr = await serverError(url, 'POST', `/v1/projects/${a.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
     expect(scopeErr.status).toBe(400);
     await expectServerError(badScope, scopeErr);
-    const forbidden = await serverError('POST', '/v1/projects', a.monitoring, { name: 'not allowed' });
+    const forbidden = await serverError(url, 'POST', '/v1/projects', a.monitoring, { name: 'not allowed' });
     expect(forbidden.status).toBe(403);
     await expectServerError(monCreates, forbidden);
-    const hidden = await serverError('GET', `/v1/projects/${b.id}/tokens`, a.manage);
+    const hidden = await serverError(url, 'GET', `/v1/projects/${b.id}/tokens`, a.manage);
     expect(hidden.status).toBe(404);
     await expectServerError(otherProject, hidden);
-    await expectServerError(badScopeWide, await serverError('POST', '/v1/tokens', ADMIN_TOKEN, { scope: 'monitoring', name: 'nope' }));
+    await expectServerError(badScopeWide, await serverError(url, 'POST', '/v1/tokens', ADMIN_TOKEN, { scope: 'monitoring', name: 'nope' }));
   });
 
   // The CLI shows only the message, so the message itself must list what is allowed.
   it('names the allowed scopes when a scope is not allowed', async () => {
     const p = await gw.project('scope message');
-    const err = await serverError('POST', `/v1/projects/${p.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
+    const err = await serverError(url, 'POST', `/v1/projects/${p.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
     expect(err.message).toMatch(/ingest/);
     expect(err.message).toMatch(/manage/);
     expect(err.message).toMatch(/monitoring/);

@@ -31,8 +31,25 @@ export function runCli(args: string[], env: Record<string, string | undefined> =
   return run(process.execPath, [...CLI, ...args], { env: cleanEnv(env), cwd: REPO, timeoutMs: 60_000 });
 }
 
+export interface ServerError {
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** The server's own error for a request (it must fail), to compare with what the CLI prints. */
+export async function serverError(baseUrl: string, method: string, path: string, token: string | undefined, body?: unknown): Promise<ServerError> {
+  const headers: Record<string, string> = {};
+  if (token !== undefined) headers.authorization = `Bearer ${token}`;
+  if (body !== undefined) headers['content-type'] = 'application/json';
+  const res = await fetch(`${baseUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const parsed = (await res.json()) as { error: { code: string; message: string } };
+  expect(res.status).toBeGreaterThanOrEqual(400);
+  return { status: res.status, code: parsed.error.code, message: parsed.error.message };
+}
+
 /** A failed command: non-zero exit, nothing on stdout, the server's message, code and status on stderr. */
-export function expectServerError(r: RunResult, err: { status: number; code: string; message: string }): void {
+export function expectServerError(r: RunResult, err: ServerError): void {
   expect(r.code, r.stderr).not.toBe(0);
   expect(r.code).not.toBe(null);
   expect(r.stdout).toBe('');

@@ -15,7 +15,7 @@ import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { decodeLogsProtobuf, startOtlpReceiver, type OtlpReceiver, type ReceivedRequest } from '../otlp-receiver.js';
 import { freePort, type RunResult } from '../peers.js';
 
-import { expectServerError, runCli } from './harness.js';
+import { expectServerError, runCli, serverError } from './harness.js';
 const PRIVATE_EGRESS = { METERWAY_ALLOW_PRIVATE_EGRESS: '1' };
 
 // Secret values: each is checked against every byte the CLI prints.
@@ -65,15 +65,6 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
   let p: Awaited<ReturnType<TestGateway['project']>>;
   const as = (token = p.manage) => ['--server', url, '--token', token, '--project', p.id];
 
-  /** The server's own error for a request, to compare with what the CLI prints. */
-  async function serverError(method: string, path: string, token: string, body?: unknown): Promise<{ status: number; code: string; message: string }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await fetch(`${url}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    const parsed = (await res.json()) as { error: { code: string; message: string } };
-    expect(res.status).toBeGreaterThanOrEqual(400);
-    return { status: res.status, code: parsed.error.code, message: parsed.error.message };
-  }
 
 
   beforeAll(async () => {
@@ -216,7 +207,7 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
     expect(delJson).toEqual({ deleted: created.id });
     expect(delTable.trim()).toBe(`deleted integration ${other.id}`);
     const gone = await meterway(['integrations', 'get', created.id, ...as()]);
-    expectServerError(gone, await serverError('GET', `/v1/projects/${p.id}/integrations/${created.id}`, p.manage));
+    expectServerError(gone, await serverError(url, 'GET', `/v1/projects/${p.id}/integrations/${created.id}`, p.manage));
   });
 
   it('connect-otlp --logs forwards raw events as logs; --preset grafana-cloud sends the right Basic header', async () => {
@@ -258,12 +249,12 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
       meterway(['integrations', 'create', ...as(), '--preset', 'grafana-cloud', '--endpoint', rx.url, '--instance-id', '1']),
     ]);
     const path = `/v1/projects/${p.id}/integrations`;
-    expectServerError(badEndpoint, await serverError('POST', path, p.manage, { kind: 'otlp', endpoint: 'not a url' }));
+    expectServerError(badEndpoint, await serverError(url, 'POST', path, p.manage, { kind: 'otlp', endpoint: 'not a url' }));
     expect(badEndpoint.stderr).toContain('endpoint: must be an absolute http:// or https:// URL');
-    expectServerError(ftp, await serverError('POST', path, p.manage, { kind: 'otlp', endpoint: 'ftp://example.com' }));
+    expectServerError(ftp, await serverError(url, 'POST', path, p.manage, { kind: 'otlp', endpoint: 'ftp://example.com' }));
     expect(ftp.stderr).toContain('endpoint: must use http:// or https://, got ftp:');
-    expectServerError(unknownProject, await serverError('GET', '/v1/projects/p-nosuch01/integrations', ADMIN_TOKEN));
-    expectServerError(badPreset, await serverError('POST', path, p.manage, { preset: 'grafana-cloud', endpoint: rx.url, preset_options: { instance_id: '1' } }));
+    expectServerError(unknownProject, await serverError(url, 'GET', '/v1/projects/p-nosuch01/integrations', ADMIN_TOKEN));
+    expectServerError(badPreset, await serverError(url, 'POST', path, p.manage, { preset: 'grafana-cloud', endpoint: rx.url, preset_options: { instance_id: '1' } }));
     expect(badPreset.stderr).toContain('the grafana-cloud preset needs api_token');
 
     expect(noColon.code).toBe(1);
