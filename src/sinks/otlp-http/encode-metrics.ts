@@ -111,6 +111,14 @@ interface Times {
   readonly tHi: number;
 }
 
+/** A data point's time_unix_nano (3) and start_time_unix_nano (2), written back to front as everything here; the same fields in every point type. */
+function writePointTimes(w: ProtoWriter, t: Times): void {
+  w.fixed64(t.tLo, t.tHi);
+  w.tag(3, WIRE_FIXED64);
+  w.fixed64(t.sLo, t.sHi);
+  w.tag(2, WIRE_FIXED64);
+}
+
 function writeNumberPoints(w: ProtoWriter, points: BatchMetric['points'], t: Times, cache: AttrCache): void {
   for (let i = points.length - 1; i >= 0; i--) {
     const p = points[i] as NumberPoint;
@@ -118,10 +126,7 @@ function writeNumberPoints(w: ProtoWriter, points: BatchMetric['points'], t: Tim
     writeAttributes(w, 7, p.attributes, cache);
     w.double(p.value);
     w.tag(4, WIRE_FIXED64);
-    w.fixed64(t.tLo, t.tHi);
-    w.tag(3, WIRE_FIXED64);
-    w.fixed64(t.sLo, t.sHi);
-    w.tag(2, WIRE_FIXED64);
+    writePointTimes(w, t);
     w.lengthSince(p0);
     w.tag(1, WIRE_LEN);
   }
@@ -156,10 +161,7 @@ function writeHistogramPoints(w: ProtoWriter, m: BatchMetric, t: Times, cache: A
     w.tag(5, WIRE_FIXED64);
     w.fixed64Number(p.count);
     w.tag(4, WIRE_FIXED64);
-    w.fixed64(t.tLo, t.tHi);
-    w.tag(3, WIRE_FIXED64);
-    w.fixed64(t.sLo, t.sHi);
-    w.tag(2, WIRE_FIXED64);
+    writePointTimes(w, t);
     w.lengthSince(p0);
     w.tag(1, WIRE_LEN);
   }
