@@ -8,7 +8,7 @@
 import type { Labels } from '../core/labels.js';
 import { METRIC_NAME } from '../core/labels.js';
 import type { Call, Expr, ValueType } from './ast.js';
-import { compileRegex } from './regex.js';
+import { compileRegex, type LabelRegex } from './regex.js';
 import { boundaryPoints } from './extended.js';
 import { isWellFormedUtf8 } from './literals.js';
 import { infoFunction } from './info.js';
@@ -549,7 +549,7 @@ function labelReplace(ctx: EvalContext, call: Call): EvalValue {
   const repl = stringArg(call, 2);
   const src = stringArg(call, 3);
   const reStr = stringArg(call, 4);
-  let re: RegExp;
+  let re: LabelRegex;
   try {
     re = compileRegex(reStr);
   } catch {

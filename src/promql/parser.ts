@@ -24,7 +24,7 @@ import type {
 import { COMPARISON_OPERATORS, SET_OPERATORS, typeName } from './ast.js';
 import { PromQLParseError, positionOf } from './errors.js';
 import { FUNCTIONS } from './functions.js';
-import { compileRegex } from './regex.js';
+import { regexError } from './regex.js';
 import { matchValue } from './matchers.js';
 import { durationMs, usesQueryContext } from './durations.js';
 import { parseDurationMs, parseNumberLiteral, unquoteString } from './literals.js';
@@ -236,11 +236,8 @@ class Builder {
         const type = MATCH_OPS[opNode.name];
         const value = this.string(valNode);
         if (type === '=~' || type === '!~') {
-          try {
-            compileRegex(value);
-          } catch {
-            this.fail(`error parsing regexp: invalid regular expression ${JSON.stringify(value)}`, valNode.from, valNode.to);
-          }
+          const reason = regexError(value);
+          if (reason !== null) this.fail(reason, valNode.from, valNode.to);
         }
         matchers.push({ type, name: ln, value });
       }
