@@ -6,6 +6,22 @@ import { Type, type Static } from '@sinclair/typebox';
 
 const Buckets = Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 64 });
 
+/**
+ * The four keys of an ingest rate limit. Bursts have no schema default: an absent burst follows its
+ * own rate (load.ts), so lowering a rate alone does not leave a burst hours long.
+ */
+const rateLimitKeys = (defaults: { events_per_second?: number; per_token_events_per_second?: number }) => {
+  const rate = (fallback: number | undefined, what: string) =>
+    Type.Optional(Type.Number({ minimum: 0, ...(fallback === undefined ? {} : { default: fallback }), description: `${what} events a second; 0 means unlimited` }));
+  const burst = (what: string) => Type.Optional(Type.Integer({ minimum: 1, description: `the most events ${what} may send at once; default twice the rate` }));
+  return {
+    events_per_second: rate(defaults.events_per_second, "a project's"),
+    burst: burst('a project'),
+    per_token_events_per_second: rate(defaults.per_token_events_per_second, "each token's (within a project)"),
+    per_token_burst: burst('each token'),
+  };
+};
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', minLength: 1 }),
@@ -42,6 +58,20 @@ export const ConfigSchema = Type.Object(
     ingest: Type.Object(
       {
         max_body_bytes: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1024 }),
+        rate_limit: Type.Object(
+          {
+            // 50,000 events/s is far above one tenant's telemetry (the demo's busiest project sends a
+            // few hundred a second, the largest test import is 12,000 samples) yet about a seventh of
+            // what one core ingests (BENCHMARKS.md), so a tenant at its limit leaves the rest of the
+            // core to the others. The burst defaults to twice the rate (see load.ts).
+            ...rateLimitKeys({ events_per_second: 50_000, per_token_events_per_second: 0 }),
+            projects: Type.Record(Type.String(), Type.Object(rateLimitKeys({}), { additionalProperties: false }), {
+              default: {},
+              description: 'per-project overrides keyed by project id; a key left out takes the value above',
+            }),
+          },
+          { default: {}, additionalProperties: false },
+        ),
       },
       { default: {}, additionalProperties: false },
     ),
