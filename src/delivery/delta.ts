@@ -1,7 +1,8 @@
 /**
  * Delta temporality for one integration: each push sends what changed since the last push that
- * succeeded. A failed push commits nothing, so its increments roll into the next one and nothing
- * is lost while the integration is not paused.
+ * succeeded, over [end of that push, now) (the Collector's cumulativetodelta rule). A failed push
+ * commits nothing, so its increments roll into the next one. The exporter keeps one tracker per
+ * integration across pauses and disables, so resuming neither resends nor drops anything (README).
  */
 import type { BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../sinks/batch.js';
 

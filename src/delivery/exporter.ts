@@ -38,7 +38,6 @@ interface Job {
   sink: Sink;
   delta?: DeltaTracker;
   logs?: LogForwarder;
-  pushing?: Promise<PushReport>;
 }
 
 export interface PushReport {
@@ -51,6 +50,18 @@ export interface PushReport {
 
 export class ExportManager {
   private readonly jobs = new Map<string, Job>();
+  /**
+   * Delta baselines by integration. They outlive the job: a pause, a disable or an edit drops the
+   * job, and the next push after it resumes must go on from the last delivered push (see README).
+   * Only deleting the integration, or switching it to cumulative, drops its baseline.
+   */
+  private readonly deltas = new Map<string, DeltaTracker>();
+  /**
+   * The push in flight per integration, whichever job started it: a job replaced while its push
+   * is still retrying (disable and enable, an edit) must not start a second push on the same
+   * delta baseline next to it.
+   */
+  private readonly inflight = new Map<string, Promise<PushReport>>();
   /** Log forwarders by project: the one lookup ingest pays per event. */
   private readonly forwarders = new Map<string, LogForwarder[]>();
   private readonly scheduler: Scheduler;
@@ -81,8 +92,9 @@ export class ExportManager {
     this.scheduler.stop();
     this.abort.abort();
     for (const job of this.jobs.values()) job.logs?.close();
-    await Promise.allSettled([...this.jobs.values()].map((j) => j.pushing));
+    await Promise.allSettled([...this.inflight.values()]);
     this.jobs.clear();
+    this.deltas.clear();
     this.forwarders.clear();
   }
 
@@ -90,11 +102,13 @@ export class ExportManager {
   async pushNow(id: string): Promise<PushReport> {
     const job = this.jobs.get(id);
     if (job === undefined) return { pushed: false, attempts: 0, points: 0 };
-    if (job.pushing !== undefined) return job.pushing;
-    job.pushing = this.push(job).finally(() => {
-      job.pushing = undefined;
+    const running = this.inflight.get(id);
+    if (running !== undefined) return running;
+    const pushing = this.push(job).finally(() => {
+      if (this.inflight.get(id) === pushing) this.inflight.delete(id);
     });
-    return job.pushing;
+    this.inflight.set(id, pushing);
+    return pushing;
   }
 
   /** A real, small request to the integration's destination, whatever its state. */
@@ -116,7 +130,9 @@ export class ExportManager {
   private handle(e: IntegrationEvent): void {
     const id = e.type === 'delete' ? e.id : e.integration.id;
     const old = this.jobs.get(id);
+    if (e.type === 'delete') this.deltas.delete(id);
     if (e.type === 'delete' || e.integration.status.state !== 'active') {
+      // A paused or disabled integration keeps its delta baseline for when it resumes.
       if (old !== undefined) this.dropJob(old);
       return;
     }
@@ -125,15 +141,22 @@ export class ExportManager {
     const config = integration.config as unknown as BaseSinkConfig;
     const temporality = factory.temporality(config);
     const pm = this.aggregator.get(integration.project_id);
-    // Keep the delta baseline across edits that leave temporality alone, so nothing is counted twice.
-    const keepDelta = old?.delta !== undefined && temporality === 'delta';
+    // The delta baseline stays across edits, pauses and disables as long as temporality stays
+    // delta, so nothing delivered is counted twice; a new one starts where the project's counters do.
+    let delta: DeltaTracker | undefined;
+    if (temporality === 'delta') {
+      delta = this.deltas.get(id) ?? new DeltaTracker(pm?.startedMs ?? Date.now());
+      this.deltas.set(id, delta);
+    } else {
+      this.deltas.delete(id);
+    }
     // The schedule stays: upsert below keeps the phase when the interval is unchanged.
     if (old !== undefined) this.dropJob(old, true);
     const job: Job = {
       integration,
       factory,
       sink: factory.create(new URL(integration.endpoint), config, this.context(integration)),
-      delta: temporality === 'delta' ? (keepDelta ? old!.delta : new DeltaTracker(pm?.startedMs ?? Date.now())) : undefined,
+      delta,
     };
     if (config.logs && job.sink.sendLogs !== undefined) {
       const sendLogs = job.sink.sendLogs.bind(job.sink);
