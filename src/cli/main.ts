@@ -251,18 +251,35 @@ keys
     const { Secret } = await import('../config/secret.js');
     const { openSqlite } = await import('../store/db.js');
     const { rotateMasterKey } = await import('../control/master-key.js');
+    const { lockDataDir, DataDirLockedError } = await import('../server/datadir-lock.js');
     if (config.masterKey !== undefined && flags.newKeyFile === undefined) {
       throw new CliError('METERWAY_MASTER_KEY is set, so the new key must come from you: generate one (openssl rand -base64 32 > new.key) and pass --new-key-file new.key');
     }
     const newKey = flags.newKeyFile === undefined ? undefined : new Secret(readFileSync(flags.newKeyFile, 'utf8').trim());
     if (newKey !== undefined && Buffer.from(newKey.reveal(), 'base64').length !== 32) throw new CliError(`${flags.newKeyFile} must hold base64 of exactly 32 bytes`);
-    const db = await openSqlite(join(config.dataDir, 'meterway.db'));
+    // Held for the whole rotation: a gateway started meanwhile would seal with the old key.
+    let lock;
     try {
-      const r = await rotateMasterKey(db, config.dataDir, config.masterKey, newKey);
-      console.log(`re-encrypted ${r.records} credential record(s) under master key version ${r.version}`);
-      console.log(r.keyFile !== undefined ? `the new key is in ${r.keyFile}` : 'now set METERWAY_MASTER_KEY to the new key before starting the server');
+      lock = lockDataDir(config.dataDir);
+    } catch (err) {
+      if (!(err instanceof DataDirLockedError)) throw err;
+      throw new CliError(
+        `the data directory ${err.dataDir} is in use by process ${err.pid} (recorded in ${err.file}), a running gateway: ` +
+          `stop the gateway first (kill ${err.pid}), then run keys rotate again. If no such process is running, remove ${err.file}`,
+      );
+    }
+    if (lock.staleRemoved !== undefined) console.error(`note: removed a stale lock ${lock.file} (${lock.staleRemoved})`);
+    try {
+      const db = await openSqlite(join(config.dataDir, 'meterway.db'));
+      try {
+        const r = await rotateMasterKey(db, config.dataDir, config.masterKey, newKey);
+        console.log(`re-encrypted ${r.records} credential record(s) under master key version ${r.version}`);
+        console.log(r.keyFile !== undefined ? `the new key is in ${r.keyFile}` : 'now set METERWAY_MASTER_KEY to the new key before starting the server');
+      } finally {
+        await db.destroy();
+      }
     } finally {
-      await db.destroy();
+      lock.release();
     }
   });
 
@@ -271,6 +288,11 @@ try {
 } catch (err) {
   if (err instanceof CliError) {
     console.error(`error: ${err.message}`);
+    process.exit(1);
+  }
+  // The data directory is in use, or one of its files is damaged: the message says what to do.
+  if ((err as Error).name === 'DataDirLockedError') {
+    console.error(`error: ${(err as Error).message}`);
     process.exit(1);
   }
   if (err instanceof ConfigError || (err as Error).name === 'MasterKeyError') {

@@ -3,6 +3,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import type { Kysely } from 'kysely';
+import type { Database } from '../store/schema.js';
 import type { Config } from '../config/load.js';
 import { openSqlite } from '../store/db.js';
 import { Aggregator } from '../aggregate/project.js';
@@ -17,6 +19,7 @@ import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
+import { lockDataDir, type DataDirLock } from './datadir-lock.js';
 import type { Gateway } from './context.js';
 
 export interface RunningGateway extends Gateway {
@@ -39,7 +42,35 @@ export interface GatewayOptions {
 export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
   const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // Before anything in the directory is opened: a second gateway on it must not touch the files.
+  const lock = lockDataDir(config.dataDir);
+  if (lock.staleRemoved !== undefined) {
+    logger.warn({ file: lock.file, stale: lock.staleRemoved }, 'removed a stale data directory lock left by a process that is no longer running');
+  }
+  const opened: Opened = {};
+  try {
+    return await openGateway(config, logger, options, lock, opened);
+  } catch (err) {
+    // Whatever was opened before the failure is closed, so the directory is left as it was.
+    try {
+      opened.tsdb?.close();
+    } catch {
+      // the original error is the one to report
+    }
+    await opened.db?.destroy().catch(() => {});
+    lock.release();
+    throw err;
+  }
+}
+
+interface Opened {
+  db?: Kysely<Database>;
+  tsdb?: Tsdb;
+}
+
+async function openGateway(config: Config, logger: Logger, options: GatewayOptions, lock: DataDirLock, opened: Opened): Promise<RunningGateway> {
   const db = await openSqlite(join(config.dataDir, 'meterway.db'));
+  opened.db = db;
   const aggregator = new Aggregator(
     { prefix: config.metrics.prefix, buckets: config.metrics.buckets },
     config.metrics.maxSeriesPerProject,
@@ -53,6 +84,7 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
   const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
   await integrations.load();
   const tsdb = Tsdb.open({ dir: config.dataDir, retentionMs: config.retentionMs });
+  opened.tsdb = tsdb;
   // Before any event arrives: counters and histograms go on from their stored values, not from zero.
   const restored = restoreInto(aggregator, tsdb);
   logger.debug({ restored }, 'restored series from the embedded store');
@@ -96,13 +128,17 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
       clearInterval(sweep);
       clearInterval(flush);
       clearInterval(statusFlush);
-      await app.close();
-      await exporter.close();
-      await sampler.stop();
-      await tokens.flushUsage();
-      await integrations.flushStatus(true);
-      tsdb.close();
-      await db.destroy();
+      try {
+        await app.close();
+        await exporter.close();
+        await sampler.stop();
+        await tokens.flushUsage();
+        await integrations.flushStatus(true);
+        tsdb.close();
+        await db.destroy();
+      } finally {
+        lock.release();
+      }
     },
   };
 }
