@@ -14,6 +14,8 @@ export interface TestGateway extends RunningGateway {
   auth(token: string): { authorization: string };
   /** Creates a project and a token of each project scope in it. */
   project(name?: string): Promise<{ id: string; ingest: string; manage: string; monitoring: string }>;
+  /** Closes the gateway but keeps its data directory, for a restart on the same projects. */
+  closeKeepingData(): Promise<void>;
 }
 
 export async function startTestGateway(
@@ -29,7 +31,7 @@ export async function startTestGateway(
     { dataDir, port: 0, config: configPath, ...opts.flags },
     { METERWAY_ADMIN_TOKEN: ADMIN_TOKEN, METERWAY_LOG_LEVEL: 'silent', ...opts.env },
   );
-  const gw = await createGateway(config, opts.log, { delivery: opts.delivery });
+  const gw = await createGateway(config, opts.log, { delivery: opts.delivery, rateLimitClock: opts.rateLimitClock });
   const auth = (token: string) => ({ authorization: `Bearer ${token}` });
   return {
     ...gw,
@@ -39,6 +41,7 @@ export async function startTestGateway(
       await gw.close();
       rmSync(dataDir, { recursive: true, force: true });
     },
+    closeKeepingData: () => gw.close(),
     async project(name = 'test project') {
       const res = await gw.app.inject({ method: 'POST', url: '/v1/projects', headers: auth(ADMIN_TOKEN), payload: { name } });
       if (res.statusCode !== 201) throw new Error(`project create failed: ${res.body}`);

@@ -11,6 +11,8 @@ import { ApiError } from '../server/errors.js';
 import { parseImport } from '../sources/import/parse.js';
 import { validTimestamp, type Sample } from '../tsdb/index.js';
 import { decodedBody } from './body.js';
+import type { IngestLimiter } from '../ingest/rate-limit.js';
+import { refused } from './events.js';
 import { ErrorBody, errorResponses, PidParams } from './schemas.js';
 
 const ImportResponse = Type.Object({
@@ -20,7 +22,7 @@ const ImportResponse = Type.Object({
 
 const TEXT_TYPES = ['text/plain', 'application/openmetrics-text'];
 
-export async function importRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
+export async function importRoutes(app: FastifyInstance, gw: Gateway, limiter: IngestLimiter): Promise<void> {
   const limit = gw.config.ingest.maxBodyBytes;
   app.removeAllContentTypeParsers();
   app.addContentTypeParser(TEXT_TYPES, { parseAs: 'buffer', bodyLimit: limit }, (_req, body, done) => done(null, body));
@@ -32,11 +34,12 @@ export async function importRoutes(app: FastifyInstance, gw: Gateway): Promise<v
       summary: 'Backfill: Prometheus text lines `name{labels} value timestamp_ms` (manage or admin token)',
       description: 'HELP/TYPE lines are optional. project_id is set to the project whatever a line says. 200 when at least one sample was imported, 400 (same body) when none was.',
       params: PidParams,
-      response: { ...errorResponses, 200: ImportResponse, 400: Type.Union([ImportResponse, ErrorBody]), 413: ErrorBody, 415: ErrorBody },
+      response: { ...errorResponses, 200: ImportResponse, 400: Type.Union([ImportResponse, ErrorBody]), 413: ErrorBody, 415: ErrorBody, 429: ErrorBody },
     },
   }, async (req, reply) => {
     const pid = (req.params as { pid: string }).pid;
-    requireProjectScope(authenticate(gw.tokens, req), pid, gw.aggregator.get(pid) !== undefined, ['manage']);
+    const principal = authenticate(gw.tokens, req);
+    requireProjectScope(principal, pid, gw.aggregator.get(pid) !== undefined, ['manage']);
     const text = (await decodedBody(req, limit)).toString('utf8');
     if (text.trim() === '') throw new ApiError(400, 'invalid_body', 'the body is empty: send Prometheus text lines like `http_requests_total{job="api"} 1027 1700000000000`');
     const now = Date.now();
@@ -49,6 +52,9 @@ export async function importRoutes(app: FastifyInstance, gw: Gateway): Promise<v
       else if (s.t < oldest) errors.push({ line: s.line, error: `the timestamp ${new Date(s.t).toISOString()} is older than the retention (${Math.round(gw.tsdb.retentionMs / 86_400_000)}d); start the gateway with a longer --retention to import it` });
       else samples.push({ labels: { ...s.labels, project_id: pid }, t: s.t, v: s.v });
     }
+    // Charged after parsing so that only samples that would be stored count; refused means none is.
+    const refusal = limiter.admit(principal.tokenId, new Map([[pid, samples.length]]));
+    if (refusal !== undefined) throw refused(reply, refusal, 'samples');
     const result = gw.tsdb.appendBatch(pid, samples);
     for (const [name, meta] of parsed.metadata) {
       if (meta.type !== undefined || meta.help !== undefined) gw.tsdb.setMetadata(pid, name, { type: meta.type ?? 'unknown', help: meta.help ?? '', unit: meta.unit ?? '' });

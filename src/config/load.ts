@@ -7,6 +7,8 @@ import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
 import { parseDuration } from '../core/duration.js';
+import { PROJECT_ID } from '../control/ids.js';
+import type { ProjectRateLimits, RateLimit, RateLimits } from '../ingest/rate-limit.js';
 import { ConfigSchema, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -27,7 +29,11 @@ export interface Config {
     readonly maxSeriesPerProject: number;
     readonly buckets: Readonly<Record<BucketFamily, readonly number[]>>;
   };
-  readonly ingest: { readonly maxBodyBytes: number };
+  readonly ingest: {
+    readonly maxBodyBytes: number;
+    /** Bursts resolved, per-project overrides merged with the defaults. */
+    readonly rateLimits: RateLimits;
+  };
   readonly storage: { readonly intervalMs: number };
 }
 
@@ -105,6 +111,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     if (given.some((b, i) => i > 0 && b <= given[i - 1])) issues.push(`metrics.buckets.${fam}: must be strictly increasing upper bounds in seconds`);
     buckets[fam] = given;
   }
+  const rateLimits = resolveRateLimits(raw.ingest.rate_limit, issues);
   if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
     issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
   }
@@ -126,9 +133,45 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
       maxSeriesPerProject: raw.metrics.max_series_per_project,
       buckets,
     },
-    ingest: { maxBodyBytes: raw.ingest.max_body_bytes },
+    ingest: { maxBodyBytes: raw.ingest.max_body_bytes, rateLimits },
     storage: { intervalMs: storageIntervalMs },
   };
+}
+
+type RawRateLimit = RawConfig['ingest']['rate_limit'];
+type RawRateLimitKeys = Omit<RawRateLimit, 'projects'>;
+
+/**
+ * `ingest.rate_limit` as the limiter takes it. Overrides are merged key by key with the resolved
+ * defaults, with one rule for bursts: a burst left out is twice the rate given beside it (rounded
+ * up, at least 1), so a rate set alone, at the top or in an override, never keeps a burst sized
+ * for another rate; only an override that sets neither the rate nor the burst of a limit takes
+ * the default burst.
+ */
+function resolveRateLimits(raw: RawRateLimit, issues: string[]): RateLimits {
+  const limit = (rate: number | undefined, burst: number | undefined, inherited: RateLimit | undefined, rateKey: string, burstKey: string): RateLimit => {
+    const eventsPerSecond = rate ?? inherited?.eventsPerSecond ?? 0;
+    if (burst !== undefined && !Number.isInteger(burst)) issues.push(`${burstKey}: must be a whole number of events (got ${JSON.stringify(burst)})`);
+    if (eventsPerSecond === 0) {
+      // Most likely a per-token burst set without its rate, whose default is 0: say so rather than ignore it.
+      if (burst !== undefined) issues.push(`${burstKey}: has no effect while the rate is 0 (unlimited): set ${rateKey} too, or remove the burst`);
+      return { eventsPerSecond: 0, burst: 0 };
+    }
+    const resolved = burst ?? (rate === undefined && inherited !== undefined && inherited.burst > 0 ? inherited.burst : Math.max(1, Math.ceil(2 * eventsPerSecond)));
+    return { eventsPerSecond, burst: resolved };
+  };
+  const level = (keys: RawRateLimitKeys, inherited: ProjectRateLimits | undefined, path: string): ProjectRateLimits => ({
+    project: limit(keys.events_per_second, keys.burst, inherited?.project, `${path}.events_per_second`, `${path}.burst`),
+    perToken: limit(keys.per_token_events_per_second, keys.per_token_burst, inherited?.perToken, `${path}.per_token_events_per_second`, `${path}.per_token_burst`),
+  });
+  const defaults = level(raw, undefined, 'ingest.rate_limit');
+  const projects: Record<string, ProjectRateLimits> = {};
+  for (const [id, keys] of Object.entries(raw.projects)) {
+    const path = `ingest.rate_limit.projects[${JSON.stringify(id)}]`;
+    if (!PROJECT_ID.test(id)) issues.push(`${path}: not a project id: ids are "p-" and 8 lowercase letters or digits, as \`meterway projects list\` shows them`);
+    projects[id] = level(keys, defaults, path);
+  }
+  return { ...defaults, projects };
 }
 
 function readConfigFile(path: string): Record<string, unknown> {

@@ -13,7 +13,9 @@ const Buckets = Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, 
 const rateLimitKeys = (defaults: { events_per_second?: number; per_token_events_per_second?: number }) => {
   const rate = (fallback: number | undefined, what: string) =>
     Type.Optional(Type.Number({ minimum: 0, ...(fallback === undefined ? {} : { default: fallback }), description: `${what} events a second; 0 means unlimited` }));
-  const burst = (what: string) => Type.Optional(Type.Integer({ minimum: 1, description: `the most events ${what} may send at once; default twice the rate` }));
+  // A number, not an integer: the conversion pass truncates a value for an integer schema, so 1.5
+  // would quietly become 1. load.ts refuses a fraction by name instead.
+  const burst = (what: string) => Type.Optional(Type.Number({ minimum: 1, description: `the most events ${what} may send at once, a whole number; default twice the rate` }));
   return {
     events_per_second: rate(defaults.events_per_second, "a project's"),
     burst: burst('a project'),

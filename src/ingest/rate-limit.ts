@@ -55,7 +55,8 @@ interface Bucket {
 
 /**
  * A full bucket is the same as no bucket, so full ones are dropped; a sweep this often bounds the
- * map by the (project, token) pairs active within one refill time, not by every token ever seen.
+ * map by the (project, token) pairs that wrote within the last sweep interval plus one refill time
+ * (burst / rate), not by every token ever seen.
  */
 const SWEEP_EVERY_MS = 60_000;
 /** Refills are sums of float products; a batch that fits to within this is taken. */
@@ -77,7 +78,8 @@ export class IngestLimiter {
   /** The limits in force for a project, and whether they come from an override. */
   limitsFor(projectId: string): ProjectRateLimits & { overridden: boolean } {
     const own = Object.hasOwn(this.limits.projects, projectId) ? this.limits.projects[projectId] : undefined;
-    return { ...(own ?? this.limits), overridden: own !== undefined };
+    const { project, perToken } = own ?? this.limits;
+    return { project, perToken, overridden: own !== undefined };
   }
 
   /**
@@ -91,7 +93,7 @@ export class IngestLimiter {
     const charges: Array<{ key: string; limit: RateLimit; cost: number }> = [];
     let worst: Refusal | undefined;
     for (const [projectId, cost] of costs) {
-      if (cost <= 0) continue;
+      if (!(cost > 0)) continue;
       const limits = this.limitsFor(projectId);
       const checks: Array<[LimitKind, RateLimit, string]> = [
         ['project', limits.project, `p\u0000${projectId}`],
@@ -158,4 +160,18 @@ export class IngestLimiter {
   private waitSeconds(available: number, cost: number, limit: RateLimit): number {
     return Math.max(1, Math.ceil((cost - available) / limit.eventsPerSecond - EPSILON));
   }
+}
+
+/**
+ * The configuration key that sets a refused limit's rate or burst: by default the project's
+ * override when it has one (`ingest.rate_limit.projects["<id>"].…`), the default key otherwise.
+ */
+export function limitKey(
+  r: Pick<Refusal, 'limit' | 'projectId' | 'overridden'>,
+  what: 'rate' | 'burst',
+  where: 'default' | 'project' = r.overridden ? 'project' : 'default',
+): string {
+  const prefix = r.limit === 'project' ? '' : 'per_token_';
+  const name = `${prefix}${what === 'rate' ? 'events_per_second' : 'burst'}`;
+  return where === 'project' ? `ingest.rate_limit.projects[${JSON.stringify(r.projectId)}].${name}` : `ingest.rate_limit.${name}`;
 }

@@ -6,6 +6,7 @@ import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Gateway } from './context.js';
+import type { IngestLimiter } from '../ingest/rate-limit.js';
 import { ApiError } from './errors.js';
 import { controlRoutes } from '../api/control.js';
 import { eventRoutes } from '../api/events.js';
@@ -19,7 +20,8 @@ import { ErrorBody } from '../api/schemas.js';
 
 declare const METERWAY_VERSION: string | undefined;
 
-export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
+/** `limiter` is charged by every ingest route (events, import). */
+export async function buildApp(gw: Gateway, limiter: IngestLimiter): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: gw.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -55,10 +57,10 @@ export async function buildApp(gw: Gateway): Promise<FastifyInstance> {
 
   await app.register(async (scope) => healthRoutes(scope, gw));
   await app.register(async (scope) => controlRoutes(scope, gw));
-  await app.register(async (scope) => eventRoutes(scope, gw));
+  await app.register(async (scope) => eventRoutes(scope, gw, limiter));
   await app.register(async (scope) => scrapeRoutes(scope, gw));
   await app.register(async (scope) => integrationRoutes(scope, gw));
-  await app.register(async (scope) => importRoutes(scope, gw));
+  await app.register(async (scope) => importRoutes(scope, gw, limiter));
   await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb));
   return app;
 }

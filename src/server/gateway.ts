@@ -17,6 +17,7 @@ import { ExportManager, type ExporterOptions } from '../delivery/exporter.js';
 import { SINK_FACTORIES } from '../sinks/registry.js';
 import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
 import { Ingestor } from '../ingest/ingest.js';
+import { IngestLimiter } from '../ingest/rate-limit.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
 import { lockDataDir, type DataDirLock } from './datadir-lock.js';
@@ -26,6 +27,8 @@ export interface RunningGateway extends Gateway {
   readonly app: FastifyInstance;
   /** File the bootstrap admin token was written to on this start, if one was made. */
   readonly adminTokenFile?: string;
+  /** The ingest rate limits every ingest route charges (one per gateway). */
+  readonly limiter: IngestLimiter;
   close(): Promise<void>;
 }
 
@@ -36,6 +39,8 @@ const STATUS_FLUSH_MS = 1_000;
 export interface GatewayOptions {
   /** Delivery settings tests adjust (retry delays, manual pushes). */
   readonly delivery?: Partial<ExporterOptions>;
+  /** The ingest rate limiter's clock (monotonic milliseconds); tests move it instead of sleeping. */
+  readonly rateLimitClock?: () => number;
 }
 
 /** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
@@ -101,7 +106,8 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   });
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
   const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
-  const app = await buildApp(gw);
+  const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
+  const app = await buildApp(gw, limiter);
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
   const flush = setInterval(() => {
@@ -122,6 +128,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
     ...gw,
     app,
     adminTokenFile,
+    limiter,
     async close() {
       if (closed) return;
       closed = true;

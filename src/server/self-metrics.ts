@@ -10,11 +10,12 @@ import type { Aggregator } from '../aggregate/project.js';
 import type { IngestObserver } from '../ingest/ingest.js';
 import type { RejectReason } from '../ingest/fields.js';
 import type { ExportObserver } from '../delivery/exporter.js';
+import type { LimitKind, ThrottleObserver } from '../ingest/rate-limit.js';
 
 const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
   ({ name, type, help, labelNames, unit, buckets });
 
-export class SelfMetrics implements IngestObserver, ExportObserver {
+export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObserver {
   /** Families without project labels: safe to show without a token. */
   readonly publicRegistry = new MetricRegistry();
   /** Families labelled by project: shown to the admin only, so project ids cannot be listed. */
@@ -33,6 +34,8 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
   private readonly exportLateness: Family<HistogramSeries>;
   private readonly exportLogRecords: Family<CounterSeries>;
   private readonly exportSkipped: Family<CounterSeries>;
+  private readonly throttledRequests: Family<CounterSeries>;
+  private readonly throttledEvents: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
     const pub = this.publicRegistry;
@@ -61,6 +64,14 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
     this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
     this.droppedPerProject = this.projectRegistry.family(
       def('meterway_project_series_limit_dropped_total', 'counter', 'Samples dropped because the project reached its series limit.', ['project_id']),
+    );
+    // Labelled by token id (never the secret) for token limits only; a project limit's series has no token_id.
+    const throttleLabels = ['project_id', 'limit', 'token_id'];
+    this.throttledRequests = this.projectRegistry.family(
+      def('meterway_ingest_throttled_requests_total', 'counter', 'Ingest requests refused by a rate limit (429) or as larger than its burst (413), by project, limit (project or token) and token.', throttleLabels),
+    );
+    this.throttledEvents = this.projectRegistry.family(
+      def('meterway_ingest_throttled_events_total', 'counter', 'Events and imported samples in those refused requests, for the project whose limit refused them.', throttleLabels),
     );
     this.loopDelay.enable();
   }
@@ -94,6 +105,14 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
     this.publicRegistry.series(this.exportLogRecords, `${kind}\u0000${outcome}`, [kind, outcome])!.inc(n);
   }
 
+  throttled(projectId: string, limit: LimitKind, tokenId: string, events: number): void {
+    const token = limit === 'token' ? tokenId : undefined;
+    const key = `${projectId}\u0000${limit}\u0000${token ?? ''}`;
+    const values = [projectId, limit, token];
+    this.projectRegistry.series(this.throttledRequests, key, values)!.inc(1);
+    this.projectRegistry.series(this.throttledEvents, key, values)!.inc(events);
+  }
+
   observeScrape(endpoint: 'project' | 'app' | 'self', seconds: number): void {
     this.publicRegistry.series(this.scrapeDuration, endpoint, [endpoint])!.observe(seconds);
   }
@@ -119,6 +138,10 @@ export class SelfMetrics implements IngestObserver, ExportObserver {
     this.projectRegistry.seriesCount = 0;
     const dropped = this.droppedPerProject;
     dropped.series.clear();
+    // Counters of deleted projects go with them, as their other series do.
+    for (const fam of [this.throttledRequests, this.throttledEvents]) {
+      for (const key of fam.series.keys()) if (this.aggregator.get(key.slice(0, key.indexOf('\u0000'))) === undefined) fam.series.delete(key);
+    }
     for (const pm of this.aggregator.all()) {
       this.projectRegistry.series(this.seriesPerProject, pm.projectId, [pm.projectId])!.set(pm.registry.seriesCount, nowMs, nowMs);
       this.projectRegistry.series(dropped, pm.projectId, [pm.projectId])!.value = pm.registry.droppedSamples;
