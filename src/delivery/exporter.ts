@@ -213,7 +213,8 @@ export class ExportManager {
     this.observer.push(kind, 'failure', 0);
     this.observer.failure(kind, err.reason);
     const after = this.integrations.recordPush(integration.id, { ok: false, error: err.message });
-    this.log.warn({ integration: integration.id, project: integration.project_id, reason: err.reason, attempts: outcome.attempts, state: after?.status.state }, 'push failed');
+    // The message is safe to log: http.ts has redacted the integration's secrets from it.
+    this.log.warn({ integration: integration.id, project: integration.project_id, reason: err.reason, error: err.message, attempts: outcome.attempts, state: after?.status.state }, 'push failed');
     return { pushed: false, attempts: outcome.attempts, points: 0, error: err.message };
   }
 

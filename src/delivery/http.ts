@@ -1,21 +1,28 @@
 /**
  * One outbound HTTP request with a deadline, the egress guard on the address actually connected
- * to, and every failure turned into a classified DeliveryError with plain words.
+ * to, and every failure turned into a classified DeliveryError with plain words. This is where a
+ * destination's answer becomes text, so it is also where the request's secrets are redacted from
+ * that text (redact.ts): every message built from an answer goes through `HttpResponse.redact`.
  */
 import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { DeliveryError, httpFailure } from './errors.js';
 import { EgressForbiddenError, guardedLookup, isPublicAddress } from './egress.js';
+import { noRedaction, redactorFor, type Redact } from './redact.js';
 
 export interface HttpResponse {
   readonly status: number;
   readonly headers: http.IncomingHttpHeaders;
   readonly body: Buffer;
+  /** Removes the request's secret header values, in every form, from text taken from this answer. */
+  readonly redact: Redact;
 }
 
 export interface PostOptions {
   readonly headers: Readonly<Record<string, string>>;
+  /** Sent like `headers`; their values never appear in an error or in `redact`ed text. */
+  readonly secretHeaders?: Readonly<Record<string, string>>;
   readonly timeoutMs: number;
   readonly allowPrivate: boolean;
   readonly signal?: AbortSignal;
@@ -42,6 +49,8 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
     );
   }
   const agent = (opts.allowPrivate ? agents.open : agents.guarded)[secure ? 'https' : 'http'];
+  const secrets = opts.secretHeaders ?? {};
+  const redact = Object.keys(secrets).length === 0 ? noRedaction : redactorFor(Object.values(secrets));
   return new Promise((resolve, reject) => {
     let settled = false;
     const fail = (err: DeliveryError) => {
@@ -50,12 +59,12 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
       req.destroy();
-      reject(err);
+      reject(redactError(err, redact));
     };
     const req = (secure ? https : http).request(url, {
       method: 'POST',
       agent,
-      headers: { ...opts.headers, 'content-length': Buffer.byteLength(body) },
+      headers: { ...secrets, ...opts.headers, 'content-length': Buffer.byteLength(body) },
     });
     const timer = setTimeout(() => fail(new DeliveryError('timeout', `no answer from ${url.origin} within ${opts.timeoutMs} ms (timeout)`, true)), opts.timeoutMs);
     const onAbort = () => fail(new DeliveryError('network', 'the request was cancelled', true));
@@ -74,7 +83,7 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
         settled = true;
         clearTimeout(timer);
         opts.signal?.removeEventListener('abort', onAbort);
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) });
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), redact });
       });
     });
     req.end(body);
@@ -84,9 +93,16 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
 /** Throws the classified error unless the answer is 2xx. */
 export function expectSuccess(res: HttpResponse, url: URL): void {
   if (res.status >= 200 && res.status < 300) return;
-  const snippet = res.body.toString('utf8', 0, Math.min(res.body.length, 300)).replace(/\s+/g, ' ').trim();
+  // The whole kept body is redacted before it is cut, so a secret at the cut cannot leave a prefix.
+  const snippet = res.redact(res.body.toString('utf8')).replace(/\s+/g, ' ').trim().slice(0, 300);
   const retryAfter = res.headers['retry-after'];
   throw httpFailure(res.status, url.toString(), snippet, Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+}
+
+/** The same error with the secrets taken out of its message (Node's own messages may quote what it was given). */
+function redactError(err: DeliveryError, redact: Redact): DeliveryError {
+  const message = redact(err.message);
+  return message === err.message ? err : new DeliveryError(err.reason, message, err.retryable, err.statusCode, err.retryAfterMs);
 }
 
 const TLS_CODES = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO|SELF_SIGNED|EPROTO$|HOSTNAME_MISMATCH|ERR_OSSL)/;

@@ -3,6 +3,12 @@
  * secrets never echoed, status while a push is retried, and the egress guard on disguised
  * addresses.
  */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import pino from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { startOtlpReceiver, type Metric, type MetricsRequest, type OtlpReceiver, type ReceivedRequest } from '../otlp-receiver.js';
@@ -130,5 +136,123 @@ describe('delta temporality across a pause', () => {
     await gw.exporter.pushNow(id);
     expect(tokensOf(rx.requests[0]).tokens).toBe(10);
     await api(q, 'DELETE', `/integrations/${id}`);
+  });
+});
+
+describe('secrets in what a destination answers', () => {
+  const TOKEN = 'tok_S3cr3t/+value=42&more';
+  const BEARER = `Bearer ${TOKEN}`;
+  const API_KEY = 'key-9f8e7d6c"5b4a';
+  const USER = 'svc-user';
+  const PASSWORD = 'pa ss/word!42';
+  const BASIC_B64 = Buffer.from(`${USER}:${PASSWORD}`).toString('base64');
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  const b64url = (s: string) => Buffer.from(s).toString('base64url');
+  const lowerHex = (s: string) => encodeURIComponent(s).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase());
+  /** Every form each secret could come back in; none may be stored, returned or logged. */
+  const FORBIDDEN = [
+    BEARER, TOKEN, API_KEY, BASIC_B64, `${USER}:${PASSWORD}`, USER, PASSWORD,
+    b64(BEARER), b64(TOKEN), b64(API_KEY), b64url(TOKEN), b64(PASSWORD), b64(`${USER}:${PASSWORD}`),
+    encodeURIComponent(TOKEN), lowerHex(TOKEN), encodeURIComponent(API_KEY), encodeURIComponent(PASSWORD),
+    encodeURIComponent(PASSWORD).replace(/%20/g, '+'), JSON.stringify(API_KEY).slice(1, -1),
+  ];
+
+  let sgw: TestGateway;
+  let echo: Server;
+  let echoUrl = '';
+  const logLines: string[] = [];
+
+  beforeAll(async () => {
+    // A destination that tells the caller what credentials it got, in the forms real ones use:
+    // verbatim, JSON, base64, percent-encoded, or the Basic pair decoded.
+    echo = createServer((req, res) => {
+      req.resume();
+      const auth = String(req.headers.authorization ?? '');
+      const key = String(req.headers['x-api-key'] ?? '');
+      const form = (req.url ?? '').split('/')[1];
+      const basic = /^Basic (.+)$/.exec(auth);
+      const decoded = basic === null ? '' : Buffer.from(basic[1], 'base64').toString();
+      const bodies: Record<string, [number, string]> = {
+        raw: [400, `bad request; got authorization=${auth} x-api-key=${key}`],
+        json: [500, JSON.stringify({ error: 'upstream', headers: { authorization: auth, 'x-api-key': key } })],
+        b64: [500, `debug ${b64(auth)} ${b64(key)} ${b64url(TOKEN)} token=${b64(TOKEN)}`],
+        url: [400, `redirect?auth=${encodeURIComponent(auth)}&k=${encodeURIComponent(key)}&t=${lowerHex(TOKEN)}`],
+        basic: [500, `no user ${decoded.split(':')[0]} with password '${decoded.split(':')[1]}' (credentials ${basic?.[1]} = ${decoded}, form p=${encodeURIComponent(decoded.split(':')[1] ?? '').replace(/%20/g, '+')})`],
+      };
+      if (form === 'partial') {
+        // A success whose partial-success message quotes the credentials: it becomes last_error too.
+        const partialSuccess = { rejectedDataPoints: '1', errorMessage: `point rejected for ${auth} (key ${key})` };
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ partialSuccess }));
+        return;
+      }
+      const [status, body] = bodies[form] ?? [404, 'no such form'];
+      res.writeHead(status, { 'content-type': 'text/plain' }).end(body);
+    });
+    await new Promise<void>((r) => echo.listen(0, '127.0.0.1', r));
+    echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
+    const stream = new Writable({
+      write(chunk, _enc, done) {
+        logLines.push(...String(chunk).split('\n').filter((l) => l !== ''));
+        done();
+      },
+    });
+    sgw = await startTestGateway({
+      env: { METERWAY_ALLOW_PRIVATE_EGRESS: '1' },
+      log: pino({ level: 'trace' }, stream),
+      delivery: { schedule: false, sleep: async () => {} },
+    });
+  });
+  afterAll(async () => {
+    await sgw.close();
+    await new Promise<void>((r) => echo.close(() => r()));
+  });
+
+  it('are redacted from test results, status, the database and the logs', async () => {
+    const q = await sgw.project('secrets');
+    const sapi = (method: 'GET' | 'POST', url: string, payload?: unknown) =>
+      sgw.app.inject({ method, url: `/v1/projects/${q.id}${url}`, headers: sgw.auth(q.manage), payload: payload as any });
+    const res = await sgw.app.inject({
+      method: 'POST', url: '/v1/events', headers: sgw.auth(q.ingest), payload: [{ type: 'inference', model_name: 'm', input_tokens: 10, output_tokens: 1, ttft_ms: 100 }],
+    });
+    expect(res.json().accepted).toBe(1);
+    const seen: string[] = [];
+    for (const form of ['raw', 'json', 'b64', 'url', 'basic', 'partial']) {
+      const auth_headers = form === 'basic' ? { Authorization: `Basic ${BASIC_B64}` } : { Authorization: BEARER, 'X-Api-Key': API_KEY };
+      const created = await sapi('POST', '/integrations', { name: form, endpoint: `${echoUrl}/${form}`, auth_headers });
+      expect(created.statusCode, created.body).toBe(201);
+      const id = created.json().id as string;
+
+      const tested = (await sapi('POST', `/integrations/${id}/test`)).json();
+      seen.push(tested.message);
+      const report = await sgw.exporter.pushNow(id);
+      if (form === 'partial') {
+        expect(report.pushed).toBe(true);
+        expect(report.partial).toContain('point rejected for [REDACTED] (key [REDACTED])');
+        seen.push(report.partial ?? '');
+      } else {
+        expect(tested.ok, form).toBe(false);
+        expect(tested.message, form).toContain('[REDACTED]');
+        expect(report.pushed, form).toBe(false);
+        seen.push(report.error ?? '');
+      }
+      const status = (await sapi('GET', `/integrations/${id}`)).json().status;
+      expect(status.last_error, form).toContain('[REDACTED]');
+      seen.push(status.last_error);
+    }
+    for (const text of seen) for (const secret of FORBIDDEN) expect(text, `${secret} in ${text}`).not.toContain(secret);
+    // What the destinations said is still there around the redactions: only the secrets go.
+    expect(seen.join('\n')).toContain('bad request; got authorization=[REDACTED] x-api-key=[REDACTED]');
+    expect(seen.join('\n')).toContain(`no user [REDACTED] with password '[REDACTED]'`);
+
+    await sgw.integrations.flushStatus(true);
+    const files = readdirSync(sgw.dataDir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile());
+    expect(files.map((f) => f.name)).toContain('meterway.db');
+    const stored = Buffer.concat(files.map((f) => readFileSync(join(f.parentPath, f.name))));
+    expect(stored.includes('[REDACTED]')).toBe(true);
+    for (const secret of FORBIDDEN) expect(stored.includes(secret), `${secret} on disk`).toBe(false);
+
+    const logs = logLines.join('\n');
+    expect(logs).toContain('[REDACTED]');
+    for (const secret of FORBIDDEN) expect(logs, `${secret} in the logs`).not.toContain(secret);
   });
 });

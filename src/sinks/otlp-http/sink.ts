@@ -77,20 +77,22 @@ export class OtlpSink implements Sink {
   }
 
   private async deliver(url: URL, body: Uint8Array | string, count: number, signal: AbortSignal): Promise<SendResult> {
-    let headers: Record<string, string>;
+    let secretHeaders: Record<string, string>;
     try {
-      headers = this.ctx.authHeaders();
+      secretHeaders = this.ctx.authHeaders();
     } catch (err) {
       if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
       throw err;
     }
     const json = this.config.protocol === 'http/json';
-    headers = { ...headers, 'content-type': json ? 'application/json' : 'application/x-protobuf', 'user-agent': USER_AGENT };
+    const headers: Record<string, string> = { 'content-type': json ? 'application/json' : 'application/x-protobuf', 'user-agent': USER_AGENT };
     if (this.config.gzip) headers['content-encoding'] = 'gzip';
-    const res = await post(url, body, { headers, timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal });
+    const res = await post(url, body, { headers, secretHeaders, timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal });
     expectSuccess(res, url);
     const partial = decodePartialSuccess(res.body, String(res.headers['content-type'] ?? ''));
-    return partial !== undefined && (partial.rejected > 0 || partial.message !== '') ? { sent: count, partial } : { sent: count };
+    if (partial === undefined || (partial.rejected === 0 && partial.message === '')) return { sent: count };
+    // The message becomes status.last_error: it is the destination's text like any error body.
+    return { sent: count, partial: { rejected: partial.rejected, message: res.redact(partial.message) } };
   }
 }
 
