@@ -6,12 +6,15 @@ import { CATALOG_INDEX as I } from '../catalog/catalog.js';
 import type { ProjectMetrics } from '../aggregate/project.js';
 import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { SeriesRow, type Family } from '../aggregate/registry.js';
-import type { FieldRule } from './fields.js';
+import { FieldError, describe, type FieldRule } from './fields.js';
 
 export interface EventType {
   readonly rules: readonly FieldRule[];
-  /** Applies a validated event; `eventMs` is its time, `nowMs` the wall clock. */
-  apply(ev: Record<string, any>, pm: ProjectMetrics, eventMs: number, nowMs: number): void;
+  /**
+   * Applies a validated event; `eventMs` is its time, `nowMs` the wall clock. Returns why it cannot
+   * be applied (having changed nothing), or undefined once it is.
+   */
+  apply(ev: Record<string, any>, pm: ProjectMetrics, eventMs: number, nowMs: number): FieldError | undefined;
 }
 
 const MS = 1 / 1000;
@@ -80,6 +83,37 @@ function keepRow(rows: Map<string, SeriesRow>, key: string, row: SeriesRow, anch
   if (row.slots[anchor] !== undefined && rows.get(key) !== row) rows.set(key, row);
 }
 
+/** The series already in `slot`, or in the family under `key`; undefined when there is none yet. */
+function existing<S extends AnySeries>(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string): S | undefined {
+  return (row.slots[slot] as S | undefined) ?? (pm.families[idx] as Family<S>).series.get(key);
+}
+
+/**
+ * Why adding `by` (from `field`'s value `v`) to a sum at `current` cannot be done, or undefined. A
+ * sum at +Inf would stay there for good (nothing is ever taken off a counter) and make every
+ * rate() over it NaN, so the event is refused instead. Only sums that already exist can
+ * overflow: a new one starts from zero, and validation let only finite values through.
+ */
+function overflow(field: string, v: number, current: number, by: number, series: string): FieldError | undefined {
+  if (Number.isFinite(current + by)) return undefined;
+  return new FieldError(
+    'overflow',
+    `${field}: ${describe(v)} would take ${series} past the largest number a series can hold (about 1.8e308) to +Inf; it is at ${describe(current)}. The event was not applied`,
+  );
+}
+
+function counterRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, field: string, v: number): FieldError | undefined {
+  const s = existing<CounterSeries>(row, slot, pm, idx, key);
+  return s === undefined ? undefined : overflow(field, v, s.value, v, pm.families[idx].def.name);
+}
+
+function histogramRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, field: string, ms: number | undefined): FieldError | undefined {
+  if (ms === undefined) return undefined;
+  const s = existing<HistogramSeries>(row, slot, pm, idx, key);
+  // The same product observeMs adds, so the check and the sum cannot disagree.
+  return s === undefined ? undefined : overflow(field, ms, s.sum, ms * MS, `${pm.families[idx].def.name}_sum`);
+}
+
 function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels): void {
   if (ms === undefined) return;
   cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS);
@@ -99,12 +133,20 @@ const RUN: EventType = {
   apply(ev, pm) {
     const app: string = ev.app_name;
     const region: string | undefined = ev.region;
-    pm.apps.add(app);
     // Validation forbids NUL in labels, so NUL-joined keys cannot collide.
     const key = region === undefined ? app : `${app}\u0000${region}`;
-    const values = new AppLabels(pm.projectId, app, region);
     // Slots, in the order series are first looked up (which decides who is dropped at the limit).
     const row = rowFor(pm.rows.run, pm, key, 7);
+    // Every sum is checked before any is touched, so a refused event leaves all of them as they
+    // were. The counters here only ever add 1, which cannot take a finite double to +Inf.
+    const refused =
+      histogramRoom(row, 3, pm, I.run_queue_time, key, 'queue_time_ms', ev.queue_time_ms) ??
+      histogramRoom(row, 4, pm, I.run_coldstart_time, key, 'coldstart_time_ms', ev.coldstart_time_ms) ??
+      histogramRoom(row, 5, pm, I.run_execution_time, key, 'execution_time_ms', ev.execution_time_ms) ??
+      histogramRoom(row, 6, pm, I.run_response_time, key, 'response_time_ms', ev.response_time_ms);
+    if (refused !== undefined) return refused;
+    pm.apps.add(app);
+    const values = new AppLabels(pm.projectId, app, region);
     cached<CounterSeries>(row, 0, pm, I.runs, key, values)?.inc(1);
     if (ev.status === 'success') cached<CounterSeries>(row, 1, pm, I.run_successes, key, values)?.inc(1);
     else cached<CounterSeries>(row, 2, pm, I.run_errors, key, values)?.inc(1);
@@ -113,6 +155,7 @@ const RUN: EventType = {
     observeMs(row, 5, pm, I.run_execution_time, key, ev.execution_time_ms, values);
     observeMs(row, 6, pm, I.run_response_time, key, ev.response_time_ms, values);
     keepRow(pm.rows.run, key, row, 0);
+    return undefined;
   },
 };
 
@@ -134,12 +177,20 @@ const INFERENCE: EventType = {
     const tier: string = ev.service_tier ?? 'on_demand';
     const app: string | undefined = ev.app_name;
     const region: string | undefined = ev.region;
-    if (app !== undefined) pm.apps.add(app);
     const key = `${model}\u0000${tier}\u0000${app ?? ''}\u0000${region ?? ''}`;
+    const row = rowFor(pm.rows.inference, pm, key, 10);
+    // All sums checked before any is touched (see RUN); the request counters only add 1.
+    const refused =
+      counterRoom(row, 0, pm, I.inference_input_tokens, key, 'input_tokens', ev.input_tokens) ??
+      counterRoom(row, 1, pm, I.inference_output_tokens, key, 'output_tokens', ev.output_tokens) ??
+      histogramRoom(row, 2, pm, I.inference_ttft, key, 'ttft_ms', ev.ttft_ms) ??
+      histogramRoom(row, 3, pm, I.inference_tpot, key, 'tpot_ms', ev.tpot_ms) ??
+      histogramRoom(row, 4, pm, I.inference_duration, key, 'duration_ms', ev.duration_ms);
+    if (refused !== undefined) return refused;
+    if (app !== undefined) pm.apps.add(app);
     const values = new AppLabels(pm.projectId, app, region, 2, model, tier);
     // Status code 100 to 599 (validated), so classes 1xx to 5xx take slots 5 to 9.
     const codeDigit = ev.status_code === undefined ? 2 : Math.floor(ev.status_code / 100);
-    const row = rowFor(pm.rows.inference, pm, key, 10);
     const requestsSlot = 4 + codeDigit;
     let requests = row.slots[requestsSlot] as CounterSeries | undefined;
     if (requests === undefined) {
@@ -154,6 +205,7 @@ const INFERENCE: EventType = {
     observeMs(row, 3, pm, I.inference_tpot, key, ev.tpot_ms, values);
     observeMs(row, 4, pm, I.inference_duration, key, ev.duration_ms, values);
     keepRow(pm.rows.inference, key, row, 0);
+    return undefined;
   },
 };
 
@@ -197,6 +249,8 @@ const RESOURCE: EventType = {
       const series = perGpu ? gauge(pm, idx, gpuKey, gpuValues) : gauge(pm, idx, key, values);
       series?.set(v, eventMs, nowMs);
     }
+    // Gauges are set, not summed: a value that passed validation is finite, and so is the gauge.
+    return undefined;
   },
 };
 

@@ -16,7 +16,8 @@ type StringWithWellFormed = string & { isWellFormed(): boolean };
 /** Longest label value accepted; longer ones are almost always a mistake (a stack trace as a label). */
 export const MAX_LABEL_CHARS = 1024;
 
-export type RejectReason = 'invalid_json' | 'not_an_object' | 'unknown_type' | 'missing_field' | 'invalid_field' | 'unknown_project';
+/** `overflow`: valid on its own, but adding it would take a counter or histogram sum past the largest double. */
+export type RejectReason = 'invalid_json' | 'not_an_object' | 'unknown_type' | 'missing_field' | 'invalid_field' | 'unknown_project' | 'overflow';
 
 export class FieldError {
   constructor(
@@ -25,7 +26,7 @@ export class FieldError {
   ) {}
 }
 
-function describe(v: unknown): string {
+export function describe(v: unknown): string {
   if (v === null) return 'null';
   if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
   if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);

@@ -91,7 +91,11 @@ export class Ingestor {
         continue;
       }
       const droppedBefore = pm.registry.droppedSamples;
-      type.apply(e, pm, ts, nowMs);
+      const refused = type.apply(e, pm, ts, nowMs);
+      if (refused !== undefined) {
+        reject(index, refused);
+        continue;
+      }
       const dropped = pm.registry.droppedSamples - droppedBefore;
       if (dropped > 0) result.seriesLimited.set(pm.projectId, (result.seriesLimited.get(pm.projectId) ?? 0) + dropped);
       result.accepted++;

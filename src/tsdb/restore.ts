@@ -84,6 +84,13 @@ function restoreCounters(store: Tsdb, pm: ProjectMetrics, fam: Family<CounterSer
   for (const s of store.index(pm.projectId)!.select([{ type: '=', name: '__name__', value: def.name }])) {
     const v = newest(store, s);
     if (v === undefined) continue;
+    // A counter stored at +Inf (before ingest refused overflowing events) is not resumed: every
+    // event after it would be refused as overflowing. It restarts from zero, which rate() reads
+    // as a reset.
+    if (!Number.isFinite(v)) {
+      report.skipped++;
+      continue;
+    }
     const values = valuesFor(def, s.labels, []);
     const key = values === undefined ? undefined : ingestKey(def, values);
     const series = key === undefined ? undefined : pm.registry.series(fam, key, values!);
@@ -131,7 +138,9 @@ function restoreHistograms(store: Tsdb, pm: ProjectMetrics, fam: Family<Histogra
     const key = ingestKey(def, g.values);
     // A changed bucket layout cannot be mapped back to per-bucket counts: that series restarts.
     const complete = g.sum !== undefined && g.count !== undefined && g.buckets.size === les.length && les.every((le) => g.buckets.has(le));
-    const series = key === undefined || !complete ? undefined : pm.registry.series(fam, key, g.values);
+    // A sum at +Inf would make every later observation overflow (see restoreCounters): restarts too.
+    const finite = complete && Number.isFinite(g.sum!) && Number.isFinite(g.count!) && [...g.buckets.values()].every(Number.isFinite);
+    const series = key === undefined || !finite ? undefined : pm.registry.series(fam, key, g.values);
     if (series === undefined) {
       report.skipped += g.seen;
       continue;

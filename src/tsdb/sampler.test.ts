@@ -186,6 +186,35 @@ describe('restart continuity', () => {
     expect(report).toEqual({ counters: 0, histograms: 0, skipped: 0 });
     expect(second.get('p1')!.registry.seriesCount).toBe(0);
   });
+
+  it('does not resume a counter or histogram stored at +Inf (as before ingest refused overflows): it restarts from zero', () => {
+    const first = setup();
+    const pm1 = first.agg.ensure('p1');
+    EVENT_TYPES.inference.apply({ model_name: 'm', input_tokens: 1, output_tokens: 2, duration_ms: 5 }, pm1, T0, T0);
+    // What an earlier version could store: the sums were added to without a bound.
+    const input = [...pm1.registry.getFamily('meterway_inference_input_tokens_total')!.series.values()][0] as CounterSeries;
+    input.value = Infinity;
+    const duration = [...pm1.registry.getFamily('meterway_inference_request_duration_seconds')!.series.values()][0] as HistogramSeries;
+    duration.sum = Infinity;
+    new Sampler(first.agg, first.store).sampleOnce(T0);
+
+    const second = new Aggregator(DEFAULT_CATALOG_OPTIONS, 0);
+    const pm2 = second.ensure('p1');
+    const report = restoreInto(second, first.store);
+    // Requests and output tokens carry on; the input counter and the duration histogram (its
+    // buckets, _sum and _count: 15 stored series) do not.
+    expect(report.counters).toBe(2);
+    expect(report.histograms).toBe(0);
+    expect(report.skipped).toBe(1 + duration.counts.length + 2);
+    expect(pm2.registry.getFamily('meterway_inference_input_tokens_total')!.series.size).toBe(0);
+    expect(pm2.registry.getFamily('meterway_inference_request_duration_seconds')!.series.size).toBe(0);
+    // Events are counted again instead of every one being refused as overflowing.
+    expect(EVENT_TYPES.inference.apply({ model_name: 'm', input_tokens: 4, output_tokens: 1, duration_ms: 5 }, pm2, T0, T0)).toBeUndefined();
+    const restarted = [...pm2.registry.getFamily('meterway_inference_input_tokens_total')!.series.values()] as CounterSeries[];
+    expect(restarted.map((c) => c.value)).toEqual([4]);
+    const output = [...pm2.registry.getFamily('meterway_inference_output_tokens_total')!.series.values()] as CounterSeries[];
+    expect(output.map((c) => c.value)).toEqual([3]);
+  });
 });
 
 describe('sampleSliced', () => {
