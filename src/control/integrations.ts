@@ -22,6 +22,21 @@ export interface IntegrationStatus {
   last_error: string | null;
   consecutive_failures: number;
   paused_reason: string | null;
+  /** An attempt of the push under way has failed and another is to come. */
+  retrying: boolean;
+  /** The attempt of the push under way that is running or waiting to run (1 is the first); null when none is. */
+  current_attempt: number | null;
+  /** How many attempts the push under way may make in all; null when none is under way. */
+  max_attempts: number | null;
+  /** When the next attempt starts, while a push waits to retry. */
+  next_retry_at: string | null;
+}
+
+/** Where the push in flight is: in memory only, as a push does not outlive the process. */
+interface PushProgress {
+  attempt: number;
+  max: number;
+  nextRetryAt: string | null;
 }
 
 export interface Integration {
@@ -64,6 +79,7 @@ interface Held {
   row: IntegrationsTable;
   config: Record<string, unknown>;
   headerNames: string[];
+  progress?: PushProgress;
 }
 
 export class Integrations {
@@ -183,6 +199,32 @@ export class Integrations {
     }
   }
 
+  /** An attempt of a push starts (`attempt` 1 is the first). */
+  recordAttempt(id: string, attempt: number, maxAttempts: number): void {
+    const h = this.held.get(id);
+    if (h !== undefined) h.progress = { attempt, max: maxAttempts, nextRetryAt: null };
+  }
+
+  /**
+   * An attempt failed and the push will try again at `nextRetryAt`. Its error is the last error
+   * from now on: while the push retries, status says what is going wrong instead of nothing.
+   */
+  recordRetry(id: string, retry: { error: string; nextAttempt: number; maxAttempts: number; nextRetryAt: Date }): void {
+    const h = this.held.get(id);
+    if (h === undefined) return;
+    h.progress = { attempt: retry.nextAttempt, max: retry.maxAttempts, nextRetryAt: retry.nextRetryAt.toISOString() };
+    if (h.row.last_error !== retry.error) {
+      h.row.last_error = retry.error;
+      this.dirty.add(id);
+    }
+  }
+
+  /** The push in flight ended without an outcome to record (the gateway is closing). */
+  endPush(id: string): void {
+    const h = this.held.get(id);
+    if (h !== undefined) h.progress = undefined;
+  }
+
   /**
    * Records the outcome of one push (after its retries). Returns the integration as it now is:
    * paused once PAUSE_AFTER_FAILURES pushes in a row have failed.
@@ -192,6 +234,7 @@ export class Integrations {
     if (h === undefined) return undefined;
     const now = new Date().toISOString();
     const row = h.row;
+    h.progress = undefined;
     const before = `${row.state}\u0000${row.consecutive_failures}\u0000${row.last_error}`;
     row.last_attempt_at = now;
     if (outcome.ok) {
@@ -282,7 +325,9 @@ export class Integrations {
   }
 
   private hold(row: IntegrationsTable): Held {
-    const h: Held = { row, config: JSON.parse(row.config), headerNames: JSON.parse(row.auth_header_names) };
+    // An edit made while a push is retrying must not hide that push from status.
+    const progress = this.held.get(row.id)?.progress;
+    const h: Held = { row, config: JSON.parse(row.config), headerNames: JSON.parse(row.auth_header_names), progress };
     this.held.set(row.id, h);
     return h;
   }
@@ -341,6 +386,10 @@ function toIntegration(h: Held): Integration {
       last_error: r.last_error,
       consecutive_failures: r.consecutive_failures,
       paused_reason: r.paused_reason,
+      retrying: h.progress?.nextRetryAt != null,
+      current_attempt: h.progress?.attempt ?? null,
+      max_attempts: h.progress?.max ?? null,
+      next_retry_at: h.progress?.nextRetryAt ?? null,
     },
     created_at: r.created_at,
     updated_at: r.updated_at,

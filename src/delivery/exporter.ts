@@ -7,10 +7,10 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/project.js';
 import type { Integrations, Integration, IntegrationEvent } from '../control/integrations.js';
-import type { Sink, SinkFactory, CheckResult, BaseSinkConfig } from '../sinks/sink.js';
+import type { Sink, SinkFactory, CheckResult, BaseSinkConfig, SendResult } from '../sinks/sink.js';
 import { pointCount, snapshotProject, type EventRecord, type MetricBatch } from '../sinks/batch.js';
 import { DeltaTracker } from './delta.js';
-import { DEFAULT_RETRY, realSleep, withRetries, type RetryPolicy, type Sleep } from './retry.js';
+import { DEFAULT_RETRY, realSleep, withRetries, type RetryOutcome, type RetryPolicy, type Sleep } from './retry.js';
 import { Scheduler } from './scheduler.js';
 import { DEFAULT_LOG_FORWARDING, LogForwarder, type LogForwarderOptions } from './log-forwarder.js';
 
@@ -195,10 +195,22 @@ export class ExportManager {
     let commit = (): void => {};
     if (job.delta !== undefined) ({ batch, commit } = job.delta.prepare(snapshot));
     const points = pointCount(batch);
-    const outcome = await withRetries((attempt) => {
-      if (attempt > 0) this.log.debug({ integration: integration.id, attempt }, 'retrying push');
-      return job.sink.send(batch, this.abort.signal);
-    }, this.retry, this.abort.signal, this.sleep);
+    const id = integration.id;
+    const max = this.retry.attempts;
+    let outcome: RetryOutcome<SendResult>;
+    try {
+      outcome = await withRetries((attempt) => {
+        this.integrations.recordAttempt(id, attempt + 1, max);
+        return job.sink.send(batch, this.abort.signal);
+      }, this.retry, this.abort.signal, this.sleep, (err, delayMs, failed) => {
+        // Status shows the retry while it waits: a push can spend minutes in backoff.
+        this.integrations.recordRetry(id, { error: err.message, nextAttempt: failed + 1, maxAttempts: max, nextRetryAt: new Date(Date.now() + delayMs) });
+        this.log.debug({ integration: id, attempt: failed, reason: err.reason, error: err.message, delay_ms: delayMs }, 'push attempt failed; retrying');
+      });
+    } finally {
+      // Whatever ends the push, status must not go on showing it as under way.
+      this.integrations.endPush(id);
+    }
     if (!this.jobs.has(integration.id) && this.abort.signal.aborted) return { pushed: false, attempts: outcome.attempts, points: 0 };
     const kind = integration.kind;
     if (outcome.error === undefined) {

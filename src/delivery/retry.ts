@@ -38,7 +38,8 @@ export async function withRetries<T>(
   policy: RetryPolicy,
   signal: AbortSignal,
   sleep: Sleep = realSleep,
-  onRetry?: (err: DeliveryError, delayMs: number) => void,
+  /** After a failed attempt that will be retried; `failedAttempt` is 1 for the first. */
+  onRetry?: (err: DeliveryError, delayMs: number, failedAttempt: number) => void,
 ): Promise<RetryOutcome<T>> {
   let last: DeliveryError | undefined;
   for (let i = 0; i < policy.attempts; i++) {
@@ -48,7 +49,7 @@ export async function withRetries<T>(
       last = err instanceof DeliveryError ? err : new DeliveryError('network', (err as Error).message, true);
       if (!last.retryable || i === policy.attempts - 1 || signal.aborted) return { error: last, attempts: i + 1 };
       const delay = last.retryAfterMs ?? backoffDelay(policy, i);
-      onRetry?.(last, delay);
+      onRetry?.(last, delay, i + 1);
       try {
         await sleep(delay, signal);
       } catch {

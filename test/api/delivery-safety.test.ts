@@ -139,6 +139,53 @@ describe('delta temporality across a pause', () => {
   });
 });
 
+describe('status while a push is retried', () => {
+  it('shows the attempt under way, when the next one starts and the error of this push; a success clears it', async () => {
+    const q = await gw.project('retrying');
+    const id = (await api(q, 'POST', '/integrations', { endpoint: rx.url })).json().id as string;
+    const idle = (await api(q, 'GET', `/integrations/${id}`)).json().status;
+    expect(idle).toMatchObject({ retrying: false, current_attempt: null, next_retry_at: null, last_error: null });
+    await inference(q, 1);
+
+    const during: Array<{ ms: number; at: number; status: Record<string, unknown> }> = [];
+    onSleep = async (ms) => {
+      const at = Date.now();
+      // An edit replaces the integration's job; the push it started goes on, and status still shows it.
+      if (during.length === 0) expect((await api(q, 'PATCH', `/integrations/${id}`, { name: 'edited while retrying' })).statusCode).toBe(200);
+      during.push({ ms, at, status: (await api(q, 'GET', `/integrations/${id}`)).json().status });
+    };
+    rx.reply({ status: 503, body: 'overloaded' }, { status: 500, body: 'still broken' });
+    expect(await gw.exporter.pushNow(id)).toMatchObject({ pushed: true, attempts: 3 });
+
+    expect(during).toHaveLength(2);
+    expect(during.map((d) => d.status)).toMatchObject([
+      { state: 'active', retrying: true, current_attempt: 2, max_attempts: 4, consecutive_failures: 0 },
+      { state: 'active', retrying: true, current_attempt: 3, max_attempts: 4, consecutive_failures: 0 },
+    ]);
+    expect(during[0].status.last_error).toMatch(/^HTTP 503 from .*: overloaded$/);
+    expect(during[1].status.last_error).toMatch(/^HTTP 500 from .*: still broken$/);
+    for (const d of during) {
+      // The next attempt starts once the backoff the retry loop chose has passed.
+      const next = Date.parse(String(d.status.next_retry_at));
+      expect(next).toBeGreaterThanOrEqual(d.at + d.ms - 1000);
+      expect(next).toBeLessThanOrEqual(d.at + d.ms + 1000);
+    }
+    const after = (await api(q, 'GET', `/integrations/${id}`)).json().status;
+    expect(after).toMatchObject({ retrying: false, current_attempt: null, next_retry_at: null, last_error: null, consecutive_failures: 0 });
+    expect(after.last_success_at).not.toBeNull();
+
+    // A push that runs out of attempts keeps its last error once the retries are over.
+    during.length = 0;
+    rx.setDefault({ status: 503, body: 'down' });
+    expect(await gw.exporter.pushNow(id)).toMatchObject({ pushed: false, attempts: 4 });
+    expect(during.map((d) => d.status.current_attempt)).toEqual([2, 3, 4]);
+    const failed = (await api(q, 'GET', `/integrations/${id}`)).json().status;
+    expect(failed).toMatchObject({ retrying: false, current_attempt: null, next_retry_at: null, consecutive_failures: 1 });
+    expect(failed.last_error).toMatch(/^HTTP 503 from .*: down$/);
+    await api(q, 'DELETE', `/integrations/${id}`);
+  });
+});
+
 describe('secrets in what a destination answers', () => {
   const TOKEN = 'tok_S3cr3t/+value=42&more';
   const BEARER = `Bearer ${TOKEN}`;
