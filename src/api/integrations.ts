@@ -16,7 +16,7 @@ const Status = Type.Object({
   last_error: Type.Union([Type.String(), Type.Null()]),
   consecutive_failures: Type.Integer(),
   paused_reason: Type.Union([Type.String(), Type.Null()]),
-  retrying: Type.Boolean({ description: 'an attempt of the push under way failed and it will be tried again; last_error is that attempt\'s error' }),
+  retrying: Type.Boolean({ description: 'the push under way is past its first attempt (waiting for the next one, or running it); last_error is the failed attempt\'s error' }),
   current_attempt: Type.Union([Type.Integer(), Type.Null()], { description: 'the attempt of the push under way that is running or waiting (1 is the first); null when no push is under way' }),
   max_attempts: Type.Union([Type.Integer(), Type.Null()], { description: 'attempts the push under way may make in all' }),
   next_retry_at: Type.Union([Type.String(), Type.Null()], { description: 'when the next attempt starts, while the push waits to retry' }),

@@ -22,7 +22,7 @@ export interface IntegrationStatus {
   last_error: string | null;
   consecutive_failures: number;
   paused_reason: string | null;
-  /** An attempt of the push under way has failed and another is to come. */
+  /** The push under way is past its first attempt: waiting for the next one, or running it. */
   retrying: boolean;
   /** The attempt of the push under way that is running or waiting to run (1 is the first); null when none is. */
   current_attempt: number | null;
@@ -386,7 +386,7 @@ function toIntegration(h: Held): Integration {
       last_error: r.last_error,
       consecutive_failures: r.consecutive_failures,
       paused_reason: r.paused_reason,
-      retrying: h.progress?.nextRetryAt != null,
+      retrying: (h.progress?.attempt ?? 0) > 1,
       current_attempt: h.progress?.attempt ?? null,
       max_attempts: h.progress?.max ?? null,
       next_retry_at: h.progress?.nextRetryAt ?? null,

@@ -154,8 +154,14 @@ describe('status while a push is retried', () => {
       if (during.length === 0) expect((await api(q, 'PATCH', `/integrations/${id}`, { name: 'edited while retrying' })).statusCode).toBe(200);
       during.push({ ms, at, status: (await api(q, 'GET', `/integrations/${id}`)).json().status });
     };
-    rx.reply({ status: 503, body: 'overloaded' }, { status: 500, body: 'still broken' });
-    expect(await gw.exporter.pushNow(id)).toMatchObject({ pushed: true, attempts: 3 });
+    // The third attempt is answered late, so status can be read while it runs.
+    rx.reply({ status: 503, body: 'overloaded' }, { status: 500, body: 'still broken' }, { status: 200, delayMs: 400 });
+    const pushing = gw.exporter.pushNow(id);
+    await rx.waitForRequests(3, { path: '/v1/metrics' });
+    const running = (await api(q, 'GET', `/integrations/${id}`)).json().status;
+    expect(running).toMatchObject({ retrying: true, current_attempt: 3, max_attempts: 4, next_retry_at: null });
+    expect(running.last_error).toMatch(/^HTTP 500 from .*: still broken$/);
+    expect(await pushing).toMatchObject({ pushed: true, attempts: 3 });
 
     expect(during).toHaveLength(2);
     expect(during.map((d) => d.status)).toMatchObject([
