@@ -20,7 +20,9 @@ afterAll(() => new Promise<void>((r) => server.close(() => r())));
 describe('post', () => {
   it('checks the address actually connected to, not only the one seen when saving', async () => {
     // "localhost" goes through the guarded DNS lookup at connect time; a literal goes through the address check.
-    for (const host of ['localhost', '127.0.0.1', '[::ffff:127.0.0.1]']) {
+    // The disguised forms would not reach this server; what matters is that they are refused
+    // before any connection, as a translator or relay could take them to the IPv4 host.
+    for (const host of ['localhost', '127.0.0.1', '[::ffff:127.0.0.1]', '[::7f00:1]', '[64:ff9b::7f00:1]', '[2002:7f00:1::1]', '[::ffff:0:7f00:1]']) {
       const err = await post(new URL(`http://${host}:${port}/v1/metrics`), 'x', { headers: {}, timeoutMs: 2000, allowPrivate: false }).catch((e) => e);
       expect(err, host).toBeInstanceOf(DeliveryError);
       expect((err as DeliveryError).reason, host).toBe('egress_forbidden');

@@ -8,7 +8,7 @@ import http from 'node:http';
 import https from 'node:https';
 import { isIP } from 'node:net';
 import { DeliveryError, httpFailure } from './errors.js';
-import { EgressForbiddenError, guardedLookup, isPublicAddress } from './egress.js';
+import { EgressForbiddenError, guardedLookup, refusedLiteral } from './egress.js';
 import { noRedaction, redactorFor, type Redact } from './redact.js';
 
 export interface HttpResponse {
@@ -43,11 +43,9 @@ const agents = {
 export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Promise<HttpResponse> {
   const secure = url.protocol === 'https:';
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!opts.allowPrivate && isIP(host) !== 0 && !isPublicAddress(host)) {
-    return Promise.reject(
-      new DeliveryError('egress_forbidden', `${host} is not a public address; integrations may only reach public addresses`, false),
-    );
-  }
+  // A literal address needs no lookup, so guardedLookup never sees it: it is checked here.
+  const refused = opts.allowPrivate || isIP(host) === 0 ? undefined : refusedLiteral(host);
+  if (refused !== undefined) return Promise.reject(new DeliveryError('egress_forbidden', refused, false));
   const agent = (opts.allowPrivate ? agents.open : agents.guarded)[secure ? 'https' : 'http'];
   const secrets = opts.secretHeaders ?? {};
   const redact = Object.keys(secrets).length === 0 ? noRedaction : redactorFor(Object.values(secrets));
