@@ -1,7 +1,7 @@
 /**
  * Issue 14 (tenant safety), through the front door: delta temporality across an automatic pause,
- * secrets never echoed, status while a push is retried, and the egress guard on disguised
- * addresses.
+ * secrets never echoed, and status while a push is retried. The egress guard on disguised
+ * addresses needs a gateway that refuses private egress: delivery-egress.test.ts.
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
