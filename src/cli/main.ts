@@ -291,7 +291,7 @@ try {
     process.exit(1);
   }
   // The data directory is in use, or one of its files is damaged: the message says what to do.
-  if ((err as Error).name === 'DataDirLockedError') {
+  if ((err as Error).name === 'DataDirLockedError' || (err as Error).name === 'StartupError') {
     console.error(`error: ${(err as Error).message}`);
     process.exit(1);
   }

@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
+import { explainSqliteError, openSqliteFile, type SqliteFileRole } from '../store/sqlite-file.js';
 import type { MetricMetadata, Queryable } from '../core/queryable.js';
 import { chunkCount, decodeChunk, decodeChunkInto, encodeChunk, validTimestamp } from './chunk.js';
 import { GROUP_HEADER_BYTES, GROUP_MEMBER_BYTES, chunksIn, encodeGroup, type GroupMember } from './group.js';
@@ -88,6 +89,11 @@ CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, 
 
 const PROJECT_LABEL = 'project_id';
 
+const TSDB_FILE: SqliteFileRole = {
+  what: 'the embedded time-series store',
+  startEmpty: 'an empty store (the samples stored so far are then not served, and counters start again from zero)',
+};
+
 /** 4 MiB of 4 KiB pages: below that, giving pages back is not worth moving pages around for. */
 const FREE_PAGES_TO_VACUUM = 1024;
 
@@ -167,11 +173,29 @@ export class Tsdb implements Queryable {
     };
   }
 
-  /** Opens (or creates) the store and recovers what the last run left: heads, then the log. */
+  /**
+   * Opens (or creates) the store and recovers what the last run left: heads, then the log. A
+   * damaged file is refused with a StartupError naming it and what to do.
+   */
   static open(opts: TsdbOptions): Tsdb {
     const path = opts.path ?? join(opts.dir ?? '.', 'tsdb.db');
     if (path !== ':memory:') mkdirSync(join(path, '..'), { recursive: true });
-    const db = new SQLite(path);
+    // No quick_check here, unlike the control database: the store can be gigabytes, and load()
+    // reads every series and chunk row anyway, which is where damage in them shows.
+    const db = openSqliteFile(path, TSDB_FILE);
+    try {
+      return Tsdb.setUp(db, opts);
+    } catch (err) {
+      try {
+        db.close();
+      } catch {
+        // the error that stopped the open is the one to report
+      }
+      throw path === ':memory:' ? err : explainSqliteError(path, TSDB_FILE, err);
+    }
+  }
+
+  private static setUp(db: SQLite.Database, opts: TsdbOptions): Tsdb {
     // Must precede the first table, or it has no effect: lets retention hand space back.
     db.pragma('auto_vacuum = INCREMENTAL');
     db.pragma('journal_mode = WAL');
