@@ -67,3 +67,12 @@ export class PromQLTooManySamplesError extends PromQLError {
     this.name = 'PromQLTooManySamplesError';
   }
 }
+
+/** A query refused before evaluation because it would exceed a configured limit (a 400 in the API). */
+export class PromQLLimitError extends PromQLError {
+  readonly errorType = 'bad_data' as const;
+  constructor(message: string) {
+    super(message);
+    this.name = 'PromQLLimitError';
+  }
+}

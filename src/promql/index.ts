@@ -6,15 +6,16 @@ import type { Labels } from '../core/labels.js';
 import type { Querier, Queryable } from '../core/queryable.js';
 import type { Expr } from './ast.js';
 import { Evaluator, finalizeNames, type SharedState } from './engine.js';
-import { PromQLExecutionError, PromQLParseError, positionOf } from './errors.js';
+import { PromQLExecutionError, PromQLLimitError, PromQLParseError, positionOf } from './errors.js';
 import { exprType, parseExpr } from './parser.js';
 import { DurationError, resolveDurations } from './durations.js';
-import { exprBounds as boundsOf, type TimeBounds } from './bounds.js';
+import { exprBounds as boundsOf, largestSubquery, type TimeBounds } from './bounds.js';
 import type { StepSeries } from './values.js';
 import { compareLabels, labelsKey } from './values.js';
 
 export type { Expr, ValueType } from './ast.js';
-export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLTimeoutError, PromQLTooManySamplesError } from './errors.js';
+export { PromQLError, PromQLParseError, PromQLExecutionError, PromQLLimitError, PromQLTimeoutError, PromQLTooManySamplesError } from './errors.js';
+export { DEFAULT_MAX_DEPTH } from './parser.js';
 export type { PromQLErrorType, Position } from './errors.js';
 export { formatTimestamp, formatValue, labelsString } from './values.js';
 export { FUNCTIONS } from './functions.js';
@@ -29,6 +30,10 @@ export interface EngineOptions {
   timeoutMs?: number;
   /** Step of subqueries written without one, e.g. `x[1h:]` (Prometheus' default: 1 minute). */
   defaultSubqueryStepMs?: number;
+  /** Deepest nesting the parser accepts (see parser.ts's DEFAULT_MAX_DEPTH). */
+  maxDepth?: number;
+  /** Most steps one subquery may evaluate its inner expression at; checked before evaluation. */
+  maxPointsPerSubquery?: number;
 }
 
 export interface Annotations {
@@ -64,9 +69,9 @@ export function queryBounds(query: string, startMs: number, endMs: number, stepM
   return boundsOf(prepare(query, stepMs, endMs - startMs), startMs, endMs, lookbackDeltaMs);
 }
 
-/** Parses a query without evaluating it; throws PromQLParseError. */
-export function parse(query: string): Expr {
-  return parseExpr(query);
+/** Parses a query without evaluating it; throws PromQLParseError (also for nesting deeper than maxDepth). */
+export function parse(query: string, maxDepth?: number): Expr {
+  return parseExpr(query, maxDepth);
 }
 
 export class Engine {
@@ -74,12 +79,16 @@ export class Engine {
   readonly maxSamples: number;
   readonly timeoutMs: number;
   readonly defaultSubqueryStepMs: number;
+  readonly maxDepth: number | undefined;
+  readonly maxPointsPerSubquery: number;
 
   constructor(options: EngineOptions = {}) {
     this.lookbackDeltaMs = options.lookbackDeltaMs ?? 300_000;
     this.maxSamples = options.maxSamples ?? 50_000_000;
     this.timeoutMs = options.timeoutMs ?? 120_000;
     this.defaultSubqueryStepMs = options.defaultSubqueryStepMs ?? 60_000;
+    this.maxDepth = options.maxDepth;
+    this.maxPointsPerSubquery = options.maxPointsPerSubquery ?? Infinity;
   }
 
   /** Evaluates `query` at one instant. The querier should cover [time - lookback - ranges, time]. */
@@ -97,7 +106,7 @@ export class Engine {
    * reads (see queryBounds).
    */
   async instantQueryOn(queryable: Queryable, project: string, query: string, timeMs: number): Promise<QueryResult> {
-    const expr = prepare(query, 0, 0);
+    const expr = prepare(query, 0, 0, this.maxDepth);
     const { minMs, maxMs } = boundsOf(expr, timeMs, timeMs, this.lookbackDeltaMs);
     return this.evalInstant(queryable.querier(project, minMs, maxMs), query, expr, timeMs);
   }
@@ -119,7 +128,7 @@ export class Engine {
   }
 
   instantQuerySync(querier: Querier, query: string, timeMs: number): QueryResult {
-    return this.evalInstant(querier, query, prepare(query, 0, 0), timeMs);
+    return this.evalInstant(querier, query, prepare(query, 0, 0, this.maxDepth), timeMs);
   }
 
   rangeQuerySync(querier: Querier, query: string, startMs: number, endMs: number, stepMs: number): QueryResult {
@@ -127,6 +136,7 @@ export class Engine {
   }
 
   private evalInstant(querier: Querier, query: string, expr: Expr, timeMs: number): QueryResult {
+    this.checkSubqueries(expr, timeMs, timeMs);
     const shared = this.shared(querier, query, timeMs, timeMs, 0);
     const ev = new Evaluator(shared, timeMs, timeMs, 1);
     const v = ev.eval(expr);
@@ -164,7 +174,7 @@ export class Engine {
   private checkRange(query: string, startMs: number, endMs: number, stepMs: number): Expr {
     if (stepMs <= 0) throw new PromQLExecutionError('zero or negative query resolution step widths are not accepted');
     if (endMs < startMs) throw new PromQLExecutionError('end timestamp must not be before start time');
-    const expr = prepare(query, stepMs, endMs - startMs);
+    const expr = prepare(query, stepMs, endMs - startMs, this.maxDepth);
     const t = exprType(expr);
     if (t !== 'scalar' && t !== 'vector') {
       const names = { matrix: 'range vector', string: 'string' } as const;
@@ -177,6 +187,7 @@ export class Engine {
   }
 
   private evalRange(querier: Querier, query: string, expr: Expr, startMs: number, endMs: number, stepMs: number): QueryResult {
+    this.checkSubqueries(expr, startMs, endMs);
     const shared = this.shared(querier, query, startMs, endMs, stepMs);
     const ev = new Evaluator(shared, startMs, endMs, stepMs);
     const v = ev.eval(expr);
@@ -203,6 +214,16 @@ export class Engine {
       return { labels: s.labels, timestampsMs, values, dropName: false };
     });
     return { resultType: 'matrix', result: this.finalMatrix(raw), annotations };
+  }
+
+  private checkSubqueries(expr: Expr, startMs: number, endMs: number): void {
+    const { points, subquery } = largestSubquery(expr, startMs, endMs, this.defaultSubqueryStepMs);
+    if (subquery === null || points <= this.maxPointsPerSubquery) return;
+    const step = subquery.stepMs || this.defaultSubqueryStepMs;
+    throw new PromQLLimitError(
+      `a subquery would evaluate its expression at ${points.toLocaleString('en-US')} steps, more than the limit of ${this.maxPointsPerSubquery.toLocaleString('en-US')} (query.max_points_per_subquery); ` +
+        `give it a longer step than ${step / 1000}s or a shorter range`,
+    );
   }
 
   /** Drops names where delayed, merges series that became identical, sorts by labels. */
@@ -255,8 +276,8 @@ export class Engine {
 }
 
 /** Parses and resolves the durations that depend on the query's step and range. */
-function prepare(query: string, stepMs: number, rangeMs: number): Expr {
-  const expr = parseExpr(query);
+function prepare(query: string, stepMs: number, rangeMs: number, maxDepth?: number): Expr {
+  const expr = parseExpr(query, maxDepth);
   try {
     return resolveDurations(expr, stepMs, rangeMs);
   } catch (err) {

@@ -515,7 +515,7 @@ function describeToken(rest: string): string {
  * Errors Prometheus' lexer reports before parsing (unterminated strings, unbalanced brackets),
  * with its wording; null when the text is lexically sound.
  */
-function lexicalError(text: string): { detail: string; at: number } | null {
+function lexicalError(text: string, maxDepth: number): { detail: string; at: number } | null {
   const stack: { c: string; at: number }[] = [];
   const closers: Record<string, string> = { ')': '(', '}': '{', ']': '[' };
   for (let i = 0; i < text.length; i++) {
@@ -536,7 +536,11 @@ function lexicalError(text: string): { detail: string; at: number } | null {
       i = j;
       continue;
     }
-    if (c === '(' || c === '{' || c === '[') stack.push({ c, at: i });
+    if (c === '(' || c === '{' || c === '[') {
+      // Checked here, before the grammar runs: 100,000 parentheses take lezer seconds to reject.
+      if (stack.length >= maxDepth) return { detail: tooDeep(maxDepth), at: i };
+      stack.push({ c, at: i });
+    }
     if (c in closers) {
       const top = stack.pop();
       if (!top) return { detail: c === ')' ? "unexpected right parenthesis ')'" : `unexpected character: '${c}'`, at: i };
@@ -630,14 +634,46 @@ function maskForGrammar(text: string): string {
   return out;
 }
 
+/**
+ * How deeply an expression may nest by default: levels of the syntax tree, where a parenthesis,
+ * an operator (`a + b + c` is two levels) and an aggregation count one and a function call two.
+ * Dashboards stay under 30; the grammar itself gives up, with a misleading error, near 450
+ * chained operators, and the AST is built and evaluated recursively.
+ */
+export const DEFAULT_MAX_DEPTH = 256;
+
+function tooDeep(maxDepth: number): string {
+  return `expression nested more than ${maxDepth} levels deep (limit query.max_depth); write it with fewer parentheses or split a long chain of operators into several queries`;
+}
+
+/** The depth of the syntax tree, walked without recursion. */
+function treeDepth(tree: Tree, stopAbove: number): number {
+  const cursor = tree.cursor();
+  let depth = 0;
+  let max = 0;
+  for (;;) {
+    if (cursor.firstChild()) {
+      if (++depth > max) max = depth;
+      if (max > stopAbove) return max;
+      continue;
+    }
+    while (!cursor.nextSibling()) {
+      if (!cursor.parent()) return max;
+      depth--;
+    }
+  }
+}
+
 /** Parses a PromQL expression into the engine's AST; throws PromQLParseError. */
-export function parseExpr(text: string): Expr {
+export function parseExpr(text: string, maxDepth = DEFAULT_MAX_DEPTH): Expr {
   // The text is parsed as written first; only if that fails is it retried with the masks, so
   // a mask can never change the meaning of something the grammar already accepts (min_of in a
   // duration, for instance, is in the grammar).
-  const lexical = lexicalError(text);
+  const lexical = lexicalError(text, maxDepth);
   if (lexical) throw new PromQLParseError(lexical.detail, positionOf(text, lexical.at));
   let tree = lezer.parse(text);
+  // The top node and the expression under it are two levels every query has.
+  if (treeDepth(tree, maxDepth + 2) > maxDepth + 2) throw new PromQLParseError(tooDeep(maxDepth), positionOf(text, 0, text.length));
   let err = firstError(tree);
   if (err) {
     const masked = maskForGrammar(text);
