@@ -10,7 +10,9 @@ import type { Labels } from '../core/labels.js';
 import type { LabelMatcher, Queryable } from '../core/queryable.js';
 import { authenticate, requireProjectScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
-import { Engine, PromQLError, PromQLParseError, formatValue, parse, type QueryResult } from '../promql/index.js';
+import { PromQLError, PromQLParseError, formatValue, parse, type QueryResult } from '../promql/index.js';
+import { QueryRefused, type QueryPool } from '../query/pool.js';
+import { limitsFor, type QueryLimits } from '../query/limits.js';
 import { BadParam, MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseLimit, parseTime } from './prom-params.js';
 
 type ErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'not_found' | 'unavailable' | 'unauthorized' | 'forbidden';
@@ -20,14 +22,16 @@ const STATUS: Readonly<Record<ErrorType, number>> = {
 };
 
 class PromApiError extends Error {
-  constructor(readonly errorType: ErrorType, message: string) {
+  constructor(
+    readonly errorType: ErrorType,
+    message: string,
+    /** For a refused query: its own status (429 or 503) and when to come back. */
+    readonly refusal?: { status: number; retryAfterS: number },
+  ) {
     super(message);
   }
 }
 
-/** Prometheus refuses range queries with more points than this per series. */
-const MAX_POINTS = 11_000;
-const DEFAULT_TIMEOUT_MS = 120_000;
 const READ_SCOPES = ['manage', 'monitoring'] as const;
 
 export interface MetricMetadata {
@@ -41,7 +45,8 @@ export interface QuerySource extends Queryable {
   metadata(project: string): ReadonlyMap<string, MetricMetadata>;
 }
 
-export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source: QuerySource): Promise<void> {
+export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source: QuerySource, queries: QueryPool): Promise<void> {
+  const limits = (pid: string) => limitsFor(gw.config.query, pid);
   // Prometheus clients POST forms; repeated keys (match[]) must survive, so keep URLSearchParams.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) =>
     done(null, new URLSearchParams(body as string)),
@@ -66,36 +71,39 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
         } catch (err) {
           const e = toPromError(err);
           if (e.errorType === 'internal') req.log.error({ err }, 'query API error');
-          return reply.code(STATUS[e.errorType]).send({ status: 'error', errorType: e.errorType, error: e.message });
+          if (e.refusal) reply.header('retry-after', String(e.refusal.retryAfterS));
+          return reply.code(e.refusal?.status ?? STATUS[e.errorType]).send({ status: 'error', errorType: e.errorType, error: e.message });
         }
       },
     });
   };
 
   handle('query', async (pid, p) => {
-    const query = required(p, 'query');
+    const query = queryParam(p, limits(pid));
     const time = parseTime(p.get('time') ?? undefined, 'time', Date.now());
-    const engine = engineFor(p);
-    const result = await engine.instantQueryOn(source, pid, query, time);
+    const result = await queries.run(pid, { kind: 'instant', query, timeMs: time }, timeoutParam(p));
     return withLimit(formatResult(result), parseLimit(p.get('limit') ?? undefined), result);
   });
 
   handle('query_range', async (pid, p) => {
-    const query = required(p, 'query');
+    const projectLimits = limits(pid);
+    const query = queryParam(p, projectLimits);
     const start = parseTime(required(p, 'start'), 'start', 0);
     const end = parseTime(required(p, 'end'), 'end', 0);
     if (end < start) throw new PromApiError('bad_data', 'end timestamp must not be before start time');
     const step = parseDurationParam(required(p, 'step'), 'step');
     if (step <= 0) throw new PromApiError('bad_data', 'zero or negative query resolution step widths are not accepted. Try a positive integer');
-    if ((end - start) / step > MAX_POINTS) {
-      throw new PromApiError('bad_data', 'exceeded maximum resolution of 11,000 points per timeseries. Try decreasing the query resolution (?step=XX)');
+    const maxPoints = projectLimits.maxPointsPerSeries;
+    if ((end - start) / step > maxPoints) {
+      // Prometheus' own wording (its limit is 11,000, our default), so clients that look for it still do.
+      throw new PromApiError('bad_data', `exceeded maximum resolution of ${maxPoints.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`);
     }
-    const result = await engineFor(p).rangeQueryOn(source, pid, query, start, end, step);
+    const result = await queries.run(pid, { kind: 'range', query, startMs: start, endMs: end, stepMs: step }, timeoutParam(p));
     return withLimit(formatResult(result), parseLimit(p.get('limit') ?? undefined), result);
   });
 
   handle('series', (pid, p) => {
-    const matchers = matcherSets(p, true);
+    const matchers = matcherSets(p, true, limits(pid));
     const { start, end } = timeRange(p);
     const limit = parseLimit(p.get('limit') ?? undefined);
     const querier = source.querier(pid, start, end);
@@ -109,7 +117,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     const { start, end } = timeRange(p);
     const querier = source.querier(pid, start, end);
     const names = new Set<string>();
-    for (const set of matcherSets(p, false)) for (const n of querier.labelNames(set)) names.add(n);
+    for (const set of matcherSets(p, false, limits(pid))) for (const n of querier.labelNames(set)) names.add(n);
     return truncated([...names].sort(), parseLimit(p.get('limit') ?? undefined));
   });
 
@@ -118,7 +126,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     const { start, end } = timeRange(p);
     const querier = source.querier(pid, start, end);
     const values = new Set<string>();
-    for (const set of matcherSets(p, false)) for (const v of querier.labelValues(label, set)) values.add(v);
+    for (const set of matcherSets(p, false, limits(pid))) for (const v of querier.labelValues(label, set)) values.add(v);
     return truncated([...values].sort(), parseLimit(p.get('limit') ?? undefined));
   }, ['GET']);
 
@@ -153,10 +161,25 @@ function required(p: URLSearchParams, name: string): string {
   return v;
 }
 
-function engineFor(p: URLSearchParams): Engine {
+/** The request's `timeout`, which can only shorten the project's `query.timeout`. */
+function timeoutParam(p: URLSearchParams): number | undefined {
   const t = p.get('timeout');
-  const timeoutMs = t === null || t === '' ? DEFAULT_TIMEOUT_MS : Math.min(DEFAULT_TIMEOUT_MS, parseDurationParam(t, 'timeout'));
-  return new Engine({ timeoutMs });
+  return t === null || t === '' ? undefined : parseDurationParam(t, 'timeout');
+}
+
+/** Checked before the query is queued or parsed: parsing alone takes time in proportion to length. */
+function checkLength(text: string, name: string, limits: QueryLimits): void {
+  if (text.length > limits.maxQueryLength) {
+    throw new PromApiError('bad_data',
+      `invalid parameter "${name}": ${text.length.toLocaleString('en-US')} characters, more than the limit of ${limits.maxQueryLength.toLocaleString('en-US')} (query.max_query_length); ` +
+      'split it into several shorter queries');
+  }
+}
+
+function queryParam(p: URLSearchParams, limits: QueryLimits): string {
+  const query = required(p, 'query');
+  checkLength(query, 'query', limits);
+  return query;
 }
 
 function timeRange(p: URLSearchParams): { start: number; end: number } {
@@ -167,14 +190,15 @@ function timeRange(p: URLSearchParams): { start: number; end: number } {
 }
 
 /** `match[]` selectors as matcher lists; `[[]]` (everything) when none are given and none are required. */
-function matcherSets(p: URLSearchParams, requiredOne: boolean): LabelMatcher[][] {
+function matcherSets(p: URLSearchParams, requiredOne: boolean, limits: QueryLimits): LabelMatcher[][] {
   const texts = p.getAll('match[]');
   if (texts.length === 0) {
     if (requiredOne) throw new PromApiError('bad_data', 'no match[] parameter provided');
     return [[]];
   }
   return texts.map((text) => {
-    const expr = parse(text);
+    checkLength(text, 'match[]', limits);
+    const expr = parse(text, limits.maxDepth);
     if (expr.type !== 'vectorSelector') throw new PromApiError('bad_data', `invalid parameter "match[]": ${text} is not a series selector`);
     return [...expr.matchers];
   });
@@ -230,6 +254,7 @@ function compareLabelSets(a: Labels, b: Labels): number {
 function toPromError(err: unknown): PromApiError {
   if (err instanceof PromApiError) return err;
   if (err instanceof BadParam) return new PromApiError('bad_data', err.message);
+  if (err instanceof QueryRefused) return new PromApiError('unavailable', err.message, { status: err.status, retryAfterS: err.retryAfterS });
   if (err instanceof PromQLParseError) return new PromApiError('bad_data', `invalid parameter "query": ${err.message}`);
   if (err instanceof PromQLError) return new PromApiError(err.errorType, err.message);
   if (err instanceof ApiError) {

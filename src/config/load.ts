@@ -9,6 +9,7 @@ import { DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
 import { parseDuration } from '../core/duration.js';
 import { PROJECT_ID } from '../control/ids.js';
 import type { ProjectRateLimits, RateLimit, RateLimits } from '../ingest/rate-limit.js';
+import { defaultQueryLimits, defaultWorkerCount, type QueryConfig, type QueryLimits } from '../query/limits.js';
 import { ConfigSchema, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
@@ -35,6 +36,7 @@ export interface Config {
     readonly rateLimits: RateLimits;
   };
   readonly storage: { readonly intervalMs: number };
+  readonly query: QueryConfig;
 }
 
 export class ConfigError extends Error {
@@ -112,6 +114,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     buckets[fam] = given;
   }
   const rateLimits = resolveRateLimits(raw.ingest.rate_limit, issues);
+  const query = resolveQueryConfig(raw.query, issues);
   if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
     issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
   }
@@ -135,7 +138,45 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     },
     ingest: { maxBodyBytes: raw.ingest.max_body_bytes, rateLimits },
     storage: { intervalMs: storageIntervalMs },
+    query,
   };
+}
+
+type RawQuery = RawConfig['query'];
+type RawQueryLimits = Omit<RawQuery, 'projects' | 'workers' | 'max_queued' | 'worker_heap_mb'>;
+
+/** `query` with every limit resolved: overrides take, key by key, the top-level value they leave out. */
+function resolveQueryConfig(raw: RawQuery, issues: string[]): QueryConfig {
+  const workers = raw.workers ?? defaultWorkerCount();
+  const level = (keys: RawQueryLimits, inherited: QueryLimits, path: string): QueryLimits => {
+    let timeoutMs = inherited.timeoutMs;
+    if (keys.timeout !== undefined) {
+      const ms = parseDuration(keys.timeout);
+      // Node's timers take at most 2^31-1 ms.
+      if (ms === undefined || ms <= 0 || ms > 86_400_000) issues.push(`${path}.timeout: must be a duration between 1ms and 1d like 2m or 30s (got ${JSON.stringify(keys.timeout)})`);
+      else timeoutMs = ms;
+    }
+    return {
+      timeoutMs,
+      maxSamples: keys.max_samples ?? inherited.maxSamples,
+      maxSeriesPerSelector: keys.max_series_per_selector ?? inherited.maxSeriesPerSelector,
+      maxPointsPerSubquery: keys.max_points_per_subquery ?? inherited.maxPointsPerSubquery,
+      maxPointsPerSeries: keys.max_points_per_series ?? inherited.maxPointsPerSeries,
+      maxDepth: keys.max_depth ?? inherited.maxDepth,
+      maxQueryLength: keys.max_query_length ?? inherited.maxQueryLength,
+      maxConcurrent: keys.max_concurrent_per_project ?? inherited.maxConcurrent,
+      maxQueued: keys.max_queued_per_project ?? inherited.maxQueued,
+    };
+  };
+  const limits = level(raw, defaultQueryLimits(workers), 'query');
+  if (limits.maxConcurrent > workers) issues.push(`query.max_concurrent_per_project: ${limits.maxConcurrent} is more than the ${workers} query workers (query.workers); at most ${workers}`);
+  const projects: Record<string, QueryLimits> = {};
+  for (const [id, keys] of Object.entries(raw.projects)) {
+    const path = `query.projects[${JSON.stringify(id)}]`;
+    if (!PROJECT_ID.test(id)) issues.push(`${path}: not a project id: ids are "p-" and 8 lowercase letters or digits, as \`meterway projects list\` shows them`);
+    projects[id] = level(keys, limits, path);
+  }
+  return { workers, maxQueued: raw.max_queued, workerHeapMb: raw.worker_heap_mb, limits, projects };
 }
 
 type RawRateLimit = RawConfig['ingest']['rate_limit'];

@@ -24,6 +24,22 @@ const rateLimitKeys = (defaults: { events_per_second?: number; per_token_events_
   };
 };
 
+/**
+ * The limits a project's queries run under. No schema defaults here: the same keys serve as
+ * per-project overrides, where a key left out takes the top-level value (load.ts fills both).
+ */
+const queryLimitKeys = () => ({
+  timeout: Type.Optional(Type.String({ description: "a duration; the most a query may run (a request's timeout parameter can only shorten it)" })),
+  max_samples: Type.Optional(Type.Integer({ minimum: 1, description: 'samples a query may read from the store and hold at once' })),
+  max_series_per_selector: Type.Optional(Type.Integer({ minimum: 1, description: 'series one selector of a query may match' })),
+  max_points_per_subquery: Type.Optional(Type.Integer({ minimum: 1, description: 'steps at which one subquery may evaluate its expression' })),
+  max_points_per_series: Type.Optional(Type.Integer({ minimum: 1, description: "points per series of a range query's result" })),
+  max_depth: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, description: 'how deeply an expression may nest' })),
+  max_query_length: Type.Optional(Type.Integer({ minimum: 1, description: 'characters in a query or match[] selector' })),
+  max_concurrent_per_project: Type.Optional(Type.Integer({ minimum: 1, description: "a project's queries evaluated at once" })),
+  max_queued_per_project: Type.Optional(Type.Integer({ minimum: 0, description: "a project's queries waiting for a worker; more get 429" })),
+});
+
 export const ConfigSchema = Type.Object(
   {
     host: Type.String({ default: '127.0.0.1', minLength: 1 }),
@@ -54,6 +70,19 @@ export const ConfigSchema = Type.Object(
     storage: Type.Object(
       {
         interval: Type.String({ default: '15s', description: 'a duration; how often every project series is sampled into the embedded store' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
+    query: Type.Object(
+      {
+        ...queryLimitKeys(),
+        workers: Type.Optional(Type.Integer({ minimum: 1, maximum: 64, description: 'query worker threads; default the number of cores, at least 2' })),
+        max_queued: Type.Integer({ default: 512, minimum: 0, description: 'queries waiting for a worker across all projects; more get 503' }),
+        worker_heap_mb: Type.Integer({ default: 1024, minimum: 64, description: "one query worker's JavaScript heap; a query that needs more fails alone" }),
+        projects: Type.Record(Type.String(), Type.Object(queryLimitKeys(), { additionalProperties: false }), {
+          default: {},
+          description: 'per-project overrides keyed by project id; a key left out takes the value above',
+        }),
       },
       { default: {}, additionalProperties: false },
     ),

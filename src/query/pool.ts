@@ -5,25 +5,11 @@
  * between them. A query past its deadline has its worker terminated and replaced; one that runs
  * a worker out of memory loses only that worker. See README.md.
  */
-import { availableParallelism } from 'node:os';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Queryable, Querier, SeriesSamples } from '../core/queryable.js';
 import { PromQLExecutionError, PromQLTimeoutError, PromQLTooManySamplesError, type QueryResult } from '../promql/index.js';
+import type { QueryLimits } from './limits.js';
 import { rebuildError, serializeError, type EvalSettings, type QueryRequest, type ReadReply, type ReadRequest, type RunMessage, type RunReply, type WireSeries } from './protocol.js';
-
-/** The limits one project's queries run under. */
-export interface QueryLimits {
-  readonly timeoutMs: number;
-  /** Samples read from the store, and points held by the engine, per query. */
-  readonly maxSamples: number;
-  readonly maxSeriesPerSelector: number;
-  readonly maxPointsPerSubquery: number;
-  readonly maxDepth: number;
-  /** Queries of the project evaluated at once. */
-  readonly maxConcurrent: number;
-  /** Queries of the project waiting for a worker; more are refused with 429. */
-  readonly maxQueued: number;
-}
 
 export interface QueryPoolOptions {
   readonly workers: number;
@@ -44,10 +30,6 @@ export class QueryRefused extends Error {
     super(message);
     this.name = 'QueryRefused';
   }
-}
-
-export function defaultWorkerCount(): number {
-  return Math.max(2, availableParallelism());
 }
 
 /** A finished job's worker is told so much time past its deadline to report its own timeout. */

@@ -7,6 +7,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Gateway } from './context.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
+import type { QueryPool } from '../query/pool.js';
 import { ApiError } from './errors.js';
 import { controlRoutes } from '../api/control.js';
 import { eventRoutes } from '../api/events.js';
@@ -20,8 +21,8 @@ import { ErrorBody } from '../api/schemas.js';
 
 declare const METERWAY_VERSION: string | undefined;
 
-/** `limiter` is charged by every ingest route (events, import). */
-export async function buildApp(gw: Gateway, limiter: IngestLimiter): Promise<FastifyInstance> {
+/** `limiter` is charged by every ingest route (events, import); `queries` evaluates PromQL. */
+export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: IngestLimiter; queries: QueryPool }): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: gw.log as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
@@ -61,7 +62,7 @@ export async function buildApp(gw: Gateway, limiter: IngestLimiter): Promise<Fas
   await app.register(async (scope) => scrapeRoutes(scope, gw));
   await app.register(async (scope) => integrationRoutes(scope, gw));
   await app.register(async (scope) => importRoutes(scope, gw, limiter));
-  await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb));
+  await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
   return app;
 }
 

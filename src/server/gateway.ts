@@ -18,6 +18,8 @@ import { SINK_FACTORIES } from '../sinks/registry.js';
 import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { IngestLimiter } from '../ingest/rate-limit.js';
+import { QueryPool } from '../query/pool.js';
+import { limitsFor } from '../query/limits.js';
 import { SelfMetrics } from './self-metrics.js';
 import { buildApp } from './app.js';
 import { lockDataDir, type DataDirLock } from './datadir-lock.js';
@@ -29,6 +31,8 @@ export interface RunningGateway extends Gateway {
   readonly adminTokenFile?: string;
   /** The ingest rate limits every ingest route charges (one per gateway). */
   readonly limiter: IngestLimiter;
+  /** Where PromQL queries are evaluated, off the event loop. */
+  readonly queries: QueryPool;
   close(): Promise<void>;
 }
 
@@ -107,7 +111,13 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
   const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
   const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
-  const app = await buildApp(gw, limiter);
+  const queries = new QueryPool(tsdb, {
+    workers: config.query.workers,
+    maxQueued: config.query.maxQueued,
+    workerHeapMb: config.query.workerHeapMb,
+    limitsFor: (project) => limitsFor(config.query, project),
+  });
+  const app = await buildApp(gw, { limiter, queries });
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
   const flush = setInterval(() => {
@@ -129,6 +139,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
     app,
     adminTokenFile,
     limiter,
+    queries,
     async close() {
       if (closed) return;
       closed = true;
@@ -137,6 +148,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
       clearInterval(statusFlush);
       try {
         await app.close();
+        await queries.close();
         await exporter.close();
         await sampler.stop();
         await tokens.flushUsage();
