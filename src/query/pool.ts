@@ -5,6 +5,11 @@
  * between them. A query past its deadline has its worker terminated and replaced; one that runs
  * a worker out of memory loses only that worker. See README.md.
  */
+import { mkdtempSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import type { Queryable, Querier, SeriesSamples } from '../core/queryable.js';
 import { PromQLExecutionError, PromQLTimeoutError, PromQLTooManySamplesError, type QueryResult } from '../promql/index.js';
@@ -64,20 +69,28 @@ interface Slot {
   readonly port: MessagePort;
   readonly flag: Int32Array;
   readonly cursors: Map<number, Cursor>;
+  /** Set once the worker has loaded its code: a job never waits behind a worker's start. */
+  ready: boolean;
   job?: Job;
   nextCursor: number;
 }
 
 /**
- * The worker's script. The built package runs the compiled worker.js beside this file. Under tsx
- * or vitest this module is TypeScript and so is the worker; Node 20 does not apply a loader given
- * in a worker's execArgv, so a two-line bootstrap registers tsx in the thread and then imports it.
+ * The worker's script: the compiled worker.js beside this file. Under tsx or vitest this module is
+ * TypeScript; a thread that compiled the worker's modules itself on every start would spend a
+ * second of CPU per replaced worker (and Node 20 applies no loader from a worker's execArgv), so
+ * the worker is bundled once per process with esbuild (a dev dependency) into plain JavaScript.
  */
-function workerScript(): { script: string | URL; eval: boolean } {
-  const url = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
-  if (url.pathname.endsWith('.js')) return { script: url, eval: false };
-  const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  return { script: `import(${tsx}).then((tsx) => { tsx.register(); return import(${JSON.stringify(url.href)}); });`, eval: true };
+let devBundle: string | undefined;
+function workerScript(): URL | string {
+  if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
+  if (devBundle === undefined) {
+    const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
+    const outfile = join(mkdtempSync(join(tmpdir(), 'meterway-query-worker-')), 'worker.mjs');
+    buildSync({ entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'error' });
+    devBundle = outfile;
+  }
+  return devBundle;
 }
 
 export class QueryPool {
@@ -130,9 +143,17 @@ export class QueryPool {
     });
   }
 
-  /** Starts every worker now rather than at the first queries. */
-  warm(): void {
-    while (this.slots.length < this.options.workers) this.slots.push(this.spawn());
+  /**
+   * Starts every worker now rather than at the first queries, and one spare: a worker stopped at
+   * a deadline is replaced by the spare at once instead of by a thread that takes tens of
+   * milliseconds (under tsx, most of a second) to load, which another tenant's query would wait for.
+   */
+  warm(): Promise<void> {
+    while (this.slots.length < this.options.workers + 1) this.slots.push(this.spawn());
+    return new Promise((resolve) => {
+      const check = () => (this.slots.every((s) => s.ready) ? resolve() : setTimeout(check, 10));
+      check();
+    });
   }
 
   async close(): Promise<void> {
@@ -155,11 +176,12 @@ export class QueryPool {
 
   private dispatch(): void {
     while (this.queued > 0) {
-      let slot = this.slots.find((s) => s.job === undefined);
+      if (this.slots.filter((s) => s.job !== undefined).length >= this.options.workers) return;
+      const slot = this.slots.find((s) => s.ready && s.job === undefined);
       if (slot === undefined) {
-        if (this.slots.length >= this.options.workers) return;
-        slot = this.spawn();
-        this.slots.push(slot);
+        // Starting ones will call dispatch when ready; all of them start at once, not one per wait.
+        void this.warm();
+        return;
       }
       const job = this.nextJob();
       if (job === undefined) return;
@@ -198,18 +220,20 @@ export class QueryPool {
   private spawn(): Slot {
     const { port1, port2 } = new MessageChannel();
     const flag = new Int32Array(new SharedArrayBuffer(4));
-    const entry = workerScript();
-    const worker = new Worker(entry.script, {
-      eval: entry.eval,
+    const worker = new Worker(workerScript(), {
       workerData: { port: port2, flag },
       transferList: [port2],
       resourceLimits: { maxOldGenerationSizeMb: this.options.workerHeapMb },
     });
     worker.unref();
     port1.unref();
-    const slot: Slot = { worker, port: port1, flag, cursors: new Map(), nextCursor: 1 };
+    const slot: Slot = { worker, port: port1, flag, cursors: new Map(), nextCursor: 1, ready: false };
     port1.on('message', (req: ReadRequest) => this.answer(slot, req));
-    worker.on('message', (reply: RunReply) => this.finished(slot, reply));
+    worker.on('message', (reply: RunReply | 'ready') => {
+      if (reply !== 'ready') return this.finished(slot, reply);
+      slot.ready = true;
+      this.dispatch();
+    });
     worker.on('error', (err: Error & { code?: string }) => {
       const lost = slot.job;
       this.remove(slot);
@@ -335,10 +359,12 @@ export class QueryPool {
     else this.running.delete(job.project);
   }
 
+  /** Takes a lost or stopped worker out and starts its replacement at once, so it is ready when needed. */
   private remove(slot: Slot): void {
     this.release(slot);
     const at = this.slots.indexOf(slot);
     if (at >= 0) this.slots.splice(at, 1);
+    if (!this.closed) void this.warm();
   }
 
   private async discard(slot: Slot): Promise<void> {

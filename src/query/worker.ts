@@ -74,3 +74,4 @@ parentPort!.on('message', async ({ id, request, settings }: RunMessage) => {
   }
   parentPort!.postMessage(reply);
 });
+parentPort!.postMessage('ready');
