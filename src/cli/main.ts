@@ -34,6 +34,8 @@ program
       const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : (err as Error).message;
       throw new CliError(`cannot listen on ${config.host}:${config.port}: ${why}; choose another with --port or --host`);
     }
+    // So that the first dashboard query does not wait for the query workers to load.
+    void gw.queries.warm();
     gw.log.info({ address, data_dir: config.dataDir }, 'Meterway is listening');
     if (gw.adminTokenFile !== undefined) {
       gw.log.info({ file: gw.adminTokenFile }, 'created the admin token; it is in this file (mode 0600), and only its hash is stored');
