@@ -31,7 +31,7 @@ function fileSize(p: string): number {
 }
 
 async function start(): Promise<void> {
-  const { gw, port, dataDir, project } = await startGateway({ ingest: { max_body_bytes: MAX_BODY } }, { retention: '0' });
+  const { gw, port, dataDir, project } = await startGateway({ ingest: { max_body_bytes: MAX_BODY, rate_limit: { events_per_second: 0 } } }, { retention: '0' });
   const ready: GatewayReady = { type: 'ready', port, dataDir, project: project.id, manage: project.manage, monitoring: project.monitoring, maxBody: MAX_BODY };
 
   const dbFile = join(dataDir, 'tsdb.db');
