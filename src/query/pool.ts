@@ -151,7 +151,7 @@ export class QueryPool {
   warm(): Promise<void> {
     while (this.slots.length < this.options.workers + 1) this.slots.push(this.spawn());
     return new Promise((resolve) => {
-      const check = () => (this.slots.every((s) => s.ready) ? resolve() : setTimeout(check, 10));
+      const check = () => (this.slots.every((s) => s.ready) ? resolve() : setTimeout(check, 10).unref());
       check();
     });
   }
@@ -235,6 +235,7 @@ export class QueryPool {
       this.dispatch();
     });
     worker.on('error', (err: Error & { code?: string }) => {
+      if (!slot.ready) return this.failedToStart(slot, err);
       const lost = slot.job;
       this.remove(slot);
       if (lost) {
@@ -360,6 +361,21 @@ export class QueryPool {
   }
 
   /** Takes a lost or stopped worker out and starts its replacement at once, so it is ready when needed. */
+  /**
+   * A worker that cannot even load would fail the same way if replaced at once, so nothing is
+   * respawned here: the waiting queries get the error and the next query tries again.
+   */
+  private failedToStart(slot: Slot, err: Error): void {
+    this.release(slot);
+    const at = this.slots.indexOf(slot);
+    if (at >= 0) this.slots.splice(at, 1);
+    if (this.slots.some((s) => s.ready)) return;
+    const error = new Error(`the query workers cannot start: ${err.message}`);
+    for (const queue of this.queues.values()) for (const job of queue) this.settle(job, error);
+    this.queues.clear();
+    this.queued = 0;
+  }
+
   private remove(slot: Slot): void {
     this.release(slot);
     const at = this.slots.indexOf(slot);
