@@ -3,15 +3,14 @@
  * no build needed): the REST client commands against a gateway listening on loopback, and `serve`
  * itself as a child process.
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, existsSync } from 'node:fs';
+import { readFileSync, statSync, existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { freePort, poll, spawnProcess, type Spawned } from '../peers.js';
 
-import { CLI, REPO, cleanEnv, expectServerError, runCli, serverError } from './harness.js';
+import { CLI, REPO, cleanEnv, expectServerError, runCli, serverError, cleanedUpAfterAll } from './harness.js';
 
 /** Runs `meterway <args>`; never blocks the event loop, so the in-process gateway keeps serving. */
 const meterway = runCli;
@@ -258,18 +257,7 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
 });
 
 describe('meterway serve', { timeout: 90_000 }, () => {
-  const servers: Spawned[] = [];
-  const dirs: string[] = [];
-  afterAll(async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    for (const d of dirs) rmSync(d, { recursive: true, force: true });
-  });
-
-  function tempDir(): string {
-    const d = mkdtempSync(join(tmpdir(), 'meterway-serve-'));
-    dirs.push(d);
-    return d;
-  }
+  const { servers, tempDir } = cleanedUpAfterAll('meterway-serve-');
 
   /** `meterway serve` on a free port, given by --port or, with `portFromEnv`, by METERWAY_PORT. */
   async function serve(args: string[], env: Record<string, string | undefined> = {}, portFromEnv = false): Promise<{ proc: Spawned; url: string }> {

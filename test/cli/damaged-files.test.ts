@@ -5,29 +5,17 @@
  * forward, and no stack trace. Following the message's move-aside command must then start.
  */
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, closeSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync, closeSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, runCli } from './harness.js';
+import { CLI, REPO, cleanEnv, runCli, cleanedUpAfterAll } from './harness.js';
 
 const ADMIN = 'mw_admin_damaged-test-0123456789abcdefghijklm';
 const ENV = { METERWAY_ADMIN_TOKEN: ADMIN, METERWAY_ALLOW_PRIVATE_EGRESS: '1' };
 
-const servers: Spawned[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'meterway-damaged-'));
-  dirs.push(d);
-  return d;
-}
+const { servers, tempDir } = cleanedUpAfterAll('meterway-damaged-');
 
 /** Samples every second, so the store has rows by the time the first gateway stops. */
 let configFile: string;

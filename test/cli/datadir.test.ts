@@ -3,27 +3,15 @@
  * and damaged files refused at start-up with one message that says what to do.
  */
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, runCli } from './harness.js';
+import { CLI, REPO, cleanEnv, runCli, cleanedUpAfterAll } from './harness.js';
 
 const ADMIN = 'mw_admin_datadir-test-0123456789abcdefghijklmn';
 
-const servers: Spawned[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(servers.map((s) => s.stop()));
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), 'meterway-datadir-'));
-  dirs.push(d);
-  return d;
-}
+const { servers, tempDir } = cleanedUpAfterAll('meterway-datadir-');
 
 /** `meterway serve` on a free port; resolves once it answers /healthz. */
 async function serve(dataDir: string, env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string }> {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
-import { run, type RunResult } from '../peers.js';
+import { run, type RunResult, type Spawned } from '../peers.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Through tsx, so no build is needed. */
@@ -56,4 +56,25 @@ export function expectServerError(r: RunResult, err: ServerError): void {
   expect(r.stderr).toContain(err.message);
   expect(r.stderr).toContain(err.code);
   expect(r.stderr).toContain(`HTTP ${err.status}`);
+}
+
+/**
+ * Servers and temp directories a test file (or describe block) starts, stopped and removed after
+ * all of its tests: push servers into `servers`, take directories from `tempDir()`.
+ */
+export function cleanedUpAfterAll(prefix: string): { servers: Spawned[]; tempDir: () => string } {
+  const servers: Spawned[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    for (const d of dirs) rmSync(d, { recursive: true, force: true });
+  });
+  return {
+    servers,
+    tempDir() {
+      const d = mkdtempSync(join(tmpdir(), prefix));
+      dirs.push(d);
+      return d;
+    },
+  };
 }
