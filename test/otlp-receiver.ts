@@ -14,7 +14,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import protobuf from 'protobufjs';
 
-const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'sinks', 'otlp-http', 'proto');
+const PROTO_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'wire', 'proto');
 
 export interface OtlpSchema {
   readonly root: protobuf.Root;

@@ -4,6 +4,7 @@
  */
 import { BASE_LABELS, CATALOG, DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
 import { MetricRegistry, type Family, type FamilyDef, type SeriesRow } from './registry.js';
+import { metricNameProblem } from '../core/labels.js';
 
 export interface CatalogOptions {
   readonly prefix: string;
@@ -25,9 +26,27 @@ export function resolveCatalog(opts: CatalogOptions): FamilyDef[] {
   }));
 }
 
+/** A family a source declares: what a source knows of a metric before its first sample. */
+export interface SourceFamily {
+  readonly name: string;
+  readonly type: 'counter' | 'gauge' | 'histogram';
+  readonly help: string;
+  /** Prometheus base unit (`seconds`), or ''. */
+  readonly unit: string;
+  /** The UCUM unit pushes send (OTLP's own unit, as the source had it). */
+  readonly otlpUnit: string;
+  /** Upper bounds of a histogram's buckets, without +Inf. */
+  readonly buckets?: readonly number[];
+}
+
+/** Why a source's family cannot be declared (nothing was changed). */
+export class DeclareError {
+  constructor(readonly message: string) {}
+}
+
 export class ProjectMetrics {
   readonly registry: MetricRegistry;
-  /** Families in CATALOG order. */
+  /** The catalogue's families in CATALOG order (the first declared), then sources' in the order declared. */
   readonly families: Family[];
   readonly apps = new Set<string>();
   /** Per event type, the series each event key feeds (see src/ingest/events.ts). */
@@ -41,8 +60,35 @@ export class ProjectMetrics {
     maxSeries: number,
   ) {
     this.registry = new MetricRegistry({ maxSeries });
-    this.families = defs.map((d) => this.registry.family(d));
+    this.families = this.registry.families;
+    for (const d of defs) this.registry.family(d);
   }
+
+  /**
+   * The family a source's samples go to: the one already under that name when it is the same
+   * kind of metric (an OTLP counter named like an event counter adds to the same name), else a new
+   * one. Refused when the name is not valid, when it is taken by another type or by other bucket
+   * bounds, and when the project is at its series limit (an empty family would hold nothing).
+   */
+  declare(f: SourceFamily): Family | DeclareError {
+    const problem = metricNameProblem(f.name);
+    if (problem !== undefined) return new DeclareError(problem);
+    const existing = this.registry.getFamily(f.name);
+    if (existing !== undefined) {
+      const def = existing.def;
+      if (def.type !== f.type) return new DeclareError(`${f.name} is already a ${def.type} in this project; a ${f.type} cannot have the same name`);
+      if (f.type === 'histogram' && !sameBounds(def.buckets ?? [], f.buckets ?? [])) {
+        return new DeclareError(`${f.name} already has the bucket bounds [${(def.buckets ?? []).join(', ')}]; points with the bounds [${(f.buckets ?? []).join(', ')}] cannot join it`);
+      }
+      return existing;
+    }
+    if (this.registry.full()) return new DeclareError(`project ${this.projectId} has reached its limit of ${this.registry.limits.maxSeries} series`);
+    return this.registry.family({ ...f, labelNames: [], perSeriesLabels: true });
+  }
+}
+
+function sameBounds(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
 }
 
 /** All projects' metrics, created when a project is and dropped when it is deleted. */

@@ -16,14 +16,22 @@ export interface FamilyDef {
   readonly buckets?: readonly number[];
   /** UCUM unit for OTLP sinks (see catalog); absent for self-metrics. */
   readonly otlpUnit?: string;
+  /**
+   * A family a source declared at run time: each series carries its own label names (labelNames
+   * is then empty), because every point of such a source brings its own attributes.
+   */
+  readonly perSeriesLabels?: boolean;
 }
+
+/** `appLabelIndex` of a family whose series each have their own label names. */
+export const APP_LABEL_PER_SERIES = -2;
 
 export class Family<S extends AnySeries = AnySeries> {
   readonly series = new Map<string, S>();
   /** Index of `app_name` in labelNames, or -1: lets the per-app endpoint filter without a lookup. */
   readonly appLabelIndex: number;
   constructor(readonly def: FamilyDef) {
-    this.appLabelIndex = def.labelNames.indexOf('app_name');
+    this.appLabelIndex = def.perSeriesLabels === true ? APP_LABEL_PER_SERIES : def.labelNames.indexOf('app_name');
   }
   seriesValues(): Iterable<S> {
     return this.series.values();
@@ -63,22 +71,38 @@ export class MetricRegistry {
     return this.byName.get(name);
   }
 
-  /** The series for `key`, created with `labelValues` when new; undefined when the limit drops it. */
-  series<S extends AnySeries>(fam: Family<S>, key: string, labelValues: LabelValues): S | undefined {
+  /** Whether one more series would pass the limit. */
+  full(): boolean {
+    return this.limits.maxSeries > 0 && this.seriesCount >= this.limits.maxSeries;
+  }
+
+  /**
+   * The series for `key`, created with `labelValues` (under `labelNames`, the family's unless the
+   * family has per-series labels) when new; undefined when the limit drops it.
+   */
+  series<S extends AnySeries>(fam: Family<S>, key: string, labelValues: LabelValues, labelNames: readonly string[] = fam.def.labelNames): S | undefined {
     const existing = fam.series.get(key);
     if (existing !== undefined) return existing;
-    if (this.limits.maxSeries > 0 && this.seriesCount >= this.limits.maxSeries) {
+    if (this.full()) {
       this.droppedSamples++;
       return undefined;
     }
     const def = fam.def;
     let created: AnySeries;
-    if (def.type === 'counter') created = new CounterSeries(def.labelNames, labelValues);
-    else if (def.type === 'gauge') created = new GaugeSeries(def.labelNames, labelValues);
-    else created = new HistogramSeries(def.labelNames, labelValues, def.buckets ?? []);
+    if (def.type === 'counter') created = new CounterSeries(labelNames, labelValues);
+    else if (def.type === 'gauge') created = new GaugeSeries(labelNames, labelValues);
+    else created = new HistogramSeries(labelNames, labelValues, def.buckets ?? []);
     fam.series.set(key, created as S);
     this.seriesCount++;
     return created as S;
+  }
+
+  /** Removes one series (a source said it ended); true when it was there. */
+  remove(fam: Family, key: string): boolean {
+    if (!fam.series.delete(key)) return false;
+    this.seriesCount--;
+    this.generation++;
+    return true;
   }
 
   /** Removes gauges not updated since `cutoffMs`; returns how many went. */

@@ -10,15 +10,31 @@ abstract class SeriesBase {
   /** `name="value",...` without braces, escaped for the text formats. */
   readonly labelText: string;
   constructor(
-    labelNames: readonly string[],
+    /**
+     * The series' own label names: its family's for event families (one shared array), its own
+     * for a source's series, whose points each carry their own attributes.
+     */
+    readonly labelNames: readonly string[],
     readonly labelValues: LabelValues,
   ) {
     this.labelText = renderLabelPairs(labelNames, labelValues);
   }
 }
 
-export class CounterSeries extends SeriesBase {
+/**
+ * Where a source's cumulative stream stands, for the series it feeds: the start time its values
+ * count from (a new one is a reset) and the time of the newest point applied (an older or equal
+ * delta point is a resend, not more). Event series leave both alone.
+ */
+interface SourceStream {
+  startMs: number;
+  pointMs: number;
+}
+
+export class CounterSeries extends SeriesBase implements SourceStream {
   value = 0;
+  startMs = 0;
+  pointMs = -Infinity;
   inc(by: number): void {
     this.value += by;
   }
@@ -39,11 +55,13 @@ export class GaugeSeries extends SeriesBase {
   }
 }
 
-export class HistogramSeries extends SeriesBase {
+export class HistogramSeries extends SeriesBase implements SourceStream {
   /** Non-cumulative counts per bucket; the last slot is the +Inf bucket. */
   readonly counts: Float64Array;
   sum = 0;
   count = 0;
+  startMs = 0;
+  pointMs = -Infinity;
   constructor(
     labelNames: readonly string[],
     labelValues: LabelValues,

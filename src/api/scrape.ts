@@ -8,6 +8,7 @@ import { authenticate, requireProjectScope, requireScope } from '../server/auth.
 import { errors } from '../server/errors.js';
 import { CONTENT_TYPE, negotiateFormat, renderFamilies, type RenderableFamily } from '../exposition/render.js';
 import { chunksToStream } from '../exposition/stream.js';
+import type { Family } from '../aggregate/registry.js';
 import { AppParams, errorResponses, PidParams } from './schemas.js';
 
 const READ_SCOPES = ['manage', 'monitoring'] as const;
@@ -67,17 +68,24 @@ export async function scrapeRoutes(app: FastifyInstance, gw: Gateway): Promise<v
   });
 }
 
-/** Every project's families, merged by metric so each name's HELP and TYPE appear once. */
+/** Every project's families, merged by metric name so each name's HELP and TYPE appear once. */
 function* allProjectFamilies(gw: Gateway): Generator<RenderableFamily> {
-  const projects = [...gw.aggregator.all()];
-  if (projects.length === 0) return;
-  for (let i = 0; i < gw.aggregator.defs.length; i++) {
-    const first = projects[0].families[i];
+  const byName = new Map<string, Family[]>();
+  for (const pm of gw.aggregator.all()) {
+    for (const fam of pm.families) {
+      const same = byName.get(fam.def.name);
+      if (same === undefined) byName.set(fam.def.name, [fam]);
+      // Projects' sources may give one name different types or bucket bounds; the first project's win the name.
+      else if (same[0].def.type === fam.def.type && String(same[0].def.buckets) === String(fam.def.buckets)) same.push(fam);
+    }
+  }
+  for (const fams of byName.values()) {
+    const first = fams[0];
     yield {
       def: first.def,
       appLabelIndex: first.appLabelIndex,
       *seriesValues() {
-        for (const pm of projects) yield* pm.families[i].series.values();
+        for (const fam of fams) yield* fam.series.values();
       },
     };
   }

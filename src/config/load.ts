@@ -37,6 +37,7 @@ export interface Config {
   };
   readonly storage: { readonly intervalMs: number };
   readonly query: QueryConfig;
+  readonly otlp: { readonly promoteResourceAttributes: readonly string[] };
 }
 
 export class ConfigError extends Error {
@@ -139,6 +140,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     ingest: { maxBodyBytes: raw.ingest.max_body_bytes, rateLimits },
     storage: { intervalMs: storageIntervalMs },
     query,
+    otlp: { promoteResourceAttributes: raw.otlp.promote_resource_attributes },
   };
 }
 

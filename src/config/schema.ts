@@ -106,6 +106,16 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    otlp: Type.Object(
+      {
+        // Prometheus' own key (otlp.promote_resource_attributes), with its meaning.
+        promote_resource_attributes: Type.Array(Type.String({ minLength: 1 }), {
+          default: [],
+          description: 'resource attributes of OTLP metrics copied onto every series as labels (k8s.namespace.name becomes k8s_namespace_name); the others stay on target_info',
+        }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
   },
   { additionalProperties: false },
 );

@@ -3,7 +3,7 @@
  * so that a large scrape can be streamed and interleaved with other work instead of blocking the
  * event loop while millions of bytes are built.
  */
-import type { FamilyDef } from '../aggregate/registry.js';
+import { APP_LABEL_PER_SERIES, type FamilyDef } from '../aggregate/registry.js';
 import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { escapeHelpOpenMetrics, escapeHelpText, formatValue } from './escape.js';
 
@@ -29,7 +29,7 @@ const DEFAULT_CHUNK = 128 * 1024;
 /** What rendering needs of a family; several registries' series can be shown as one family. */
 export interface RenderableFamily {
   readonly def: FamilyDef;
-  /** Index of `app_name` in def.labelNames, or -1. */
+  /** Index of `app_name` in def.labelNames, -1 when it has none, APP_LABEL_PER_SERIES when each series says. */
   readonly appLabelIndex: number;
   seriesValues(): Iterable<AnySeries>;
 }
@@ -42,12 +42,13 @@ export function* renderFamilies(families: Iterable<RenderableFamily>, opts: Rend
   for (const fam of families) {
     const def = fam.def;
     const appIdx = opts.app === undefined ? -1 : fam.appLabelIndex;
-    if (opts.app !== undefined && appIdx < 0) continue;
+    if (opts.app !== undefined && appIdx === -1) continue;
     let headerDone = false;
     const name = def.name;
     const leLabels = def.type === 'histogram' ? bucketLabels(def.buckets ?? []) : [];
     for (const s of fam.seriesValues()) {
       if (appIdx >= 0 && s.labelValues[appIdx] !== opts.app) continue;
+      if (appIdx === APP_LABEL_PER_SERIES && s.labelValues[s.labelNames.indexOf('app_name')] !== opts.app) continue;
       if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < opts.gaugeFreshSinceMs) continue;
       if (!headerDone) {
         out += header(name, def.type, def.help, def.unit, om);

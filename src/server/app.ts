@@ -16,6 +16,7 @@ import { scrapeRoutes } from '../api/scrape.js';
 import { healthRoutes } from '../api/health.js';
 import { integrationRoutes } from '../api/integrations.js';
 import { importRoutes } from '../api/import.js';
+import { otlpRoutes } from '../api/otlp.js';
 import { prometheusRoutes } from '../api/prometheus.js';
 import { ErrorBody } from '../api/schemas.js';
 
@@ -62,6 +63,7 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
   await app.register(async (scope) => scrapeRoutes(scope, gw));
   await app.register(async (scope) => integrationRoutes(scope, gw));
   await app.register(async (scope) => importRoutes(scope, gw, limiter));
+  await app.register(async (scope) => otlpRoutes(scope, gw, limiter));
   await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
   return app;
 }

@@ -10,6 +10,7 @@ import type { SelfMetrics } from './self-metrics.js';
 import type { Integrations } from '../control/integrations.js';
 import type { ExportManager } from '../delivery/exporter.js';
 import type { Tsdb, Sampler } from '../tsdb/index.js';
+import type { OtlpReceiver } from '../sources/otlp/receiver.js';
 
 /** Everything the routes use, assembled once in gateway.ts. */
 export interface Gateway {
@@ -26,4 +27,6 @@ export interface Gateway {
   /** The embedded time-series store behind the query API. */
   readonly tsdb: Tsdb;
   readonly sampler: Sampler;
+  /** OTLP metrics in (CONTRACT section 9). */
+  readonly otlp: OtlpReceiver;
 }

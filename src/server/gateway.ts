@@ -21,6 +21,7 @@ import { IngestLimiter } from '../ingest/rate-limit.js';
 import { QueryPool } from '../query/pool.js';
 import { limitsFor } from '../query/limits.js';
 import { SelfMetrics } from './self-metrics.js';
+import { OtlpReceiver } from '../sources/otlp/receiver.js';
 import { buildApp } from './app.js';
 import { lockDataDir, type DataDirLock } from './datadir-lock.js';
 import type { Gateway } from './context.js';
@@ -109,7 +110,8 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
     ...options.delivery,
   });
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
-  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler };
+  const otlp = new OtlpReceiver(aggregator, config.otlp, selfMetrics);
+  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler, otlp };
   const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
   const queries = new QueryPool(tsdb, {
     workers: config.query.workers,

@@ -11,11 +11,12 @@ import type { IngestObserver } from '../ingest/ingest.js';
 import type { RejectReason } from '../ingest/fields.js';
 import type { ExportObserver } from '../delivery/exporter.js';
 import type { LimitKind, ThrottleObserver } from '../ingest/rate-limit.js';
+import type { SourceObserver } from '../sources/source.js';
 
 const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
   ({ name, type, help, labelNames, unit, buckets });
 
-export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObserver {
+export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObserver, SourceObserver {
   /** Families without project labels: safe to show without a token. */
   readonly publicRegistry = new MetricRegistry();
   /** Families labelled by project: shown to the admin only, so project ids cannot be listed. */
@@ -36,6 +37,8 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
   private readonly exportSkipped: Family<CounterSeries>;
   private readonly throttledRequests: Family<CounterSeries>;
   private readonly throttledEvents: Family<CounterSeries>;
+  private readonly sourceTaken: Family<CounterSeries>;
+  private readonly sourceDroppedSamples: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
     const pub = this.publicRegistry;
@@ -59,6 +62,8 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
       def('meterway_export_lag_seconds', 'histogram', 'How late a scheduled push started against its schedule.', [], 'seconds',
         [0.001, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]),
     );
+    this.sourceTaken = pub.family(def('meterway_source_samples_total', 'counter', 'Samples (data points) taken in by a source other than events, by source.', ['source']));
+    this.sourceDroppedSamples = pub.family(def('meterway_source_samples_dropped_total', 'counter', 'Samples a source could not take, by source and reason.', ['source', 'reason']));
     this.exportSkipped = pub.family(def('meterway_export_skipped_turns_total', 'counter', 'Scheduled pushes not made because the previous one was still running or the gateway was too busy.'));
     this.exportLogRecords = pub.family(def('meterway_export_log_records_total', 'counter', 'Raw events forwarded as log records, by kind and outcome (sent, dropped, failed).', ['kind', 'outcome']));
     this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
@@ -111,6 +116,14 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     const values = [projectId, limit, token];
     this.projectRegistry.series(this.throttledRequests, key, values)!.inc(1);
     this.projectRegistry.series(this.throttledEvents, key, values)!.inc(events);
+  }
+
+  sourceSamples(source: string, n: number): void {
+    if (n > 0) this.publicRegistry.series(this.sourceTaken, source, [source])!.inc(n);
+  }
+
+  sourceDropped(source: string, reason: string, n: number): void {
+    this.publicRegistry.series(this.sourceDroppedSamples, `${source}\u0000${reason}`, [source, reason])!.inc(n);
   }
 
   observeScrape(endpoint: 'project' | 'app' | 'self', seconds: number): void {

@@ -67,10 +67,10 @@ export function attributesOf(labelNames: readonly string[], values: ReadonlyArra
 /** Attribute pairs per series, built on its first push: label values never change for a series. */
 const attributeCache = new WeakMap<object, Attributes>();
 
-function cachedAttributes(labelNames: readonly string[], s: { labelValues: ReadonlyArray<string | undefined> }): Attributes {
+function cachedAttributes(s: { labelNames: readonly string[]; labelValues: ReadonlyArray<string | undefined> }): Attributes {
   let a = attributeCache.get(s);
   if (a === undefined) {
-    a = attributesOf(labelNames, s.labelValues);
+    a = attributesOf(s.labelNames, s.labelValues);
     attributeCache.set(s, a);
   }
   return a;
@@ -89,7 +89,7 @@ export function snapshotProject(pm: ProjectMetrics, timeMs: number, gaugeFreshSi
     const points: Array<NumberPoint | HistogramPoint> = [];
     for (const [key, s] of fam.series) {
       if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < gaugeFreshSinceMs) continue;
-      const attributes = cachedAttributes(def.labelNames, s);
+      const attributes = cachedAttributes(s);
       if (def.type === 'histogram') {
         const h = s as HistogramSeries;
         points.push({ attributes, count: h.count, sum: h.sum, bucketCounts: h.counts });

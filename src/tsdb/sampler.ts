@@ -49,7 +49,8 @@ export class Sampler {
   /** A sliced tick still running: the next one waits rather than overlapping it, and stop() for it. */
   private inflight: Promise<unknown> | undefined;
   private lastTickMs = -Infinity;
-  private readonly metadataDone = new Set<string>();
+  /** Per project, how many families its stored metadata covers (sources declare more as they go). */
+  private readonly metadataDone = new Map<string, number>();
 
   constructor(
     private readonly aggregator: Aggregator,
@@ -183,12 +184,12 @@ export class Sampler {
   }
 
   private recordMetadata(pm: ProjectMetrics): void {
-    if (this.metadataDone.has(pm.projectId)) return;
+    if (this.metadataDone.get(pm.projectId) === pm.families.length) return;
     this.store.setMetadataAll(
       pm.projectId,
       pm.families.map((fam) => [fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit }] as const),
     );
-    this.metadataDone.add(pm.projectId);
+    this.metadataDone.set(pm.projectId, pm.families.length);
   }
 }
 
@@ -199,9 +200,9 @@ export class Sampler {
 export function buildLabelSets(pm: ProjectMetrics, fam: Family, s: AnySeries): SeriesLabelSets {
   const def = fam.def;
   const base: Record<string, string> = {};
-  for (let i = 0; i < def.labelNames.length; i++) {
+  for (let i = 0; i < s.labelNames.length; i++) {
     const v = s.labelValues[i];
-    if (v !== undefined) base[def.labelNames[i]] = v;
+    if (v !== undefined) base[s.labelNames[i]] = v;
   }
   base.project_id = pm.projectId;
   const sets: Labels[] = [];

@@ -8,7 +8,7 @@
  */
 import type { Attributes } from '../batch.js';
 import { jsonDouble, jsonResource, jsonScope, type InstrumentationScope, writeResource, writeScope } from './encode-metrics.js';
-import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf-writer.js';
+import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from '../../wire/protobuf-writer.js';
 
 export type LogAttributeValue = string | number | boolean;
 

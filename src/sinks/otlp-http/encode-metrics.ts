@@ -16,7 +16,7 @@
  * change by a receiver. A double carries every integer up to 2^53 exactly, so nothing is lost.
  */
 import type { Attributes, BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../batch.js';
-import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from './protobuf-writer.js';
+import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from '../../wire/protobuf-writer.js';
 
 export interface InstrumentationScope {
   readonly name: string;

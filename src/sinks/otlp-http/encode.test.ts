@@ -13,7 +13,7 @@ import type { Attributes, BatchMetric, MetricBatch, Temporality } from '../batch
 import { DEFAULT_BUCKETS } from '../../catalog/catalog.js';
 import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
 import { encodeLogsJson, encodeLogsProtobuf, type LogRecordInput } from './encode-logs.js';
-import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, utf8Length } from './protobuf-writer.js';
+import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, utf8Length } from '../../wire/protobuf-writer.js';
 import { decodePartialSuccess } from './response.js';
 import {
   decodeLogsJson,

@@ -3,147 +3,17 @@
  * Prometheus' OTLP translation (github.com/prometheus/otlptranslator, used by Prometheus' and
  * Mimir's/Grafana Cloud's OTLP endpoints) under exactly the name Meterway exposes itself.
  *
- * The translation is re-implemented here (MetricNamer.Build: normalizeName for the default
- * `UnderscoreEscapingWithSuffixes`, buildMetricName for `NoUTF8EscapingWithSuffixes`) and first
- * proven on cases from the upstream metric_namer_test.go, so a mistake in it cannot pass the
- * catalogue check by accident.
+ * The translation (names.ts, which the OTLP receiver uses) is first proven on cases from upstream's
+ * metric_namer_test.go and label_namer docs, so a mistake in it cannot pass the catalogue check by
+ * accident.
  */
 import { describe, expect, it } from 'vitest';
 import { CATALOG, metricName, type MetricType } from '../../catalog/catalog.js';
-
-type OtlpType = 'monotonic_counter' | 'non_monotonic_counter' | 'gauge' | 'histogram' | 'summary';
-type Strategy = 'UnderscoreEscapingWithSuffixes' | 'NoUTF8EscapingWithSuffixes' | 'UnderscoreEscapingWithoutSuffixes' | 'NoTranslation';
-
-const UNIT_MAP: ReadonlyMap<string, string> = new Map([
-  ['d', 'days'], ['h', 'hours'], ['min', 'minutes'], ['s', 'seconds'], ['ms', 'milliseconds'], ['us', 'microseconds'], ['ns', 'nanoseconds'],
-  ['By', 'bytes'], ['KiBy', 'kibibytes'], ['MiBy', 'mebibytes'], ['GiBy', 'gibibytes'], ['TiBy', 'tibibytes'],
-  ['KBy', 'kilobytes'], ['MBy', 'megabytes'], ['GBy', 'gigabytes'], ['TBy', 'terabytes'],
-  ['m', 'meters'], ['V', 'volts'], ['A', 'amperes'], ['J', 'joules'], ['W', 'watts'], ['g', 'grams'],
-  ['Cel', 'celsius'], ['Hz', 'hertz'], ['1', ''], ['%', 'percent'],
-]);
-const PER_UNIT_MAP: ReadonlyMap<string, string> = new Map([
-  ['s', 'second'], ['m', 'minute'], ['h', 'hour'], ['d', 'day'], ['w', 'week'], ['mo', 'month'], ['y', 'year'],
-]);
-
-/** a-z, A-Z, 0-9 and ':' (the underscore is not: it separates tokens). */
-function isCompliantChar(c: string): boolean {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c === ':';
-}
-
-/** Go's strings.FieldsFunc: the non-empty runs between separator runes (runes, not UTF-16 units). */
-function fields(s: string, isSep: (c: string) => boolean): string[] {
-  const out: string[] = [];
-  let cur = '';
-  for (const c of s) {
-    if (isSep(c)) {
-      if (cur !== '') out.push(cur);
-      cur = '';
-    } else cur += c;
-  }
-  if (cur !== '') out.push(cur);
-  return out;
-}
-
-function buildUnitSuffixes(unit: string): [main: string, per: string] {
-  const slash = unit.indexOf('/');
-  const tokens = slash < 0 ? [unit] : [unit.slice(0, slash), unit.slice(slash + 1)];
-  let main = '';
-  let per = '';
-  const mainOtel = tokens[0].trim();
-  if (mainOtel !== '' && !/[{}]/.test(mainOtel)) main = UNIT_MAP.has(mainOtel) ? (UNIT_MAP.get(mainOtel) as string) : mainOtel;
-  if (tokens.length > 1 && tokens[1] !== '') {
-    const perOtel = tokens[1].trim();
-    if (perOtel !== '' && !/[{}]/.test(perOtel)) per = PER_UNIT_MAP.get(perOtel) ?? perOtel;
-    if (per !== '') per = 'per_' + per;
-  }
-  return [main, per];
-}
-
-function collapseUnderscores(s: string): string {
-  return s.replace(/_+/g, '_');
-}
-
-function cleanUpUnit(unit: string): string {
-  let mapped = '';
-  for (const c of unit) mapped += isCompliantChar(c) ? c : '_';
-  const collapsed = collapseUnderscores(mapped);
-  return collapsed.startsWith('_') ? collapsed.slice(1) : collapsed;
-}
-
-function addUnitTokens(tokens: string[], mainIn: string, perIn: string): string[] {
-  let main = mainIn;
-  let per = perIn;
-  if (tokens.includes(main)) main = '';
-  if (per === 'per_') per = '';
-  else {
-    if (per.endsWith('_')) per = per.slice(0, -1);
-    if (tokens.includes(per)) per = '';
-  }
-  if (per !== '' && main.endsWith('_')) main = main.slice(0, -1);
-  const out = [...tokens];
-  if (main !== '') out.push(main);
-  if (per !== '') out.push(per);
-  return out;
-}
-
-const startsWithDigit = (s: string) => s !== '' && s[0] >= '0' && s[0] <= '9';
-
-function normalizeName(name: string, unit: string, type: OtlpType, namespace: string): string {
-  let tokens = fields(name, (c) => !isCompliantChar(c));
-  const [main, per] = buildUnitSuffixes(unit);
-  tokens = addUnitTokens(tokens, cleanUpUnit(main), cleanUpUnit(per));
-  if (type === 'monotonic_counter') tokens = [...tokens.filter((t) => t !== 'total'), 'total'];
-  if (unit === '1' && type === 'gauge') tokens = [...tokens.filter((t) => t !== 'ratio'), 'ratio'];
-  if (namespace !== '') tokens = [namespace, ...tokens];
-  const joined = tokens.join('_');
-  return startsWithDigit(joined) ? '_' + joined : joined;
-}
-
-/** Go's trimSuffixAndDelimiter, in bytes as Go counts them. */
-function trimSuffixAndDelimiter(name: string, suffix: string): string {
-  const nb = Buffer.from(name, 'utf8');
-  const sb = Buffer.byteLength(suffix, 'utf8');
-  if (name.endsWith(suffix) && nb.length > sb + 1) return nb.subarray(0, nb.length - (sb + 1)).toString('utf8');
-  return name;
-}
-
-function buildMetricName(input: string, unit: string, type: OtlpType, namespace: string, withSuffixes: boolean): string {
-  let name = namespace !== '' ? `${namespace}_${input}` : input;
-  if (!withSuffixes) return name;
-  const ratio = unit === '1' && type === 'gauge';
-  if (ratio) name = trimSuffixAndDelimiter(name, 'ratio');
-  const total = type === 'monotonic_counter';
-  if (total) name = trimSuffixAndDelimiter(name, 'total');
-  const [main, per] = buildUnitSuffixes(unit);
-  if (per !== '') name = trimSuffixAndDelimiter(name, per);
-  if (main !== '' && !name.endsWith(main)) name = `${name}_${main}`;
-  // Go appends these in deferred calls, so in reverse order of registration.
-  if (per !== '') name = `${name}_${per}`;
-  if (total) name = `${name}_total`;
-  if (ratio) name = `${name}_ratio`;
-  return name;
-}
-
-/** MetricNamer.Build: the translated name, or an Error where Prometheus refuses the metric. */
-function translate(name: string, unit: string, type: OtlpType, strategy: Strategy, namespace = ''): string | Error {
-  const escape = strategy === 'UnderscoreEscapingWithSuffixes' || strategy === 'UnderscoreEscapingWithoutSuffixes';
-  const suffixes = strategy === 'UnderscoreEscapingWithSuffixes' || strategy === 'NoUTF8EscapingWithSuffixes';
-  if (!escape) return buildMetricName(name, unit, type, namespace, suffixes);
-  let out: string;
-  if (suffixes) out = normalizeName(name, unit, type, namespace);
-  else {
-    const metric = fields(name, (c) => !isCompliantChar(c) && c !== '_').join('_');
-    if (namespace !== '') out = fields(namespace, (c) => !isCompliantChar(c) && c !== '_').join('_') + '_' + metric;
-    else out = startsWithDigit(metric) ? '_' + metric : metric;
-  }
-  if (out === '') return new Error(`normalization for metric "${name}" resulted in empty name`);
-  if (out !== name && /^_+$/.test(out)) return new Error(`normalization for metric "${name}" resulted in invalid name "${out}"`);
-  return out;
-}
+import { prometheusUnit, translateLabelName, translateMetricName as translate, type OtlpType, type Strategy } from './names.js';
 
 const OTLP_TYPE: Record<MetricType, OtlpType> = { counter: 'monotonic_counter', gauge: 'gauge', histogram: 'histogram' };
 
-describe('Prometheus OTLP translation, re-implemented', () => {
+describe('Prometheus OTLP translation', () => {
   // [strategy, namespace, name, unit, type, expected]: from upstream metric_namer_test.go, plus the
   // classic semantic-convention example system.filesystem.usage.
   const cases: ReadonlyArray<readonly [Strategy, string, string, string, OtlpType, string]> = [
@@ -203,6 +73,21 @@ describe('Prometheus OTLP translation, re-implemented', () => {
     // `ms` is not the word `milliseconds`: a name carrying the UCUM symbol gets a second suffix.
     expect(translate('run_time_ms', 'ms', 'histogram', 'UnderscoreEscapingWithSuffixes')).toBe('run_time_ms_milliseconds');
     expect(translate('runs_total', '1', 'monotonic_counter', 'UnderscoreEscapingWithSuffixes')).toBe('runs_total');
+  });
+});
+
+describe('label names and units', () => {
+  it.each([
+    ['http.method', 'http_method'], ['123invalid', 'key_123invalid'], ['__reserved__', '__reserved__'], ['_private', 'key_private'],
+    ['service.instance.id', 'service_instance_id'], ['k8s.pod.name', 'k8s_pod_name'], ['valid_name', 'valid_name'], ['日本', '__'],
+  ])('%s -> %s', (label, want) => {
+    const got = translateLabelName(label);
+    if (want === '__') expect(got).toEqual(new Error('normalization for label name "日本" resulted in invalid name "__"'));
+    else expect(got).toBe(want);
+  });
+  it('refuses an empty label name', () => expect(translateLabelName('')).toBeInstanceOf(Error));
+  it.each([['s', 'seconds'], ['By/s', 'bytes_per_second'], ['{request}', ''], ['1', ''], ['ms', 'milliseconds'], ['%', 'percent']])('unit %s -> %s', (unit, want) => {
+    expect(prometheusUnit(unit)).toBe(want);
   });
 });
 

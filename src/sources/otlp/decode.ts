@@ -1,0 +1,471 @@
+/**
+ * `ExportMetricsServiceRequest` bodies, protobuf or OTLP/JSON, into one plain shape the receiver
+ * applies. Only structure is checked here (a body that is not OTLP is an OtlpBodyError, which the
+ * route answers with 400); whether each point can be taken is the receiver's decision, per point.
+ *
+ * Times become milliseconds; attribute values become the strings Prometheus' translation makes of
+ * them (strings as they are, numbers and booleans as text, arrays and maps as JSON).
+ */
+import { ProtoError, ProtoReader } from '../../wire/protobuf-reader.js';
+
+export class OtlpBodyError extends Error {}
+
+export type Attribute = readonly [key: string, value: string];
+
+export interface NumberPointIn {
+  readonly attributes: Attribute[];
+  readonly startMs: number;
+  readonly timeMs: number;
+  /** undefined when the point carries neither as_double nor as_int. */
+  readonly value: number | undefined;
+  readonly flags: number;
+}
+
+export interface HistogramPointIn {
+  readonly attributes: Attribute[];
+  readonly startMs: number;
+  readonly timeMs: number;
+  readonly count: number;
+  readonly sum: number | undefined;
+  readonly bucketCounts: number[];
+  readonly bounds: number[];
+  readonly flags: number;
+}
+
+export type MetricData =
+  | { readonly kind: 'gauge'; readonly points: NumberPointIn[] }
+  | { readonly kind: 'sum'; readonly temporality: number; readonly monotonic: boolean; readonly points: NumberPointIn[] }
+  | { readonly kind: 'histogram'; readonly temporality: number; readonly points: HistogramPointIn[] }
+  /** Kinds the receiver refuses: only their points are counted, for the partial success. */
+  | { readonly kind: 'exponential_histogram' | 'summary' | 'none'; readonly pointCount: number };
+
+export interface MetricIn {
+  readonly name: string;
+  readonly description: string;
+  readonly unit: string;
+  readonly data: MetricData;
+}
+
+export interface ResourceMetricsIn {
+  readonly attributes: Attribute[];
+  readonly metrics: MetricIn[];
+}
+
+/** OTLP's AggregationTemporality. */
+export const TEMPORALITY_DELTA = 1;
+export const TEMPORALITY_CUMULATIVE = 2;
+
+/** OTLP's DataPointFlags.FLAG_NO_RECORDED_VALUE: the series ended (Prometheus writes a staleness marker). */
+export const FLAG_NO_RECORDED_VALUE = 1;
+
+const NS_PER_MS = 1e6;
+
+// ---- protobuf ---------------------------------------------------------------------------------
+
+export function decodeProtobuf(body: Uint8Array): ResourceMetricsIn[] {
+  try {
+    const r = new ProtoReader(body);
+    const out: ResourceMetricsIn[] = [];
+    while (r.more()) {
+      const tag = r.tag();
+      if (tag === ((1 << 3) | 2)) out.push(resourceMetrics(r.message()));
+      else r.skip(tag & 7);
+    }
+    return out;
+  } catch (err) {
+    if (err instanceof ProtoError) throw new OtlpBodyError(`the body is not a valid protobuf ExportMetricsServiceRequest: ${err.message}`);
+    throw err;
+  }
+}
+
+function resourceMetrics(r: ProtoReader): ResourceMetricsIn {
+  const attributes: Attribute[] = [];
+  const metrics: MetricIn[] = [];
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | 2)) {
+      const res = r.message();
+      while (res.more()) {
+        const t = res.tag();
+        if (t === ((1 << 3) | 2)) attributes.push(keyValue(res.message()));
+        else res.skip(t & 7);
+      }
+    } else if (tag === ((2 << 3) | 2)) {
+      const scope = r.message();
+      while (scope.more()) {
+        const t = scope.tag();
+        if (t === ((2 << 3) | 2)) metrics.push(metric(scope.message()));
+        else scope.skip(t & 7);
+      }
+    } else r.skip(tag & 7);
+  }
+  return { attributes, metrics };
+}
+
+function keyValue(r: ProtoReader): Attribute {
+  let key = '';
+  let value = '';
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | 2)) key = r.string();
+    else if (tag === ((2 << 3) | 2)) value = anyValueText(anyValue(r.message()));
+    else r.skip(tag & 7);
+  }
+  return [key, value];
+}
+
+type Any = string | number | boolean | Any[] | { [k: string]: Any } | undefined;
+
+function anyValue(r: ProtoReader): Any {
+  let v: Any;
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case (1 << 3) | 2: v = r.string(); break;
+      case (2 << 3) | 0: v = r.varint() !== 0; break;
+      case (3 << 3) | 0: v = r.int64(); break;
+      case (4 << 3) | 1: v = r.double(); break;
+      case (5 << 3) | 2: {
+        const arr = r.message();
+        const items: Any[] = [];
+        while (arr.more()) {
+          const t = arr.tag();
+          if (t === ((1 << 3) | 2)) items.push(anyValue(arr.message()));
+          else arr.skip(t & 7);
+        }
+        v = items;
+        break;
+      }
+      case (6 << 3) | 2: {
+        const list = r.message();
+        const obj: { [k: string]: Any } = {};
+        while (list.more()) {
+          const t = list.tag();
+          if (t === ((1 << 3) | 2)) {
+            const kv = list.message();
+            let k = '';
+            let val: Any;
+            while (kv.more()) {
+              const tt = kv.tag();
+              if (tt === ((1 << 3) | 2)) k = kv.string();
+              else if (tt === ((2 << 3) | 2)) val = anyValue(kv.message());
+              else kv.skip(tt & 7);
+            }
+            obj[k] = val;
+          } else list.skip(t & 7);
+        }
+        v = obj;
+        break;
+      }
+      case (7 << 3) | 2: v = Buffer.from(r.bytes()).toString('base64'); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return v;
+}
+
+/** An attribute value as the label value Prometheus' translation makes of it (pcommon's AsString). */
+function anyValueText(v: Any): string {
+  if (v === undefined) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+function metric(r: ProtoReader): MetricIn {
+  let name = '';
+  let description = '';
+  let unit = '';
+  let data: MetricData = { kind: 'none', pointCount: 0 };
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case (1 << 3) | 2: name = r.string(); break;
+      case (2 << 3) | 2: description = r.string(); break;
+      case (3 << 3) | 2: unit = r.string(); break;
+      case (5 << 3) | 2: data = numberData(r.message(), 'gauge'); break;
+      case (7 << 3) | 2: data = numberData(r.message(), 'sum'); break;
+      case (9 << 3) | 2: data = histogramData(r.message()); break;
+      case (10 << 3) | 2: data = { kind: 'exponential_histogram', pointCount: countField1(r.message()) }; break;
+      case (11 << 3) | 2: data = { kind: 'summary', pointCount: countField1(r.message()) }; break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return { name, description, unit, data };
+}
+
+function countField1(r: ProtoReader): number {
+  let n = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | 2)) n++;
+    r.skip(tag & 7);
+  }
+  return n;
+}
+
+function numberData(r: ProtoReader, kind: 'gauge' | 'sum'): MetricData {
+  const points: NumberPointIn[] = [];
+  let temporality = 0;
+  let monotonic = false;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | 2)) points.push(numberPoint(r.message()));
+    else if (tag === ((2 << 3) | 0)) temporality = r.varint();
+    else if (tag === ((3 << 3) | 0)) monotonic = r.varint() !== 0;
+    else r.skip(tag & 7);
+  }
+  return kind === 'gauge' ? { kind, points } : { kind, temporality, monotonic, points };
+}
+
+function numberPoint(r: ProtoReader): NumberPointIn {
+  const attributes: Attribute[] = [];
+  let startMs = 0;
+  let timeMs = 0;
+  let value: number | undefined;
+  let flags = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    switch (tag) {
+      case (7 << 3) | 2: attributes.push(keyValue(r.message())); break;
+      case (2 << 3) | 1: startMs = r.fixed64() / NS_PER_MS; break;
+      case (3 << 3) | 1: timeMs = r.fixed64() / NS_PER_MS; break;
+      case (4 << 3) | 1: value = r.double(); break;
+      case (6 << 3) | 1: value = r.sfixed64(); break;
+      case (8 << 3) | 0: flags = r.varint(); break;
+      default: r.skip(tag & 7);
+    }
+  }
+  return { attributes, startMs, timeMs, value, flags };
+}
+
+function histogramData(r: ProtoReader): MetricData {
+  const points: HistogramPointIn[] = [];
+  let temporality = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | 2)) points.push(histogramPoint(r.message()));
+    else if (tag === ((2 << 3) | 0)) temporality = r.varint();
+    else r.skip(tag & 7);
+  }
+  return { kind: 'histogram', temporality, points };
+}
+
+const readFixed64 = (r: ProtoReader): number => r.fixed64();
+const readDouble = (r: ProtoReader): number => r.double();
+
+function histogramPoint(r: ProtoReader): HistogramPointIn {
+  const attributes: Attribute[] = [];
+  let startMs = 0;
+  let timeMs = 0;
+  let count = 0;
+  let sum: number | undefined;
+  const bucketCounts: number[] = [];
+  const bounds: number[] = [];
+  let flags = 0;
+  while (r.more()) {
+    const tag = r.tag();
+    const field = tag >>> 3;
+    const wire = tag & 7;
+    if (field === 6) r.repeated64(wire, readFixed64, bucketCounts);
+    else if (field === 7) r.repeated64(wire, readDouble, bounds);
+    else if (tag === ((9 << 3) | 2)) attributes.push(keyValue(r.message()));
+    else if (tag === ((2 << 3) | 1)) startMs = r.fixed64() / NS_PER_MS;
+    else if (tag === ((3 << 3) | 1)) timeMs = r.fixed64() / NS_PER_MS;
+    else if (tag === ((4 << 3) | 1)) count = r.fixed64();
+    else if (tag === ((5 << 3) | 1)) sum = r.double();
+    else if (tag === ((10 << 3) | 0)) flags = r.varint();
+    else r.skip(wire);
+  }
+  return { attributes, startMs, timeMs, count, sum, bucketCounts, bounds, flags };
+}
+
+// ---- OTLP/JSON --------------------------------------------------------------------------------
+
+/**
+ * OTLP/JSON as the specification defines it: lowerCamelCase field names, 64-bit integers as
+ * decimal strings (numbers accepted too), enums as integers, trace ids as hex (not read here).
+ * Field names in their proto form (snake_case) are accepted as proto3 JSON parsers do.
+ */
+export function decodeJson(text: string): ResourceMetricsIn[] {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch (err) {
+    throw new OtlpBodyError(`the body is not valid JSON: ${(err as Error).message}`);
+  }
+  const root = obj(doc, 'the body');
+  return arr(field(root, 'resourceMetrics', 'resource_metrics'), 'resourceMetrics').map((rm, i) => {
+    const at = `resourceMetrics[${i}]`;
+    const o = obj(rm, at);
+    const resource = field(o, 'resource');
+    const attributes = resource === undefined ? [] : jsonAttributes(field(obj(resource, `${at}.resource`), 'attributes'), `${at}.resource.attributes`);
+    const metrics: MetricIn[] = [];
+    arr(field(o, 'scopeMetrics', 'scope_metrics'), `${at}.scopeMetrics`).forEach((sm, j) => {
+      const sat = `${at}.scopeMetrics[${j}]`;
+      arr(field(obj(sm, sat), 'metrics'), `${sat}.metrics`).forEach((m, k) => metrics.push(jsonMetric(m, `${sat}.metrics[${k}]`)));
+    });
+    return { attributes, metrics };
+  });
+}
+
+function fail(at: string, what: string): never {
+  throw new OtlpBodyError(`${at}: ${what}`);
+}
+
+function obj(v: unknown, at: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) fail(at, 'must be a JSON object');
+  return v as Record<string, unknown>;
+}
+
+function arr(v: unknown, at: string): unknown[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) fail(at, 'must be a JSON array');
+  return v;
+}
+
+function field(o: Record<string, unknown>, camel: string, snake?: string): unknown {
+  const v = o[camel];
+  return v !== undefined ? v : snake === undefined ? undefined : o[snake];
+}
+
+function str(v: unknown, at: string): string {
+  if (v === undefined || v === null) return '';
+  if (typeof v !== 'string') fail(at, 'must be a string');
+  return v;
+}
+
+/** An int64/uint64 field: a decimal string or a number. */
+function int(v: unknown, at: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && /^-?[0-9]+$/.test(v)) return Number(v);
+  return fail(at, `must be an integer (a decimal string or a number), got ${JSON.stringify(v)}`);
+}
+
+/** A double field: a number, or one of proto3 JSON's "NaN", "Infinity", "-Infinity". */
+function dbl(v: unknown, at: string): number {
+  if (typeof v === 'number') return v;
+  if (v === 'NaN') return NaN;
+  if (v === 'Infinity') return Infinity;
+  if (v === '-Infinity') return -Infinity;
+  if (typeof v === 'string' && v.trim() !== '' && Number.isFinite(Number(v))) return Number(v);
+  return fail(at, `must be a number, got ${JSON.stringify(v)}`);
+}
+
+function enumValue(v: unknown, names: readonly string[], at: string): number {
+  if (v === undefined || v === null) return 0;
+  if (typeof v === 'number' && Number.isInteger(v)) return v;
+  if (typeof v === 'string' && names.includes(v)) return names.indexOf(v);
+  return fail(at, `must be one of ${names.map((n, i) => `${i} (${n})`).join(', ')}`);
+}
+
+const TEMPORALITY_NAMES = ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 'AGGREGATION_TEMPORALITY_DELTA', 'AGGREGATION_TEMPORALITY_CUMULATIVE'];
+
+function jsonAttributes(v: unknown, at: string): Attribute[] {
+  return arr(v, at).map((kv, i) => {
+    const o = obj(kv, `${at}[${i}]`);
+    const value = field(o, 'value');
+    return [str(field(o, 'key'), `${at}[${i}].key`), anyValueText(value === undefined || value === null ? undefined : jsonAny(value, `${at}[${i}].value`))] as const;
+  });
+}
+
+function jsonAny(v: unknown, at: string): Any {
+  const o = obj(v, at);
+  const s = field(o, 'stringValue', 'string_value');
+  if (s !== undefined) return str(s, `${at}.stringValue`);
+  const b = field(o, 'boolValue', 'bool_value');
+  if (b !== undefined) {
+    if (typeof b !== 'boolean') fail(`${at}.boolValue`, 'must be true or false');
+    return b;
+  }
+  const i = field(o, 'intValue', 'int_value');
+  if (i !== undefined) return int(i, `${at}.intValue`);
+  const d = field(o, 'doubleValue', 'double_value');
+  if (d !== undefined) return dbl(d, `${at}.doubleValue`);
+  const a = field(o, 'arrayValue', 'array_value');
+  if (a !== undefined) return arr(field(obj(a, `${at}.arrayValue`), 'values'), `${at}.arrayValue.values`).map((x, j) => jsonAny(x, `${at}.arrayValue.values[${j}]`));
+  const kv = field(o, 'kvlistValue', 'kvlist_value');
+  if (kv !== undefined) {
+    const out: { [k: string]: Any } = {};
+    arr(field(obj(kv, `${at}.kvlistValue`), 'values'), `${at}.kvlistValue.values`).forEach((e, j) => {
+      const eo = obj(e, `${at}.kvlistValue.values[${j}]`);
+      const ev = field(eo, 'value');
+      out[str(field(eo, 'key'), `${at}.kvlistValue.values[${j}].key`)] = ev === undefined || ev === null ? undefined : jsonAny(ev, `${at}.kvlistValue.values[${j}].value`);
+    });
+    return out;
+  }
+  const bytes = field(o, 'bytesValue', 'bytes_value');
+  if (bytes !== undefined) return str(bytes, `${at}.bytesValue`);
+  return undefined;
+}
+
+function jsonMetric(v: unknown, at: string): MetricIn {
+  const o = obj(v, at);
+  const name = str(field(o, 'name'), `${at}.name`);
+  const description = str(field(o, 'description'), `${at}.description`);
+  const unit = str(field(o, 'unit'), `${at}.unit`);
+  const gauge = field(o, 'gauge');
+  const sum = field(o, 'sum');
+  const histogram = field(o, 'histogram');
+  let data: MetricData;
+  if (gauge !== undefined) {
+    data = { kind: 'gauge', points: jsonNumberPoints(field(obj(gauge, `${at}.gauge`), 'dataPoints', 'data_points'), `${at}.gauge.dataPoints`) };
+  } else if (sum !== undefined) {
+    const s = obj(sum, `${at}.sum`);
+    const mono = field(s, 'isMonotonic', 'is_monotonic');
+    if (mono !== undefined && typeof mono !== 'boolean') fail(`${at}.sum.isMonotonic`, 'must be true or false');
+    data = {
+      kind: 'sum',
+      temporality: enumValue(field(s, 'aggregationTemporality', 'aggregation_temporality'), TEMPORALITY_NAMES, `${at}.sum.aggregationTemporality`),
+      monotonic: mono === true,
+      points: jsonNumberPoints(field(s, 'dataPoints', 'data_points'), `${at}.sum.dataPoints`),
+    };
+  } else if (histogram !== undefined) {
+    const h = obj(histogram, `${at}.histogram`);
+    data = {
+      kind: 'histogram',
+      temporality: enumValue(field(h, 'aggregationTemporality', 'aggregation_temporality'), TEMPORALITY_NAMES, `${at}.histogram.aggregationTemporality`),
+      points: arr(field(h, 'dataPoints', 'data_points'), `${at}.histogram.dataPoints`).map((p, i) => jsonHistogramPoint(p, `${at}.histogram.dataPoints[${i}]`)),
+    };
+  } else {
+    const exp = field(o, 'exponentialHistogram', 'exponential_histogram');
+    const summary = field(o, 'summary');
+    const other = exp ?? summary;
+    const pointCount = other === undefined ? 0 : arr(field(obj(other, at), 'dataPoints', 'data_points'), `${at}.dataPoints`).length;
+    data = { kind: exp !== undefined ? 'exponential_histogram' : summary !== undefined ? 'summary' : 'none', pointCount };
+  }
+  return { name, description, unit, data };
+}
+
+function jsonTimes(o: Record<string, unknown>, at: string): { startMs: number; timeMs: number; flags: number } {
+  return {
+    startMs: int(field(o, 'startTimeUnixNano', 'start_time_unix_nano'), `${at}.startTimeUnixNano`) / NS_PER_MS,
+    timeMs: int(field(o, 'timeUnixNano', 'time_unix_nano'), `${at}.timeUnixNano`) / NS_PER_MS,
+    flags: int(field(o, 'flags'), `${at}.flags`),
+  };
+}
+
+function jsonNumberPoints(v: unknown, at: string): NumberPointIn[] {
+  return arr(v, at).map((p, i) => {
+    const pat = `${at}[${i}]`;
+    const o = obj(p, pat);
+    const d = field(o, 'asDouble', 'as_double');
+    const n = field(o, 'asInt', 'as_int');
+    const value = d !== undefined && d !== null ? dbl(d, `${pat}.asDouble`) : n !== undefined && n !== null ? int(n, `${pat}.asInt`) : undefined;
+    return { attributes: jsonAttributes(field(o, 'attributes'), `${pat}.attributes`), ...jsonTimes(o, pat), value };
+  });
+}
+
+function jsonHistogramPoint(p: unknown, at: string): HistogramPointIn {
+  const o = obj(p, at);
+  const sum = field(o, 'sum');
+  return {
+    attributes: jsonAttributes(field(o, 'attributes'), `${at}.attributes`),
+    ...jsonTimes(o, at),
+    count: int(field(o, 'count'), `${at}.count`),
+    sum: sum === undefined || sum === null ? undefined : dbl(sum, `${at}.sum`),
+    bucketCounts: arr(field(o, 'bucketCounts', 'bucket_counts'), `${at}.bucketCounts`).map((c, i) => int(c, `${at}.bucketCounts[${i}]`)),
+    bounds: arr(field(o, 'explicitBounds', 'explicit_bounds'), `${at}.explicitBounds`).map((b, i) => dbl(b, `${at}.explicitBounds[${i}]`)),
+  };
+}
