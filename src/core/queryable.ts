@@ -50,6 +50,42 @@ export interface MetricMetadata {
   readonly unit: string;
 }
 
+/**
+ * What the engine knows of a selector before it evaluates (Prometheus' SelectHints): the window
+ * it will read, the step it evaluates at (0 for an instant query), the range of a range
+ * selector (0 for an instant selector) and the function around it. A remote store can use them
+ * to read less (downsampled data for a long step, a pushed-down function).
+ */
+export interface SelectHints {
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly stepMs: number;
+  readonly rangeMs: number;
+  readonly func?: string;
+}
+
+/**
+ * The storage seam of the query side: series are fetched asynchronously, before evaluation
+ * starts (as Prometheus' populateSeries does), so a store across the network can serve queries.
+ * The resolved series may be read lazily, when the engine iterates them, and more than once.
+ */
+export interface AsyncQuerier {
+  select(matchers: readonly LabelMatcher[], hints: SelectHints, signal: AbortSignal): Promise<Iterable<SeriesSamples>>;
+}
+
 export interface Queryable {
   querier(project: string, minMs: number, maxMs: number): Querier;
+  /** An asynchronous view of the project, where the store has one; else querier() is used. */
+  asyncQuerier?(project: string, minMs: number, maxMs: number): AsyncQuerier;
+}
+
+/**
+ * A synchronous querier as an asynchronous one: each selection reads when it is iterated, so a
+ * local store keeps streaming one series at a time and holds nothing between the prefetch and
+ * the evaluation.
+ */
+export function asAsync(q: Querier): AsyncQuerier {
+  return {
+    select: async (matchers, hints) => ({ [Symbol.iterator]: () => q.select(matchers, hints.startMs, hints.endMs)[Symbol.iterator]() }),
+  };
 }

@@ -19,7 +19,7 @@ function atTimeOf(startMs: number, endMs: number) {
 }
 
 /** The children of an expression node, in evaluation order. */
-function childrenOf(e: Expr): readonly Expr[] {
+export function childrenOf(e: Expr): readonly Expr[] {
   switch (e.type) {
     case 'call':
       return e.args;

@@ -3,7 +3,8 @@
  * typed results and typed errors (each with Prometheus' API `errorType`).
  */
 import type { Labels } from '../core/labels.js';
-import type { Querier, Queryable } from '../core/queryable.js';
+import { asAsync, type Querier, type Queryable } from '../core/queryable.js';
+import { prefetch, selectorFetches } from './prefetch.js';
 import type { Expr } from './ast.js';
 import { Evaluator, finalizeNames, type SharedState } from './engine.js';
 import { PromQLExecutionError, PromQLLimitError, PromQLParseError, positionOf } from './errors.js';
@@ -102,20 +103,31 @@ export class Engine {
   }
 
   /**
-   * Like instantQuery, opening the project's querier over exactly the time range the query
-   * reads (see queryBounds).
+   * Like instantQuery, on the project's store: parsing and limits are checked first, then every
+   * selector's series is fetched (asynchronously where the store is: see prefetch.ts), then the
+   * query is evaluated over what was fetched. `signal` aborts the fetch.
    */
-  async instantQueryOn(queryable: Queryable, project: string, query: string, timeMs: number): Promise<QueryResult> {
+  async instantQueryOn(queryable: Queryable, project: string, query: string, timeMs: number, signal?: AbortSignal): Promise<QueryResult> {
     const expr = prepare(query, 0, 0, this.maxDepth);
-    const { minMs, maxMs } = boundsOf(expr, timeMs, timeMs, this.lookbackDeltaMs);
-    return this.evalInstant(queryable.querier(project, minMs, maxMs), query, expr, timeMs);
+    this.checkSubqueries(expr, timeMs, timeMs);
+    const querier = await this.fetch(queryable, project, expr, timeMs, timeMs, 0, signal);
+    return this.evalInstant(querier, query, expr, timeMs);
   }
 
-  /** Like rangeQuery, opening the project's querier over the time range the query reads. */
-  async rangeQueryOn(queryable: Queryable, project: string, query: string, startMs: number, endMs: number, stepMs: number): Promise<QueryResult> {
+  /** Like rangeQuery, on the project's store, as instantQueryOn. */
+  async rangeQueryOn(queryable: Queryable, project: string, query: string, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<QueryResult> {
     const expr = this.checkRange(query, startMs, endMs, stepMs);
+    this.checkSubqueries(expr, startMs, endMs);
+    const querier = await this.fetch(queryable, project, expr, startMs, endMs, stepMs, signal);
+    return this.evalRange(querier, query, expr, startMs, endMs, stepMs);
+  }
+
+  private async fetch(queryable: Queryable, project: string, expr: Expr, startMs: number, endMs: number, stepMs: number, signal?: AbortSignal): Promise<Querier> {
     const { minMs, maxMs } = boundsOf(expr, startMs, endMs, this.lookbackDeltaMs);
-    return this.evalRange(queryable.querier(project, minMs, maxMs), query, expr, startMs, endMs, stepMs);
+    const sync = queryable.querier(project, minMs, maxMs);
+    const async = queryable.asyncQuerier?.(project, minMs, maxMs) ?? asAsync(sync);
+    const fetches = selectorFetches(expr, startMs, endMs, stepMs, this);
+    return prefetch(async, fetches, signal ?? AbortSignal.timeout(this.timeoutMs), sync);
   }
 
   /**
