@@ -1,8 +1,10 @@
 /**
- * The ingest benchmark's client, run as a child process so that building and sending requests does
+ * The ingest benchmarks' client, run as a child process so that building and sending requests does
  * not share the gateway's event loop. Keeps CONCURRENCY requests in flight on keep-alive sockets,
- * first for a warm-up, then for the measured window, and reports over IPC.
+ * first for a warm-up, then for the measured window, and reports over IPC. Sends event NDJSON to
+ * /v1/events, or (with `otlp`) prepared OTLP protobuf bodies to the OTLP receiver.
  */
+import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { makeBatches } from './_ingest-data.js';
 
@@ -14,6 +16,8 @@ export interface ClientConfig {
   warmupMs: number;
   measureMs: number;
   batches: number;
+  /** OTLP mode: a file of base64 protobuf bodies (one per line), each holding `pointsPerBody` points. */
+  otlp?: { bodiesFile: string; pointsPerBody: number };
 }
 
 export interface ClientResult {
@@ -28,18 +32,23 @@ export interface ClientResult {
 export type ClientMessage = { kind: 'measuring' } | { kind: 'done'; result: ClientResult };
 
 async function run(cfg: ClientConfig): Promise<ClientResult> {
-  const bodies = makeBatches(cfg.projectId, cfg.batches).map((b) => Buffer.from(b));
+  const otlp = cfg.otlp;
+  const bodies = otlp === undefined
+    ? makeBatches(cfg.projectId, cfg.batches).map((b) => Buffer.from(b))
+    : readFileSync(otlp.bodiesFile, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'base64'));
+  const path = otlp === undefined ? '/v1/events' : '/v1/otlp/v1/metrics';
+  const contentType = otlp === undefined ? 'application/x-ndjson' : 'application/x-protobuf';
   const agent = new Agent({ keepAlive: true, maxSockets: cfg.concurrency });
   const post = (body: Buffer): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
       const req = request(
         {
-          host: '127.0.0.1', port: cfg.port, path: '/v1/events', method: 'POST', agent,
-          headers: { authorization: `Bearer ${cfg.token}`, 'content-type': 'application/x-ndjson', 'content-length': body.length },
+          host: '127.0.0.1', port: cfg.port, path, method: 'POST', agent,
+          headers: { authorization: `Bearer ${cfg.token}`, 'content-type': contentType, 'content-length': body.length },
         },
         (res) => {
           let text = '';
-          res.setEncoding('utf8');
+          res.setEncoding('latin1');
           res.on('data', (c: string) => (text += c));
           res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
         },
@@ -59,6 +68,15 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
         if (status !== 200) {
           tally.failures++;
           tally.firstError ??= `${status} ${text.slice(0, 200)}`;
+          continue;
+        }
+        if (otlp !== undefined) {
+          // An empty ExportMetricsServiceResponse: every point taken; anything else names rejections.
+          if (text.length === 0) tally.accepted += otlp.pointsPerBody;
+          else {
+            tally.rejected++;
+            tally.firstError ??= text.slice(0, 300);
+          }
           continue;
         }
         const body = JSON.parse(text) as { accepted: number; rejected: unknown[] };

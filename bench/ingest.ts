@@ -3,9 +3,8 @@
  * loopback into a real listening gateway, sent by a child process with several requests in flight.
  * The ceiling printed with it is JSON.parse alone over the same NDJSON, on one core.
  */
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import type { ClientConfig, ClientMessage, ClientResult } from './_ingest-client.js';
+import type { ClientConfig } from './_ingest-client.js';
+import { driveClient } from './_drive.js';
 import { EVENTS_PER_BATCH, makeBatches } from './_ingest-data.js';
 import { fmtNum, header, startGateway, verdict } from './_util.js';
 
@@ -24,25 +23,11 @@ export async function main(): Promise<void> {
       port: bg.port, token: bg.project.ingest, projectId: bg.project.id,
       concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, batches: BATCHES,
     };
-    const child = fork(fileURLToPath(new URL('./_ingest-client.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      env: { ...process.env, METERWAY_BENCH_CLIENT: JSON.stringify(cfg) },
-    });
-    let cpuAtStart: NodeJS.CpuUsage | undefined;
-    const result = await new Promise<ClientResult>((resolve, reject) => {
-      child.on('message', (m: ClientMessage) => {
-        if (m.kind === 'measuring') cpuAtStart = process.cpuUsage();
-        else resolve(m.result);
-      });
-      child.on('error', reject);
-      child.on('exit', (code) => reject(new Error(`client exited with ${code} before reporting`)));
-    });
-    const cpu = process.cpuUsage(cpuAtStart);
+    const { result, gatewayCores: serverCpu } = await driveClient(cfg);
     if (result.failures > 0 || result.rejected > 0) throw new Error(`requests failed or events were rejected: ${result.firstError}`);
     if (result.accepted !== result.requests * EVENTS_PER_BATCH) throw new Error('accepted count does not match what was sent');
 
     const perSecond = (result.accepted * 1000) / result.ms;
-    const serverCpu = (cpu.user + cpu.system) / 1000 / result.ms;
     const pm = bg.gw.aggregator.get(bg.project.id)!;
     console.log(`   series in the project after the run: ${pm.registry.seriesCount}`);
     // Other tenants share the 2 cores, so wall-clock throughput also says how much CPU the gateway
