@@ -9,7 +9,7 @@
 import { AggregationTemporality, AggregationType, MeterProvider, MetricReader, type ResourceMetrics } from '@opentelemetry/sdk-metrics';
 import { ProtobufMetricsSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { Attributes, BatchMetric, MetricBatch } from '../src/sinks/batch.js';
+import type { Attributes, BatchMetric, MetricBatch } from '../src/push/types.js';
 import { DEFAULT_BUCKETS } from '../src/catalog/catalog.js';
 import { encodeMetricsProtobuf } from '../src/sinks/otlp-http/encode-metrics.js';
 import { decodeMetricsProtobuf, type MetricsRequest } from '../test/otlp-receiver.js';

@@ -5,7 +5,7 @@ import { DeliveryError, httpFailure, parseRetryAfter } from './errors.js';
 import { DeltaTracker } from './delta.js';
 import { Scheduler } from './scheduler.js';
 import { CircuitBreaker } from './breaker.js';
-import type { MetricBatch } from '../sinks/batch.js';
+import type { MetricBatch } from '../push/types.js';
 
 describe('egress guard', () => {
   it.each([

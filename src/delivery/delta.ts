@@ -4,7 +4,7 @@
  * commits nothing, so its increments roll into the next one. The exporter keeps one tracker per
  * integration across pauses and disables, so resuming neither resends nor drops anything (README).
  */
-import type { BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../sinks/batch.js';
+import type { BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../push/types.js';
 
 interface Sent {
   value: number;

@@ -7,8 +7,9 @@ import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import type { Aggregator } from '../aggregate/project.js';
 import type { Integrations, Integration, IntegrationEvent } from '../control/integrations.js';
-import type { Sink, SinkFactory, CheckResult, BaseSinkConfig, SendResult } from '../sinks/sink.js';
-import { pointCount, snapshotProject, type EventRecord, type MetricBatch } from '../sinks/batch.js';
+import type { Sink, SinkFactory, CheckResult, BaseSinkConfig, SendResult } from '../push/sink.js';
+import { pointCount, type EventRecord, type MetricBatch } from '../push/types.js';
+import { snapshotProject } from '../push/snapshot.js';
 import { DeltaTracker } from './delta.js';
 import { DEFAULT_RETRY, realSleep, withRetries, type RetryOutcome, type RetryPolicy, type Sleep } from './retry.js';
 import { Scheduler } from './scheduler.js';
@@ -64,6 +65,8 @@ export class ExportManager {
   private readonly inflight = new Map<string, Promise<PushReport>>();
   /** Log forwarders by project: the one lookup ingest pays per event. */
   private readonly forwarders = new Map<string, LogForwarder[]>();
+  /** Sinks dropped and waiting for their last push or log send to end before they are closed. */
+  private readonly closing = new Set<Promise<void>>();
   private readonly scheduler: Scheduler;
   private readonly abort = new AbortController();
   private readonly retry: RetryPolicy;
@@ -91,8 +94,10 @@ export class ExportManager {
   async close(): Promise<void> {
     this.scheduler.stop();
     this.abort.abort();
-    for (const job of this.jobs.values()) job.logs?.close();
-    await Promise.allSettled([...this.inflight.values()]);
+    const logSends = [...this.jobs.values()].map((job) => job.logs?.close());
+    await Promise.allSettled([...this.inflight.values(), ...logSends]);
+    for (const job of this.jobs.values()) this.release(job.sink, []);
+    await Promise.allSettled([...this.closing]);
     this.jobs.clear();
     this.deltas.clear();
     this.forwarders.clear();
@@ -116,7 +121,11 @@ export class ExportManager {
     const factory = this.integrations.factory(integration.kind);
     const sink = factory.create(new URL(integration.endpoint), integration.config as unknown as BaseSinkConfig, this.context(integration));
     const timeout = AbortSignal.timeout(((integration.config.timeout_s as number) ?? 10) * 1000 + 1000);
-    return sink.check(AbortSignal.any([timeout, this.abort.signal]));
+    try {
+      return await sink.check(AbortSignal.any([timeout, this.abort.signal]));
+    } finally {
+      this.release(sink, []);
+    }
   }
 
   /** Called by ingest for every accepted event; costs one map lookup when nothing forwards. */
@@ -176,12 +185,27 @@ export class ExportManager {
   private dropJob(job: Job, keepSchedule = false): void {
     this.jobs.delete(job.integration.id);
     if (!keepSchedule) this.scheduler.remove(job.integration.id);
+    // A push of this job may still be retrying (it goes on to its end, see README): the sink is
+    // closed once that push and the log send in flight are over, not under them.
+    const busy: Array<Promise<unknown> | undefined> = [this.inflight.get(job.integration.id)];
     if (job.logs !== undefined) {
-      job.logs.close();
+      busy.push(job.logs.close());
       const list = this.forwarders.get(job.integration.project_id)?.filter((f) => f !== job.logs) ?? [];
       if (list.length > 0) this.forwarders.set(job.integration.project_id, list);
       else this.forwarders.delete(job.integration.project_id);
     }
+    this.release(job.sink, busy);
+  }
+
+  /** Closes a sink delivery has no more use for, once the work still using it has ended. */
+  private release(sink: Sink, busy: ReadonlyArray<Promise<unknown> | undefined>): void {
+    if (sink.close === undefined) return;
+    const close = sink.close.bind(sink);
+    const done: Promise<void> = Promise.allSettled(busy)
+      .then(() => close())
+      .catch((err: unknown) => this.log.warn({ error: (err as Error).message }, 'closing a sink failed'))
+      .finally(() => this.closing.delete(done));
+    this.closing.add(done);
   }
 
   private async push(job: Job): Promise<PushReport> {

@@ -3,8 +3,8 @@
  * (when full, the record is dropped and counted), so forwarding never blocks or slows ingest; a
  * background flush sends batches, one request at a time, behind a circuit breaker.
  */
-import type { EventRecord } from '../sinks/batch.js';
-import type { SendResult } from '../sinks/sink.js';
+import type { EventRecord } from '../push/types.js';
+import type { SendResult } from '../push/sink.js';
 import { CircuitBreaker } from './breaker.js';
 
 export interface LogForwarderOptions {
@@ -24,6 +24,8 @@ export interface LogForwarderHooks {
 export class LogForwarder {
   private queue: EventRecord[] = [];
   private sending = false;
+  /** The latest flush (settled when none is under way): close() hands it out so the sink is not closed under it. */
+  private flushing: Promise<void> = Promise.resolve();
   private readonly timer: NodeJS.Timeout;
   private readonly abort = new AbortController();
   readonly breaker: CircuitBreaker;
@@ -55,6 +57,11 @@ export class LogForwarder {
   async flush(): Promise<void> {
     if (this.sending) return;
     this.sending = true;
+    this.flushing = this.drain();
+    await this.flushing;
+  }
+
+  private async drain(): Promise<void> {
     try {
       while (this.queue.length > 0 && this.breaker.allow()) {
         const batch = this.queue.slice(0, this.opts.batchSize);
@@ -76,10 +83,12 @@ export class LogForwarder {
     }
   }
 
-  close(): void {
+  /** Stops forwarding and drops what is queued; resolves when the send in flight (aborted) has ended. */
+  close(): Promise<void> {
     clearInterval(this.timer);
     this.abort.abort();
     if (this.queue.length > 0) this.hooks.outcome('dropped', this.queue.length);
     this.queue = [];
+    return this.flushing;
   }
 }

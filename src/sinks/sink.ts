@@ -1,51 +1,7 @@
 /**
- * What a sink is: it encodes, sends and classifies the outcome of one attempt. Scheduling,
- * retries, backoff, pausing and delta bookkeeping live in delivery/, written once for all sinks.
+ * The Sink shape now lives in src/push/sink.ts, shared by delivery and every sink kind; this file
+ * only re-exports it for importers not moved yet (src/control/integrations.ts). New code imports
+ * from '../push/sink.js'.
  */
-import type { TSchema } from '@sinclair/typebox';
-import type { EventRecord, MetricBatch, Temporality } from './batch.js';
-
-export interface SinkContext {
-  readonly integrationId: string;
-  readonly projectId: string;
-  readonly allowPrivateEgress: boolean;
-  /** The decrypted auth headers, read when a request is built and never kept in the sink. */
-  authHeaders(): Record<string, string>;
-}
-
-export interface SendResult {
-  readonly sent: number;
-  /** The destination kept only part of the request (OTLP partial success): recorded, not retried. */
-  readonly partial?: { readonly rejected: number; readonly message: string };
-}
-
-export interface CheckResult {
-  readonly ok: boolean;
-  readonly status_code?: number;
-  readonly latency_ms: number;
-  readonly message: string;
-}
-
-export interface Sink {
-  /** Throws DeliveryError (retryable or not) when the attempt failed. */
-  send(batch: MetricBatch, signal: AbortSignal): Promise<SendResult>;
-  /** Raw events as logs, for sinks that carry them. */
-  sendLogs?(records: readonly EventRecord[], signal: AbortSignal): Promise<SendResult>;
-  /** A real, small request, answered in plain words. */
-  check(signal: AbortSignal): Promise<CheckResult>;
-}
-
-/** Settings every kind shares, whatever else its config holds. */
-export interface BaseSinkConfig {
-  readonly interval_s: number;
-  readonly timeout_s: number;
-  readonly logs?: boolean;
-}
-
-export interface SinkFactory<C extends BaseSinkConfig = BaseSinkConfig> {
-  readonly kind: string;
-  readonly configSchema: TSchema;
-  temporality(config: C): Temporality;
-  /** Builds a sink; does no I/O. */
-  create(endpoint: URL, config: C, ctx: SinkContext): Sink;
-}
+export { DEFAULT_SINK_SCHEMES } from '../push/sink.js';
+export type { BaseSinkConfig, CheckResult, SendResult, Sink, SinkContext, SinkFactory } from '../push/sink.js';

@@ -6,7 +6,7 @@
  * anyway (receivers on older schemas skip an unknown field) and the name also goes into the
  * attribute `event.name`, which every receiver keeps.
  */
-import type { Attributes } from '../batch.js';
+import type { Attributes } from '../../push/types.js';
 import { jsonDouble, jsonResource, jsonScope, type InstrumentationScope, writeResource, writeScope } from './encode-metrics.js';
 import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from '../../wire/protobuf-writer.js';
 

@@ -15,7 +15,7 @@
  * flipped between `as_int` and `as_double` from one push to the next could be treated as a type
  * change by a receiver. A double carries every integer up to 2^53 exactly, so nothing is lost.
  */
-import type { Attributes, BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../batch.js';
+import type { Attributes, BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../../push/types.js';
 import { nanosDecimalFromMs, nanosFromMs, ProtoWriter, uint64Decimal, WIRE_FIXED64, WIRE_LEN, WIRE_VARINT } from '../../wire/protobuf-writer.js';
 
 export interface InstrumentationScope {

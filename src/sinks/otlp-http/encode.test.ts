@@ -9,7 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { AggregationTemporality, AggregationType, MeterProvider, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics';
 import { OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-proto';
 import { resourceFromAttributes } from '@opentelemetry/resources';
-import type { Attributes, BatchMetric, MetricBatch, Temporality } from '../batch.js';
+import type { Attributes, BatchMetric, MetricBatch, Temporality } from '../../push/types.js';
 import { DEFAULT_BUCKETS } from '../../catalog/catalog.js';
 import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
 import { encodeLogsJson, encodeLogsProtobuf, type LogRecordInput } from './encode-logs.js';

@@ -4,9 +4,9 @@
  */
 import { gzip } from 'node:zlib';
 import { promisify } from 'node:util';
-import type { SinkContext, SinkFactory, Sink, SendResult, CheckResult } from '../sink.js';
-import type { Attributes, EventRecord, MetricBatch } from '../batch.js';
-import { pointCount } from '../batch.js';
+import type { SinkContext, SinkFactory, Sink, SendResult, CheckResult } from '../../push/sink.js';
+import type { Attributes, EventRecord, MetricBatch } from '../../push/types.js';
+import { pointCount } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { post, expectSuccess } from '../../delivery/http.js';
 import { CredentialError } from '../../control/crypto.js';
