@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { authenticate, requireScope } from '../server/auth.js';
-import { ApiError } from '../server/errors.js';
+import { ApiError, asApiError } from '../server/errors.js';
 import { decodedBody } from './body.js';
 import { refused } from './events.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
@@ -36,7 +36,7 @@ export async function otlpRoutes(app: FastifyInstance, gw: Gateway, limiter: Ing
         'Points that cannot be taken come back as a partial success naming each reason; a body that is not OTLP is a 400.',
     },
     // The body is bytes of either encoding; its schema is OTLP's, checked by the decoder.
-    errorHandler: (err, req, reply) => sendError(req, reply, err instanceof ApiError ? err : apiErrorOf(err, limit)),
+    errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? apiErrorOf(err, limit)),
   }, async (req, reply) => {
     const json = isJson(req);
     if (!json && !PROTOBUF_TYPES.includes(mediaType(req))) {

@@ -9,7 +9,7 @@ import type { Gateway } from '../server/context.js';
 import type { Labels } from '../core/labels.js';
 import type { LabelMatcher, Queryable } from '../core/queryable.js';
 import { authenticate, requireProjectScope } from '../server/auth.js';
-import { ApiError } from '../server/errors.js';
+import { asApiError } from '../server/errors.js';
 import { PromQLError, PromQLParseError, formatValue, parse, type QueryResult } from '../promql/index.js';
 import { QueryRefused, type QueryPool } from '../query/pool.js';
 import { limitsFor, type QueryLimits } from '../query/limits.js';
@@ -257,9 +257,10 @@ function toPromError(err: unknown): PromApiError {
   if (err instanceof QueryRefused) return new PromApiError('unavailable', err.message, { status: err.status, retryAfterS: err.retryAfterS });
   if (err instanceof PromQLParseError) return new PromApiError('bad_data', `invalid parameter "query": ${err.message}`);
   if (err instanceof PromQLError) return new PromApiError(err.errorType, err.message);
-  if (err instanceof ApiError) {
-    const type: ErrorType = err.status === 401 ? 'unauthorized' : err.status === 403 ? 'forbidden' : err.status === 404 ? 'not_found' : 'bad_data';
-    return new PromApiError(type, err.message);
+  const api = asApiError(err);
+  if (api !== undefined) {
+    const type: ErrorType = api.status === 401 ? 'unauthorized' : api.status === 403 ? 'forbidden' : api.status === 404 ? 'not_found' : 'bad_data';
+    return new PromApiError(type, api.message);
   }
   return new PromApiError('internal', 'internal error; the server log has the details');
 }

@@ -8,9 +8,9 @@ import type { Kysely } from 'kysely';
 import { Value } from '@sinclair/typebox/value';
 import type { Database, IntegrationsTable } from '../store/schema.js';
 import type { CredentialCipher } from './crypto.js';
-import type { SinkFactory } from '../sinks/sink.js';
+import { DEFAULT_SINK_SCHEMES, type SinkFactory } from '../sinks/sink.js';
 import { checkHost, EgressForbiddenError } from '../delivery/egress.js';
-import { ApiError, errors } from '../server/errors.js';
+import { controlErrors as fail } from './errors.js';
 import { randomId } from './ids.js';
 
 export type IntegrationState = 'active' | 'paused' | 'disabled';
@@ -120,7 +120,7 @@ export class Integrations {
 
   factory(kind: string): SinkFactory {
     const f = this.factories.get(kind);
-    if (f === undefined) throw errors.validation(`kind: must be one of ${[...this.factories.keys()].join(', ')}, got ${JSON.stringify(kind)}`);
+    if (f === undefined) throw fail.validation(`kind: must be one of ${[...this.factories.keys()].join(', ')}, got ${JSON.stringify(kind)}`);
     return f;
   }
 
@@ -134,8 +134,8 @@ export class Integrations {
   async create(projectId: string, input: IntegrationInput): Promise<Integration> {
     const kind = input.kind ?? 'otlp';
     const factory = this.factory(kind);
-    if (input.endpoint === undefined) throw errors.validation('endpoint: is required, e.g. "https://otlp.example.com"');
-    const endpoint = await this.checkEndpoint(input.endpoint);
+    if (input.endpoint === undefined) throw fail.validation('endpoint: is required, e.g. "https://otlp.example.com"');
+    const endpoint = await this.checkEndpoint(input.endpoint, factory);
     const config = this.checkConfig(factory, input.config ?? {}, {});
     const id = `i-${randomId(12)}`;
     const now = new Date().toISOString();
@@ -155,13 +155,13 @@ export class Integrations {
 
   async update(projectId: string, id: string, patch: IntegrationInput): Promise<Integration> {
     const h = this.find(projectId, id);
-    if (patch.kind !== undefined && patch.kind !== h.row.kind) throw errors.validation('kind: cannot be changed; create a new integration instead');
+    if (patch.kind !== undefined && patch.kind !== h.row.kind) throw fail.validation('kind: cannot be changed; create a new integration instead');
     const factory = this.factory(h.row.kind);
     // Only the changed columns: pushes keep recording their status on the held row meanwhile,
     // and a copy of the whole row would write an older status over it.
     const changes: Partial<IntegrationsTable> = { updated_at: new Date().toISOString() };
     if (patch.name !== undefined) changes.name = checkName(patch.name);
-    if (patch.endpoint !== undefined) changes.endpoint = await this.checkEndpoint(patch.endpoint);
+    if (patch.endpoint !== undefined) changes.endpoint = await this.checkEndpoint(patch.endpoint, factory);
     if (patch.config !== undefined) changes.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
     if (patch.auth_headers !== undefined) {
       const headers = checkHeaders(patch.auth_headers ?? {});
@@ -280,47 +280,53 @@ export class Integrations {
     });
   }
 
-  /** Checks a URL for an integration: http(s), no credentials inside it, a public address. */
-  async checkEndpoint(text: string): Promise<string> {
+  /**
+   * Checks a URL for an integration of the factory's kind: one of the schemes the kind accepts
+   * (http and https unless it says otherwise), a host, no credentials inside it, a public address.
+   */
+  async checkEndpoint(text: string, factory: SinkFactory): Promise<string> {
+    const schemes = factory.schemes ?? DEFAULT_SINK_SCHEMES;
     let url: URL;
     try {
       url = new URL(text);
     } catch {
-      throw errors.validation(`endpoint: must be an absolute http:// or https:// URL, got ${JSON.stringify(text.slice(0, 200))}`);
+      throw fail.validation(`endpoint: must be an absolute ${schemeWords(schemes)} URL, got ${JSON.stringify(text.slice(0, 200))}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw errors.validation(`endpoint: must use http:// or https://, got ${url.protocol}`);
+    if (!schemes.includes(url.protocol)) throw fail.validation(`endpoint: must use ${schemeWords(schemes)}, got ${url.protocol}`);
+    // http(s) URLs always have one; a URL of another scheme may not (udp:/path), and the guard needs it.
+    if (url.hostname === '') throw fail.validation(`endpoint: must name a host, like ${schemes[0]}//host.example.com`);
     if (url.username !== '' || url.password !== '') {
-      throw errors.validation('endpoint: must not carry credentials; put them in auth_headers, which are stored encrypted');
+      throw fail.validation('endpoint: must not carry credentials; put them in auth_headers, which are stored encrypted');
     }
-    if (url.hash !== '') throw errors.validation('endpoint: must not have a #fragment');
+    if (url.hash !== '') throw fail.validation('endpoint: must not have a #fragment');
     if (!this.allowPrivateEgress) {
       try {
         await checkHost(url.hostname);
       } catch (err) {
-        if (err instanceof EgressForbiddenError) throw new ApiError(400, 'egress_forbidden', `endpoint: ${err.message}`);
+        if (err instanceof EgressForbiddenError) throw fail.egressForbidden(`endpoint: ${err.message}`);
         const code = (err as NodeJS.ErrnoException).code ?? 'error';
-        throw new ApiError(400, 'egress_forbidden', `endpoint: ${url.hostname} does not resolve (${code}), so it has no public address; check the host name`);
+        throw fail.egressForbidden(`endpoint: ${url.hostname} does not resolve (${code}), so it has no public address; check the host name`);
       }
     }
     return url.toString().replace(/\/+$/, '');
   }
 
   private checkConfig(factory: SinkFactory, patch: Record<string, unknown>, base: Record<string, unknown>): Record<string, unknown> {
-    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw errors.validation('config: must be an object');
+    if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw fail.validation('config: must be an object');
     const merged = Value.Default(factory.configSchema, { ...base, ...patch }) as Record<string, unknown>;
     const first = Value.Errors(factory.configSchema, merged).First();
     if (first !== undefined) {
       const path = first.path.replace(/^\//, '').replace(/\//g, '.');
       const options = Array.isArray(first.schema.anyOf) ? first.schema.anyOf.map((o: { const?: unknown }) => o.const) : [];
       const allowed = options.length > 0 ? `: one of ${options.join(', ')}` : '';
-      throw errors.validation(`config.${path || '(top level)'}: ${first.message.toLowerCase()}${allowed} (got ${JSON.stringify(first.value)})`);
+      throw fail.validation(`config.${path || '(top level)'}: ${first.message.toLowerCase()}${allowed} (got ${JSON.stringify(first.value)})`);
     }
     return merged;
   }
 
   private find(projectId: string, id: string): Held {
     const h = this.held.get(id);
-    if (h === undefined || h.row.project_id !== projectId) throw errors.notFound(`no integration ${JSON.stringify(id)} in this project`);
+    if (h === undefined || h.row.project_id !== projectId) throw fail.notFound(`no integration ${JSON.stringify(id)} in this project`);
     return h;
   }
 
@@ -346,23 +352,29 @@ function enabledChanges(enabled: boolean): Partial<IntegrationsTable> {
     : { enabled: 0, state: 'disabled' };
 }
 
+/** "http:// or https://", "udp://", "a://, b:// or c://". */
+function schemeWords(schemes: readonly string[]): string {
+  const forms = schemes.map((s) => `${s}//`);
+  return forms.length <= 1 ? (forms[0] ?? '') : `${forms.slice(0, -1).join(', ')} or ${forms[forms.length - 1]}`;
+}
+
 function checkName(name: string): string {
   const n = name.trim();
-  if (n.length === 0 || n.length > 200) throw errors.validation('name: must be 1 to 200 characters');
+  if (n.length === 0 || n.length > 200) throw fail.validation('name: must be 1 to 200 characters');
   return n;
 }
 
 /** Validates header names and values; messages name the header, never its value. */
 function checkHeaders(headers: Record<string, string>): Record<string, string> {
-  if (typeof headers !== 'object' || Array.isArray(headers)) throw errors.validation('auth_headers: must be an object of header name to value');
+  if (typeof headers !== 'object' || Array.isArray(headers)) throw fail.validation('auth_headers: must be an object of header name to value');
   const entries = Object.entries(headers);
-  if (entries.length > MAX_HEADERS) throw errors.validation(`auth_headers: at most ${MAX_HEADERS} headers`);
+  if (entries.length > MAX_HEADERS) throw fail.validation(`auth_headers: at most ${MAX_HEADERS} headers`);
   const out: Record<string, string> = {};
   for (const [name, value] of entries) {
-    if (!HEADER_NAME.test(name)) throw errors.validation(`auth_headers: ${JSON.stringify(name.slice(0, 64))} is not a valid header name`);
-    if (RESERVED_HEADERS.has(name.toLowerCase())) throw errors.validation(`auth_headers: ${name} is set by Meterway itself and cannot be given`);
-    if (typeof value !== 'string') throw errors.validation(`auth_headers.${name}: the value must be a string`);
-    if (/[\r\n\0]/.test(value) || value.length > 8192) throw errors.validation(`auth_headers.${name}: the value must be one line of at most 8192 characters`);
+    if (!HEADER_NAME.test(name)) throw fail.validation(`auth_headers: ${JSON.stringify(name.slice(0, 64))} is not a valid header name`);
+    if (RESERVED_HEADERS.has(name.toLowerCase())) throw fail.validation(`auth_headers: ${name} is set by Meterway itself and cannot be given`);
+    if (typeof value !== 'string') throw fail.validation(`auth_headers.${name}: the value must be a string`);
+    if (/[\r\n\0]/.test(value) || value.length > 8192) throw fail.validation(`auth_headers.${name}: the value must be one line of at most 8192 characters`);
     out[name] = value;
   }
   return out;

@@ -3,7 +3,7 @@
  * expects, so a user types their key and nothing else. The options are secrets: they only ever
  * become auth headers, which are stored encrypted.
  */
-import { errors } from '../server/errors.js';
+import { controlErrors as fail } from './errors.js';
 import type { IntegrationInput } from './integrations.js';
 
 export interface PresetOptions {
@@ -61,11 +61,11 @@ export const PRESETS: Readonly<Record<string, Preset>> = {
 /** Fills endpoint, auth headers and config from a preset; explicit input wins where both are given. */
 export function applyPreset(name: string, options: PresetOptions, input: IntegrationInput): IntegrationInput {
   const preset = PRESETS[name];
-  if (preset === undefined) throw errors.validation(`preset: must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(name)}`);
+  if (preset === undefined) throw fail.validation(`preset: must be one of ${Object.keys(PRESETS).join(', ')}, got ${JSON.stringify(name)}`);
   const missing = preset.required.filter((k) => typeof options[k] !== 'string' || options[k] === '');
-  if (missing.length > 0) throw errors.validation(`preset_options: the ${name} preset needs ${missing.join(' and ')}`);
+  if (missing.length > 0) throw fail.validation(`preset_options: the ${name} preset needs ${missing.join(' and ')}`);
   let endpoint = input.endpoint ?? preset.defaultEndpoint?.(options);
-  if (endpoint === undefined) throw errors.validation(`endpoint: is required with the ${name} preset (${preset.description})`);
+  if (endpoint === undefined) throw fail.validation(`endpoint: is required with the ${name} preset (${preset.description})`);
   if (preset.endpoint !== undefined) endpoint = preset.endpoint(endpoint);
   return {
     ...input,

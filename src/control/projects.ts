@@ -2,7 +2,7 @@
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Aggregator } from '../aggregate/project.js';
-import { ApiError, errors } from '../server/errors.js';
+import { controlErrors as fail } from './errors.js';
 import { newProjectId, PROJECT_ID } from './ids.js';
 
 export interface Project {
@@ -24,15 +24,15 @@ export class Projects {
 
   async create(input: { name: string; id?: string }): Promise<Project> {
     const name = input.name.trim();
-    if (name.length === 0 || name.length > 200) throw errors.validation('name: must be 1 to 200 characters');
+    if (name.length === 0 || name.length > 200) throw fail.validation('name: must be 1 to 200 characters');
     if (input.id !== undefined && !PROJECT_ID.test(input.id)) {
-      throw errors.validation(`id: must be "p-" followed by 8 lowercase letters or digits, like "p-a1b2c3d4", got ${JSON.stringify(input.id)}`);
+      throw fail.validation(`id: must be "p-" followed by 8 lowercase letters or digits, like "p-a1b2c3d4", got ${JSON.stringify(input.id)}`);
     }
     const project: Project = { id: input.id ?? newProjectId(), name, created_at: new Date().toISOString() };
     try {
       await this.db.insertInto('projects').values(project).execute();
     } catch (err) {
-      if (/UNIQUE|duplicate key/i.test((err as Error).message)) throw new ApiError(409, 'project_exists', `a project with id ${project.id} already exists`);
+      if (/UNIQUE|duplicate key/i.test((err as Error).message)) throw fail.projectExists(project.id);
       throw err;
     }
     this.aggregator.ensure(project.id);

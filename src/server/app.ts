@@ -8,7 +8,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { Gateway } from './context.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import type { QueryPool } from '../query/pool.js';
-import { ApiError } from './errors.js';
+import { ApiError, asApiError } from './errors.js';
 import { controlRoutes } from '../api/control.js';
 import { eventRoutes } from '../api/events.js';
 import { tooLarge } from '../api/body.js';
@@ -69,7 +69,8 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
 }
 
 function toApiError(err: FastifyError, maxBody: number): ApiError {
-  if (err instanceof ApiError) return err;
+  const known = asApiError(err);
+  if (known !== undefined) return known;
   if (err.validation !== undefined) {
     const first = err.validation[0];
     const where = `${err.validationContext ?? 'body'}${first?.instancePath.replace(/\//g, '.') ?? ''}`;
