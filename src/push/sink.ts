@@ -5,6 +5,7 @@
  */
 import type { TSchema } from '@sinclair/typebox';
 import type { EventRecord, MetricBatch, Temporality } from './types.js';
+import type { DeliverySettings } from './settings.js';
 
 export interface SinkContext {
   readonly integrationId: string;
@@ -43,12 +44,8 @@ export interface Sink {
   close?(): Promise<void>;
 }
 
-/** Settings every kind shares, whatever else its config holds. */
-export interface BaseSinkConfig {
-  readonly interval_s: number;
-  readonly timeout_s: number;
-  readonly logs?: boolean;
-}
+/** Settings every kind shares, whatever else its config holds (their schema: settings.ts). */
+export type BaseSinkConfig = Readonly<DeliverySettings> & { readonly logs?: boolean };
 
 /** The endpoint schemes a kind accepts when its factory names none. */
 export const DEFAULT_SINK_SCHEMES: readonly string[] = ['http:', 'https:'];
