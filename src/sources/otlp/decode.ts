@@ -10,10 +10,11 @@ import { ProtoError, ProtoReader } from '../../wire/protobuf-reader.js';
 
 export class OtlpBodyError extends Error {}
 
-export type Attribute = readonly [key: string, value: string];
+/** Attributes as a flat list: key, value, key, value, ... (one array per point, not one per pair). */
+export type Attributes = string[];
 
 export interface NumberPointIn {
-  readonly attributes: Attribute[];
+  readonly attributes: Attributes;
   readonly startMs: number;
   readonly timeMs: number;
   /** undefined when the point carries neither as_double nor as_int. */
@@ -22,7 +23,7 @@ export interface NumberPointIn {
 }
 
 export interface HistogramPointIn {
-  readonly attributes: Attribute[];
+  readonly attributes: Attributes;
   readonly startMs: number;
   readonly timeMs: number;
   readonly count: number;
@@ -47,7 +48,7 @@ export interface MetricIn {
 }
 
 export interface ResourceMetricsIn {
-  readonly attributes: Attribute[];
+  readonly attributes: Attributes;
   readonly metrics: MetricIn[];
 }
 
@@ -60,7 +61,13 @@ export const FLAG_NO_RECORDED_VALUE = 1;
 
 const NS_PER_MS = 1e6;
 
-// ---- protobuf ---------------------------------------------------------------------------------
+// ---- protobuf ----------------------------------------------------------------------------------
+// One reader walks the whole body: nested messages are entered and left by position (enter/leave)
+// instead of a reader object each, and attributes are flat [key, value, ...] arrays, so a
+// 1,000-point request allocates little beyond the points themselves.
+
+const LEN = 2;
+const tagOf = (field: number, wire: number): number => (field << 3) | wire;
 
 export function decodeProtobuf(body: Uint8Array): ResourceMetricsIn[] {
   try {
@@ -68,7 +75,7 @@ export function decodeProtobuf(body: Uint8Array): ResourceMetricsIn[] {
     const out: ResourceMetricsIn[] = [];
     while (r.more()) {
       const tag = r.tag();
-      if (tag === ((1 << 3) | 2)) out.push(resourceMetrics(r.message()));
+      if (tag === tagOf(1, LEN)) out.push(resourceMetrics(r, r.enter()));
       else r.skip(tag & 7);
     }
     return out;
@@ -78,89 +85,100 @@ export function decodeProtobuf(body: Uint8Array): ResourceMetricsIn[] {
   }
 }
 
-function resourceMetrics(r: ProtoReader): ResourceMetricsIn {
-  const attributes: Attribute[] = [];
+function resourceMetrics(r: ProtoReader, end: number): ResourceMetricsIn {
+  const attributes: string[] = [];
   const metrics: MetricIn[] = [];
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | 2)) {
-      const res = r.message();
-      while (res.more()) {
-        const t = res.tag();
-        if (t === ((1 << 3) | 2)) attributes.push(keyValue(res.message()));
-        else res.skip(t & 7);
+    if (tag === tagOf(1, LEN)) {
+      const resEnd = r.enter();
+      while (r.pos < resEnd) {
+        const t = r.tag();
+        if (t === tagOf(1, LEN)) keyValue(r, r.enter(), attributes);
+        else r.skip(t & 7);
       }
-    } else if (tag === ((2 << 3) | 2)) {
-      const scope = r.message();
-      while (scope.more()) {
-        const t = scope.tag();
-        if (t === ((2 << 3) | 2)) metrics.push(metric(scope.message()));
-        else scope.skip(t & 7);
+      r.leave(resEnd);
+    } else if (tag === tagOf(2, LEN)) {
+      const scopeEnd = r.enter();
+      while (r.pos < scopeEnd) {
+        const t = r.tag();
+        if (t === tagOf(2, LEN)) metrics.push(metric(r, r.enter()));
+        else r.skip(t & 7);
       }
+      r.leave(scopeEnd);
     } else r.skip(tag & 7);
   }
+  r.leave(end);
   return { attributes, metrics };
 }
 
-function keyValue(r: ProtoReader): Attribute {
+/** Appends one KeyValue's key and value (as label text) to `out`. */
+function keyValue(r: ProtoReader, end: number, out: string[]): void {
   let key = '';
   let value = '';
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | 2)) key = r.string();
-    else if (tag === ((2 << 3) | 2)) value = anyValueText(anyValue(r.message()));
-    else r.skip(tag & 7);
+    if (tag === tagOf(1, LEN)) key = r.string();
+    else if (tag === tagOf(2, LEN)) {
+      const vEnd = r.enter();
+      value = anyValueText(anyValue(r, vEnd));
+    } else r.skip(tag & 7);
   }
-  return [key, value];
+  r.leave(end);
+  out.push(key, value);
 }
 
 type Any = string | number | boolean | Any[] | { [k: string]: Any } | undefined;
 
-function anyValue(r: ProtoReader): Any {
+function anyValue(r: ProtoReader, end: number): Any {
   let v: Any;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
     switch (tag) {
-      case (1 << 3) | 2: v = r.string(); break;
-      case (2 << 3) | 0: v = r.varint() !== 0; break;
-      case (3 << 3) | 0: v = r.int64(); break;
-      case (4 << 3) | 1: v = r.double(); break;
-      case (5 << 3) | 2: {
-        const arr = r.message();
+      case tagOf(1, LEN): v = r.string(); break;
+      case tagOf(2, 0): v = r.varint() !== 0; break;
+      case tagOf(3, 0): v = r.int64(); break;
+      case tagOf(4, 1): v = r.double(); break;
+      case tagOf(5, LEN): {
+        const arrEnd = r.enter();
         const items: Any[] = [];
-        while (arr.more()) {
-          const t = arr.tag();
-          if (t === ((1 << 3) | 2)) items.push(anyValue(arr.message()));
-          else arr.skip(t & 7);
+        while (r.pos < arrEnd) {
+          const t = r.tag();
+          if (t === tagOf(1, LEN)) items.push(anyValue(r, r.enter()));
+          else r.skip(t & 7);
         }
+        r.leave(arrEnd);
         v = items;
         break;
       }
-      case (6 << 3) | 2: {
-        const list = r.message();
+      case tagOf(6, LEN): {
+        const listEnd = r.enter();
         const obj: { [k: string]: Any } = {};
-        while (list.more()) {
-          const t = list.tag();
-          if (t === ((1 << 3) | 2)) {
-            const kv = list.message();
+        while (r.pos < listEnd) {
+          const t = r.tag();
+          if (t === tagOf(1, LEN)) {
+            const kvEnd = r.enter();
             let k = '';
             let val: Any;
-            while (kv.more()) {
-              const tt = kv.tag();
-              if (tt === ((1 << 3) | 2)) k = kv.string();
-              else if (tt === ((2 << 3) | 2)) val = anyValue(kv.message());
-              else kv.skip(tt & 7);
+            while (r.pos < kvEnd) {
+              const tt = r.tag();
+              if (tt === tagOf(1, LEN)) k = r.string();
+              else if (tt === tagOf(2, LEN)) val = anyValue(r, r.enter());
+              else r.skip(tt & 7);
             }
+            r.leave(kvEnd);
             obj[k] = val;
-          } else list.skip(t & 7);
+          } else r.skip(t & 7);
         }
+        r.leave(listEnd);
         v = obj;
         break;
       }
-      case (7 << 3) | 2: v = Buffer.from(r.bytes()).toString('base64'); break;
+      case tagOf(7, LEN): v = Buffer.from(r.bytes()).toString('base64'); break;
       default: r.skip(tag & 7);
     }
   }
+  r.leave(end);
   return v;
 }
 
@@ -172,90 +190,96 @@ function anyValueText(v: Any): string {
   return JSON.stringify(v);
 }
 
-function metric(r: ProtoReader): MetricIn {
+function metric(r: ProtoReader, end: number): MetricIn {
   let name = '';
   let description = '';
   let unit = '';
   let data: MetricData = { kind: 'none', pointCount: 0 };
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
     switch (tag) {
-      case (1 << 3) | 2: name = r.string(); break;
-      case (2 << 3) | 2: description = r.string(); break;
-      case (3 << 3) | 2: unit = r.string(); break;
-      case (5 << 3) | 2: data = numberData(r.message(), 'gauge'); break;
-      case (7 << 3) | 2: data = numberData(r.message(), 'sum'); break;
-      case (9 << 3) | 2: data = histogramData(r.message()); break;
-      case (10 << 3) | 2: data = { kind: 'exponential_histogram', pointCount: countField1(r.message()) }; break;
-      case (11 << 3) | 2: data = { kind: 'summary', pointCount: countField1(r.message()) }; break;
+      case tagOf(1, LEN): name = r.string(); break;
+      case tagOf(2, LEN): description = r.string(); break;
+      case tagOf(3, LEN): unit = r.string(); break;
+      case tagOf(5, LEN): data = numberData(r, r.enter(), 'gauge'); break;
+      case tagOf(7, LEN): data = numberData(r, r.enter(), 'sum'); break;
+      case tagOf(9, LEN): data = histogramData(r, r.enter()); break;
+      case tagOf(10, LEN): data = { kind: 'exponential_histogram', pointCount: countPoints(r, r.enter()) }; break;
+      case tagOf(11, LEN): data = { kind: 'summary', pointCount: countPoints(r, r.enter()) }; break;
       default: r.skip(tag & 7);
     }
   }
+  r.leave(end);
   return { name, description, unit, data };
 }
 
-function countField1(r: ProtoReader): number {
+/** The number of data points (field 1) of a kind that is refused, its content skipped. */
+function countPoints(r: ProtoReader, end: number): number {
   let n = 0;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | 2)) n++;
+    if (tag === tagOf(1, LEN)) n++;
     r.skip(tag & 7);
   }
+  r.leave(end);
   return n;
 }
 
-function numberData(r: ProtoReader, kind: 'gauge' | 'sum'): MetricData {
+function numberData(r: ProtoReader, end: number, kind: 'gauge' | 'sum'): MetricData {
   const points: NumberPointIn[] = [];
   let temporality = 0;
   let monotonic = false;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | 2)) points.push(numberPoint(r.message()));
-    else if (tag === ((2 << 3) | 0)) temporality = r.varint();
-    else if (tag === ((3 << 3) | 0)) monotonic = r.varint() !== 0;
+    if (tag === tagOf(1, LEN)) points.push(numberPoint(r, r.enter()));
+    else if (tag === tagOf(2, 0)) temporality = r.varint();
+    else if (tag === tagOf(3, 0)) monotonic = r.varint() !== 0;
     else r.skip(tag & 7);
   }
+  r.leave(end);
   return kind === 'gauge' ? { kind, points } : { kind, temporality, monotonic, points };
 }
 
-function numberPoint(r: ProtoReader): NumberPointIn {
-  const attributes: Attribute[] = [];
+function numberPoint(r: ProtoReader, end: number): NumberPointIn {
+  const attributes: string[] = [];
   let startMs = 0;
   let timeMs = 0;
   let value: number | undefined;
   let flags = 0;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
     switch (tag) {
-      case (7 << 3) | 2: attributes.push(keyValue(r.message())); break;
-      case (2 << 3) | 1: startMs = r.fixed64() / NS_PER_MS; break;
-      case (3 << 3) | 1: timeMs = r.fixed64() / NS_PER_MS; break;
-      case (4 << 3) | 1: value = r.double(); break;
-      case (6 << 3) | 1: value = r.sfixed64(); break;
-      case (8 << 3) | 0: flags = r.varint(); break;
+      case tagOf(7, LEN): keyValue(r, r.enter(), attributes); break;
+      case tagOf(2, 1): startMs = r.fixed64() / NS_PER_MS; break;
+      case tagOf(3, 1): timeMs = r.fixed64() / NS_PER_MS; break;
+      case tagOf(4, 1): value = r.double(); break;
+      case tagOf(6, 1): value = r.sfixed64(); break;
+      case tagOf(8, 0): flags = r.varint(); break;
       default: r.skip(tag & 7);
     }
   }
+  r.leave(end);
   return { attributes, startMs, timeMs, value, flags };
 }
 
-function histogramData(r: ProtoReader): MetricData {
+function histogramData(r: ProtoReader, end: number): MetricData {
   const points: HistogramPointIn[] = [];
   let temporality = 0;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
-    if (tag === ((1 << 3) | 2)) points.push(histogramPoint(r.message()));
-    else if (tag === ((2 << 3) | 0)) temporality = r.varint();
+    if (tag === tagOf(1, LEN)) points.push(histogramPoint(r, r.enter()));
+    else if (tag === tagOf(2, 0)) temporality = r.varint();
     else r.skip(tag & 7);
   }
+  r.leave(end);
   return { kind: 'histogram', temporality, points };
 }
 
 const readFixed64 = (r: ProtoReader): number => r.fixed64();
 const readDouble = (r: ProtoReader): number => r.double();
 
-function histogramPoint(r: ProtoReader): HistogramPointIn {
-  const attributes: Attribute[] = [];
+function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
+  const attributes: string[] = [];
   let startMs = 0;
   let timeMs = 0;
   let count = 0;
@@ -263,20 +287,21 @@ function histogramPoint(r: ProtoReader): HistogramPointIn {
   const bucketCounts: number[] = [];
   const bounds: number[] = [];
   let flags = 0;
-  while (r.more()) {
+  while (r.pos < end) {
     const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 6) r.repeated64(wire, readFixed64, bucketCounts);
     else if (field === 7) r.repeated64(wire, readDouble, bounds);
-    else if (tag === ((9 << 3) | 2)) attributes.push(keyValue(r.message()));
-    else if (tag === ((2 << 3) | 1)) startMs = r.fixed64() / NS_PER_MS;
-    else if (tag === ((3 << 3) | 1)) timeMs = r.fixed64() / NS_PER_MS;
-    else if (tag === ((4 << 3) | 1)) count = r.fixed64();
-    else if (tag === ((5 << 3) | 1)) sum = r.double();
-    else if (tag === ((10 << 3) | 0)) flags = r.varint();
+    else if (tag === tagOf(9, LEN)) keyValue(r, r.enter(), attributes);
+    else if (tag === tagOf(2, 1)) startMs = r.fixed64() / NS_PER_MS;
+    else if (tag === tagOf(3, 1)) timeMs = r.fixed64() / NS_PER_MS;
+    else if (tag === tagOf(4, 1)) count = r.fixed64();
+    else if (tag === tagOf(5, 1)) sum = r.double();
+    else if (tag === tagOf(10, 0)) flags = r.varint();
     else r.skip(wire);
   }
+  r.leave(end);
   return { attributes, startMs, timeMs, count, sum, bucketCounts, bounds, flags };
 }
 
@@ -362,12 +387,14 @@ function enumValue(v: unknown, names: readonly string[], at: string): number {
 
 const TEMPORALITY_NAMES = ['AGGREGATION_TEMPORALITY_UNSPECIFIED', 'AGGREGATION_TEMPORALITY_DELTA', 'AGGREGATION_TEMPORALITY_CUMULATIVE'];
 
-function jsonAttributes(v: unknown, at: string): Attribute[] {
-  return arr(v, at).map((kv, i) => {
+function jsonAttributes(v: unknown, at: string): Attributes {
+  const out: Attributes = [];
+  arr(v, at).forEach((kv, i) => {
     const o = obj(kv, `${at}[${i}]`);
     const value = field(o, 'value');
-    return [str(field(o, 'key'), `${at}[${i}].key`), anyValueText(value === undefined || value === null ? undefined : jsonAny(value, `${at}[${i}].value`))] as const;
+    out.push(str(field(o, 'key'), `${at}[${i}].key`), anyValueText(value === undefined || value === null ? undefined : jsonAny(value, `${at}[${i}].value`)));
   });
+  return out;
 }
 
 function jsonAny(v: unknown, at: string): Any {

@@ -14,7 +14,7 @@ import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
 import type { SourceObserver, SourceStats } from '../source.js';
 import {
   FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA,
-  type Attribute, type HistogramPointIn, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
+  type Attributes, type HistogramPointIn, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
 } from './decode.js';
 import { prometheusUnit, translateLabelName, translateMetricName, type OtlpType } from './names.js';
 
@@ -52,11 +52,14 @@ export interface ResolvedResource {
 const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id', PROJECT_ATTRIBUTE]);
 const MAX_REASONS = 10;
 const NAME_CACHE_MAX = 10_000;
+/** Points' identities by their raw attributes; its names and values arrays are the series' own. */
+const IDENTITY_CACHE_MAX = 100_000;
 
 export class OtlpReceiver {
   readonly stats: SourceStats = { name: 'otlp', produced: 0, dropped: new Map() };
   private readonly metricNames = new Map<string, string | Error>();
   private readonly labelNames = new Map<string, string | Error>();
+  private readonly identities = new Map<string, SeriesIdentity>();
 
   constructor(
     private readonly aggregator: Aggregator,
@@ -68,7 +71,7 @@ export class OtlpReceiver {
   resolve(resources: readonly ResourceMetricsIn[], scope: OtlpScope): ResolvedResource[] {
     return resources.map((resource) => {
       const points = resource.metrics.reduce((n, m) => n + pointCount(m), 0);
-      const named = resource.attributes.find(([k]) => k === PROJECT_ATTRIBUTE)?.[1];
+      const named = attribute(resource.attributes, PROJECT_ATTRIBUTE);
       if (scope.project !== undefined) {
         if (named !== undefined && named !== scope.project) {
           return { resource, pm: undefined, points, refusal: `the resource attribute ${PROJECT_ATTRIBUTE} names a project other than this token's; a project-bound token writes only to its own project: leave the attribute out or use that project's token` };
@@ -115,9 +118,12 @@ export class OtlpReceiver {
       this.reject(result, resource.metrics.reduce((n, m) => n + pointCount(m), 0), 'invalid', base);
       return;
     }
+    let baseKey = '';
+    for (const [k, v] of base) baseKey += `${k}\u0000${v}\u0000`;
+    const labels = { base, baseKey };
     let newestMs = 0;
     for (const m of resource.metrics) {
-      const t = this.applyMetric(pm, m, base, nowMs, result);
+      const t = this.applyMetric(pm, m, labels, nowMs, result);
       if (t > newestMs) newestMs = t;
     }
     if (newestMs > 0) this.targetInfo(pm, resource.attributes, base, newestMs, nowMs);
@@ -127,8 +133,8 @@ export class OtlpReceiver {
    * project_id, then job and instance from service.namespace/service.name and service.instance.id,
    * then the promoted resource attributes, as label pairs; or why the resource cannot be taken.
    */
-  private resourceLabels(pm: ProjectMetrics, attrs: readonly Attribute[]): Map<string, string> | string {
-    const get = (k: string): string | undefined => attrs.find(([key]) => key === k)?.[1];
+  private resourceLabels(pm: ProjectMetrics, attrs: Attributes): Map<string, string> | string {
+    const get = (k: string): string | undefined => attribute(attrs, k);
     const labels = new Map<string, string>([['project_id', pm.projectId]]);
     const service = get('service.name');
     const namespace = get('service.namespace');
@@ -153,10 +159,10 @@ export class OtlpReceiver {
    * `target_info` as Prometheus writes it: one gauge at 1 per resource, carrying the resource
    * attributes that are not already job, instance or promoted labels.
    */
-  private targetInfo(pm: ProjectMetrics, attrs: readonly Attribute[], base: Map<string, string>, timeMs: number, nowMs: number): void {
+  private targetInfo(pm: ProjectMetrics, attrs: Attributes, base: Map<string, string>, timeMs: number, nowMs: number): void {
     const labels = new Map<string, string>();
     for (const k of ['project_id', 'job', 'instance']) if (base.has(k)) labels.set(k, base.get(k)!);
-    for (const [key, value] of attrs) {
+    for (const [key, value] of pairsByKey(attrs)) {
       if (IDENTIFYING.has(key) || this.opts.promoteResourceAttributes.includes(key) || value === '') continue;
       const name = this.labelName(key);
       if (name instanceof Error || labelValueProblem(value) !== undefined) continue;
@@ -169,7 +175,7 @@ export class OtlpReceiver {
   }
 
   /** Applies one metric's points; returns the newest point time applied (0 when none). */
-  private applyMetric(pm: ProjectMetrics, m: MetricIn, base: Map<string, string>, nowMs: number, result: OtlpResult): number {
+  private applyMetric(pm: ProjectMetrics, m: MetricIn, base: ResourceLabels, nowMs: number, result: OtlpResult): number {
     const d = m.data;
     const what = `metric ${quoted(m.name)}`;
     if (!('points' in d)) {
@@ -236,7 +242,7 @@ export class OtlpReceiver {
     return newest;
   }
 
-  private numberPoint(pm: ProjectMetrics, fam: Family, p: NumberPointIn, base: Map<string, string>, timeMs: number, temporality: Temporality | undefined, nowMs: number): readonly [DropReason, string] | undefined {
+  private numberPoint(pm: ProjectMetrics, fam: Family, p: NumberPointIn, base: ResourceLabels, timeMs: number, temporality: Temporality | undefined, nowMs: number): readonly [DropReason, string] | undefined {
     const id = this.pointIdentity(base, p.attributes);
     if (typeof id === 'string') return ['invalid', id];
     if ((p.flags & FLAG_NO_RECORDED_VALUE) !== 0) {
@@ -257,7 +263,7 @@ export class OtlpReceiver {
     return why === undefined ? undefined : [why.reason, why.message];
   }
 
-  private histogramPoint(pm: ProjectMetrics, decl: Omit<SourceFamily, 'buckets'>, p: HistogramPointIn, base: Map<string, string>, timeMs: number, temporality: Temporality): readonly [DropReason, string] | undefined {
+  private histogramPoint(pm: ProjectMetrics, decl: Omit<SourceFamily, 'buckets'>, p: HistogramPointIn, base: ResourceLabels, timeMs: number, temporality: Temporality): readonly [DropReason, string] | undefined {
     const id = this.pointIdentity(base, p.attributes);
     if (typeof id === 'string') return ['invalid', id];
     const bad = histogramProblem(p);
@@ -272,13 +278,27 @@ export class OtlpReceiver {
     return why === undefined ? undefined : [why.reason, why.message];
   }
 
+  /** The point's series identity, from the cache when the same resource labels and attributes came before. */
+  private pointIdentity(resource: ResourceLabels, attrs: Attributes): SeriesIdentity | string {
+    // JSON quotes every string, so the key is unambiguous whatever the attributes contain (NUL
+    // included), and it is one native call.
+    const raw = resource.baseKey + JSON.stringify(attrs);
+    const cached = this.identities.get(raw);
+    if (cached !== undefined) return cached;
+    const id = this.buildIdentity(resource.base, attrs);
+    if (typeof id !== 'string') {
+      if (this.identities.size >= IDENTITY_CACHE_MAX) this.identities.clear();
+      this.identities.set(raw, id);
+    }
+    return id;
+  }
+
   /** The point's labels: the resource's, then its attributes translated (project_id is never one). */
-  private pointIdentity(base: Map<string, string>, attrs: readonly Attribute[]): SeriesIdentity | string {
+  private buildIdentity(base: Map<string, string>, attrs: Attributes): SeriesIdentity | string {
     const labels = new Map(base);
     // Colliding names (`a.b` and `a_b`) are joined with ';' in key order, as Prometheus does.
-    const sorted = attrs.length > 1 ? [...attrs].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) : attrs;
     const fromPoint = new Set<string>();
-    for (const [key, value] of sorted) {
+    for (const [key, value] of pairsByKey(attrs)) {
       if (value === '') continue;
       let name = this.labelName(key);
       if (name instanceof Error) return `attribute ${quoted(key)}: ${name.message}`;
@@ -328,6 +348,24 @@ export class OtlpReceiver {
 /** A name as messages quote it: a name of any length must not make the answer that long. */
 function quoted(name: string): string {
   return name.length > 80 ? `${JSON.stringify(name.slice(0, 80))}...` : JSON.stringify(name);
+}
+
+function attribute(attrs: Attributes, key: string): string | undefined {
+  for (let i = 0; i < attrs.length; i += 2) if (attrs[i] === key) return attrs[i + 1];
+  return undefined;
+}
+
+/** Key-value pairs sorted by key. */
+function pairsByKey(attrs: Attributes): Array<readonly [string, string]> {
+  const pairs: Array<readonly [string, string]> = [];
+  for (let i = 0; i < attrs.length; i += 2) pairs.push([attrs[i], attrs[i + 1]]);
+  return pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+}
+
+/** A resource's labels, and the same as a key prefix for the identity cache. */
+interface ResourceLabels {
+  readonly base: Map<string, string>;
+  readonly baseKey: string;
 }
 
 function addLabel(labels: Map<string, string>, name: string, value: string): void {
