@@ -46,7 +46,7 @@ program
       if (stopping) return;
       stopping = true;
       gw.log.info({ signal }, 'shutting down');
-      demo?.stop();
+      await demo?.stop();
       await gw.close();
       process.exit(0);
     };

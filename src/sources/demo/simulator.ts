@@ -4,6 +4,7 @@
  * traffic rises, errors and GPU load, all fed through the same validation and aggregation as
  * POST /v1/events, so every endpoint shows live data at once.
  */
+import type { Source, SourceStats } from '../source.js';
 import type { Logger } from 'pino';
 import type { Gateway } from '../../server/context.js';
 import type { BatchItem } from '../../ingest/ingest.js';
@@ -45,8 +46,9 @@ const PROJECTS: ReadonlyArray<Omit<DemoProject, 'apps'> & { apps: Omit<DemoApp, 
 
 const TICK_MS = 1000;
 
-export interface Demo {
-  stop(): void;
+/** The demo is a source like any other: it feeds events through the same ingest path. */
+export interface Demo extends Source {
+  stop(): Promise<void>;
 }
 
 export async function startDemo(gw: Gateway, log: Logger): Promise<Demo> {
@@ -61,10 +63,18 @@ export async function startDemo(gw: Gateway, log: Logger): Promise<Demo> {
     const now = Date.now();
     const items: BatchItem[] = [];
     for (const p of projects) for (const app of p.apps) simulateTick(p.id, app, (now - started) / 1000, now, items);
-    gw.ingestor.ingest(items, {}, now);
+    const result = gw.ingestor.ingest(items, {}, now);
+    stats.produced += result.accepted;
+    if (result.rejected.length > 0) stats.dropped.set('rejected', (stats.dropped.get('rejected') ?? 0) + result.rejected.length);
   }, TICK_MS);
   timer.unref();
-  return { stop: () => clearInterval(timer) };
+  const stats: SourceStats = { name: 'demo', produced: 0, dropped: new Map() };
+  return {
+    stats,
+    async stop() {
+      clearInterval(timer);
+    },
+  };
 }
 
 /** Poisson-ish count with mean `mean`, good enough for a demo and cheap. */

@@ -11,7 +11,7 @@ import type { CounterSeries, GaugeSeries, HistogramSeries } from '../../aggregat
 import { applyCounter, applyGauge, applyHistogram, identity, type Refusal, type SeriesIdentity, type Temporality } from '../../aggregate/samples.js';
 import { labelNameProblem, metricNameProblem } from '../../core/labels.js';
 import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
-import type { SourceObserver, SourceStats } from '../source.js';
+import type { Source, SourceObserver, SourceStats } from '../source.js';
 import {
   FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA,
   type Attributes, type HistogramPointIn, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
@@ -55,7 +55,7 @@ const NAME_CACHE_MAX = 10_000;
 /** Points' identities by their raw attributes; its names and values arrays are the series' own. */
 const IDENTITY_CACHE_MAX = 100_000;
 
-export class OtlpReceiver {
+export class OtlpReceiver implements Source {
   readonly stats: SourceStats = { name: 'otlp', produced: 0, dropped: new Map() };
   private readonly metricNames = new Map<string, string | Error>();
   private readonly labelNames = new Map<string, string | Error>();
