@@ -15,6 +15,8 @@ const B_VALUES = ['bravo-secret-value', 'bravo-secret-app', 'bravo-secret-model'
 const B_HELP = 'Bravo secret help text';
 const B_SAMPLE = '424242.5';
 const A_NAME = 'alpha_jobs_total';
+/** What only B sent over OTLP (as names, labels, values, help and a resource attribute). */
+const B_OTLP = ['bravo_otlp_secret', 'bravo_otlp_label', 'bravo-otlp-value', 'Bravo OTLP help', 'bravo-otlp-service', 'bravo-otlp-region'];
 
 type Project = Awaited<ReturnType<TestGateway['project']>>;
 
@@ -39,7 +41,7 @@ describe('a project never sees another project over the query API', () => {
     base = `http://127.0.0.1:${(gw.app.server.address() as AddressInfo).port}`;
     a = await gw.project('isolation A');
     b = await gw.project('isolation B');
-    secrets = [B_NAME, B_LABEL, ...B_VALUES, B_HELP, B_SAMPLE, b.id];
+    secrets = [B_NAME, B_LABEL, ...B_VALUES, B_HELP, B_SAMPLE, b.id, ...B_OTLP];
     const now = Date.now();
     nowS = now / 1000;
     const t0 = now - 120_000;
@@ -62,6 +64,18 @@ describe('a project never sees another project over the query API', () => {
     ];
     expect(await post('/v1/events', a.ingest, 'application/json', JSON.stringify(events(a.id, 'alpha-app', 'alpha-model')))).toMatchObject({ accepted: 2 });
     expect(await post('/v1/events', b.ingest, 'application/json', JSON.stringify(events(b.id, B_VALUES[1], B_VALUES[2])))).toMatchObject({ accepted: 2 });
+    // OTLP metrics of B, one point claiming A's project in its attributes.
+    const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
+    const otlp = {
+      resourceMetrics: [{
+        resource: { attributes: [str('service.name', B_OTLP[4]), str('cloud.region', B_OTLP[5])] },
+        scopeMetrics: [{ metrics: [{
+          name: 'bravo.otlp.secret', unit: '1', description: B_OTLP[3],
+          gauge: { dataPoints: [{ asDouble: Number(B_SAMPLE), timeUnixNano: String(now * 1e6), attributes: [str('bravo.otlp.label', B_OTLP[2]), str('project_id', a.id)] }] },
+        }] }],
+      }],
+    };
+    expect(await post('/v1/otlp/v1/metrics', b.ingest, 'application/json', JSON.stringify(otlp))).toEqual({});
     gw.sampler.sampleOnce(now);
   });
   afterAll(async () => gw?.close());
@@ -99,6 +113,9 @@ describe('a project never sees another project over the query API', () => {
     for (const s of [B_NAME, B_LABEL, B_VALUES[0], B_SAMPLE]) expect(body).toContain(s);
     const labels = await fetch(`${base}/v1/projects/${b.id}/prometheus/api/v1/label/app_name/values`, { headers: { authorization: `Bearer ${b.monitoring}` } });
     expect(await labels.text()).toContain(B_VALUES[1]);
+    const otlp = await fetch(`${base}/v1/projects/${b.id}/prometheus/api/v1/query?query=${encodeURIComponent('{__name__=~"bravo_otlp_secret_ratio|target_info"}')}`, { headers: { authorization: `Bearer ${b.monitoring}` } });
+    const otlpBody = await otlp.text();
+    for (const s of [B_OTLP[0], B_OTLP[1], B_OTLP[2], B_OTLP[4], B_OTLP[5]]) expect(otlpBody).toContain(s);
     // and A's data is there for A, under A's project_id, without B's imported look-alike
     expect(asRows(await instant(A_NAME))).toEqual([`{"__name__":"${A_NAME}","instance":"a1","job":"alpha","project_id":"${a.id}"} 7`]);
     expect(asRows(await instant('meterway_runs_total'))).toEqual([expect.stringContaining('"app_name":"alpha-app"')]);
