@@ -53,7 +53,7 @@ export async function controlRoutes(app: FastifyInstance, gw: Gateway): Promise<
     gw.integrations.forgetProject(req.params.pid);
     // A deleted project's history goes too: a project made later with the same id must not see it.
     gw.sampler.forget(req.params.pid);
-    gw.tsdb.dropProject(req.params.pid);
+    gw.storage.dropProject(req.params.pid);
     return reply.code(204).send(null);
   });
 

@@ -45,19 +45,19 @@ export async function importRoutes(app: FastifyInstance, gw: Gateway, limiter: I
     const now = Date.now();
     const parsed = parseImport(text, now);
     const errors = [...parsed.errors];
-    const oldest = gw.tsdb.retentionMs > 0 ? now - gw.tsdb.retentionMs : -Infinity;
+    const oldest = gw.storage.retentionMs > 0 ? now - gw.storage.retentionMs : -Infinity;
     const samples: Sample[] = [];
     for (const s of parsed.samples) {
       if (!validTimestamp(s.t)) errors.push({ line: s.line, error: `the timestamp ${s.t} is outside what the store can hold` });
-      else if (s.t < oldest) errors.push({ line: s.line, error: `the timestamp ${new Date(s.t).toISOString()} is older than the retention (${Math.round(gw.tsdb.retentionMs / 86_400_000)}d); start the gateway with a longer --retention to import it` });
+      else if (s.t < oldest) errors.push({ line: s.line, error: `the timestamp ${new Date(s.t).toISOString()} is older than the retention (${Math.round(gw.storage.retentionMs / 86_400_000)}d); start the gateway with a longer --retention to import it` });
       else samples.push({ labels: { ...s.labels, project_id: pid }, t: s.t, v: s.v });
     }
     // Charged after parsing so that only samples that would be stored count; refused means none is.
     const refusal = limiter.admit(principal.tokenId, new Map([[pid, samples.length]]));
     if (refusal !== undefined) throw refused(reply, refusal, 'samples');
-    const result = gw.tsdb.appendBatch(pid, samples);
+    const result = gw.storage.appendBatch(pid, samples);
     for (const [name, meta] of parsed.metadata) {
-      if (meta.type !== undefined || meta.help !== undefined) gw.tsdb.setMetadata(pid, name, { type: meta.type ?? 'unknown', help: meta.help ?? '', unit: meta.unit ?? '' });
+      if (meta.type !== undefined || meta.help !== undefined) gw.storage.setMetadata(pid, name, { type: meta.type ?? 'unknown', help: meta.help ?? '', unit: meta.unit ?? '' });
     }
     errors.sort((a, b) => a.line - b.line);
     return reply.code(result.appended > 0 || errors.length === 0 ? 200 : 400).send({ imported: result.appended, errors });

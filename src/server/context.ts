@@ -10,6 +10,7 @@ import type { SelfMetrics } from './self-metrics.js';
 import type { Integrations } from '../control/integrations.js';
 import type { ExportManager } from '../delivery/exporter.js';
 import type { Tsdb, Sampler } from '../tsdb/index.js';
+import type { Storage } from '../core/storage.js';
 import type { OtlpReceiver } from '../sources/otlp/receiver.js';
 
 /** Everything the routes use, assembled once in gateway.ts. */
@@ -26,6 +27,8 @@ export interface Gateway {
   readonly exporter: ExportManager;
   /** The embedded time-series store behind the query API. */
   readonly tsdb: Tsdb;
+  /** Where samples and metadata are written and projects' data deleted (import, deletion); today the same store as `tsdb`. */
+  readonly storage: Storage;
   readonly sampler: Sampler;
   /** OTLP metrics in (CONTRACT section 9). */
   readonly otlp: OtlpReceiver;

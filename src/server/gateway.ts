@@ -111,7 +111,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   });
   const ingestor = new Ingestor(aggregator, selfMetrics, (pid, ev, ms, now) => exporter.routeEvent(pid, ev, ms, now));
   const otlp = new OtlpReceiver(aggregator, config.otlp, selfMetrics);
-  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, sampler, otlp };
+  const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, storage: tsdb, sampler, otlp };
   const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
   const queries = new QueryPool(tsdb, {
     workers: config.query.workers,

@@ -6,6 +6,7 @@
  */
 import type SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
+import type { AppendResult, Sample } from '../core/storage.js';
 import { decodeChunk, encodeChunk, validTimestamp } from './chunk.js';
 import { pairsToLabels, type Catalog } from './catalog.js';
 import { GROUP_HEADER_BYTES, GROUP_MEMBER_BYTES, encodeGroup, type GroupMember } from './group.js';
@@ -13,7 +14,6 @@ import type { ProjectIndex } from './postings.js';
 import { sortDedupe } from './read.js';
 import { KIND_OOO, KIND_OPEN, KIND_PACKED } from './schema.js';
 import { MemSeries } from './series.js';
-import type { AppendResult, Sample } from './store.js';
 import { LogBuilder, readLogRecord } from './wal.js';
 
 const PROJECT_LABEL = 'project_id';

@@ -9,7 +9,7 @@ import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../
 import { STALE_NAN, type Labels } from '../core/labels.js';
 import { formatValue } from '../exposition/escape.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Sample, Tsdb } from './store.js';
+import type { Sample, Storage } from '../core/storage.js';
 
 const SLICE_MS = 10;
 
@@ -54,7 +54,7 @@ export class Sampler {
 
   constructor(
     private readonly aggregator: Aggregator,
-    private readonly store: Tsdb,
+    private readonly store: Storage,
     private readonly opts: SamplerOptions = {},
   ) {
     this.intervalMs = opts.intervalMs ?? 15_000;
@@ -84,7 +84,7 @@ export class Sampler {
     await this.inflight;
   }
 
-  /** Stops tracking a project: no staleness markers for it (before `Tsdb.dropProject`). */
+  /** Stops tracking a project: no staleness markers for it (before `Storage.dropProject`). */
   forget(project: string): void {
     this.previous.delete(project);
     this.metadataDone.delete(project);

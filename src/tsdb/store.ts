@@ -9,6 +9,7 @@ import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
 import { explainSqliteError, openSqliteFile, type SqliteFileRole } from '../store/sqlite-file.js';
 import type { MetricMetadata, Queryable } from '../core/queryable.js';
+import type { AppendResult, Sample, Storage } from '../core/storage.js';
 import { Appender } from './append.js';
 import { Catalog, pairsToLabels } from './catalog.js';
 import { MetadataStore } from './metadata.js';
@@ -54,22 +55,8 @@ export interface TsdbOptions {
   readonly now?: () => number;
 }
 
-export interface Sample {
-  readonly labels: Labels;
-  readonly t: number;
-  readonly v: number;
-}
-
-export interface AppendResult {
-  /** Samples stored (in order or out of order). */
-  appended: number;
-  /** Of those, samples at or before their series' newest timestamp. */
-  outOfOrder: number;
-  /** Samples refused: bad timestamp, older than retention, or a label set without a name. */
-  rejected: number;
-  /** Positions (in the input) of the refused samples, so an importer can name their lines. */
-  rejectedAt: number[];
-}
+/** Defined with the write side's seam (src/core/storage.ts); exported here as before. */
+export type { Sample, AppendResult };
 
 export type { MetricMetadata };
 
@@ -90,9 +77,10 @@ const TSDB_FILE: SqliteFileRole = {
  * The store's facade: opening (recovery) and closing here; the work in the parts it is made of,
  * over the series they share (`Catalog`): the write path (`Appender`, append.ts), reads
  * (read.ts), retention, idle cuts and project deletion (`Maintenance`, retention.ts) and metric
- * metadata (`MetadataStore`, metadata.ts).
+ * metadata (`MetadataStore`, metadata.ts). The write side's seam, `Storage`, is what the
+ * sampler, import and project deletion use; the read side's, `Queryable`, what queries use.
  */
-export class Tsdb implements Queryable {
+export class Tsdb implements Queryable, Storage {
   readonly db: SQLite.Database;
   readonly retentionMs: number;
   private readonly catalog = new Catalog();
