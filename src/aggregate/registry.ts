@@ -4,6 +4,8 @@
  * one short string per metric, not a label object.
  */
 import { CounterSeries, GaugeSeries, HistogramSeries, type AnySeries, type LabelValues } from './series.js';
+
+type SourceSeries = CounterSeries | HistogramSeries;
 import type { MetricType } from '../catalog/catalog.js';
 
 export interface FamilyDef {
@@ -105,13 +107,18 @@ export class MetricRegistry {
     return true;
   }
 
-  /** Removes gauges not updated since `cutoffMs`; returns how many went. */
+  /**
+   * Removes gauges not updated since `cutoffMs`, and the counters and histograms of families a
+   * source declared (a service that stopped sending must not hold its series, and its place under
+   * the series limit, for ever; event counters are the project's own totals and stay). Returns
+   * how many went.
+   */
   sweepStaleGauges(cutoffMs: number): number {
     let removed = 0;
     for (const fam of this.families) {
-      if (fam.def.type !== 'gauge') continue;
+      if (fam.def.type !== 'gauge' && fam.def.perSeriesLabels !== true) continue;
       for (const [key, s] of fam.series) {
-        if ((s as GaugeSeries).updatedAt < cutoffMs) {
+        if ((s as GaugeSeries | SourceSeries).updatedAt < cutoffMs) {
           fam.series.delete(key);
           removed++;
         }

@@ -60,7 +60,7 @@ export function applyGauge(pm: ProjectMetrics, fam: Family<GaugeSeries>, id: Ser
 }
 
 /** A monotonic sum. */
-export function applyCounter(pm: ProjectMetrics, fam: Family<CounterSeries>, id: SeriesIdentity, value: number, t: PointTime, temporality: Temporality): Refusal | undefined {
+export function applyCounter(pm: ProjectMetrics, fam: Family<CounterSeries>, id: SeriesIdentity, value: number, t: PointTime, temporality: Temporality, nowMs: number): Refusal | undefined {
   const existing = fam.series.get(id.key);
   if (temporality === 'delta') {
     if (existing !== undefined) {
@@ -71,6 +71,7 @@ export function applyCounter(pm: ProjectMetrics, fam: Family<CounterSeries>, id:
     if (refused(s)) return s;
     s.value += value;
     s.pointMs = t.timeMs;
+    s.updatedAt = nowMs;
     return undefined;
   }
   if (existing !== undefined) {
@@ -82,6 +83,7 @@ export function applyCounter(pm: ProjectMetrics, fam: Family<CounterSeries>, id:
   s.value = value;
   s.startMs = t.startMs;
   s.pointMs = t.timeMs;
+  s.updatedAt = nowMs;
   return undefined;
 }
 
@@ -93,7 +95,7 @@ export interface HistogramValue {
 }
 
 /** An explicit-bucket histogram whose bounds are the family's (the caller checked). */
-export function applyHistogram(pm: ProjectMetrics, fam: Family<HistogramSeries>, id: SeriesIdentity, h: HistogramValue, t: PointTime, temporality: Temporality): Refusal | undefined {
+export function applyHistogram(pm: ProjectMetrics, fam: Family<HistogramSeries>, id: SeriesIdentity, h: HistogramValue, t: PointTime, temporality: Temporality, nowMs: number): Refusal | undefined {
   const existing = fam.series.get(id.key);
   if (temporality === 'delta') {
     if (existing !== undefined) {
@@ -106,6 +108,7 @@ export function applyHistogram(pm: ProjectMetrics, fam: Family<HistogramSeries>,
     s.sum += h.sum;
     s.count += h.count;
     s.pointMs = t.timeMs;
+    s.updatedAt = nowMs;
     return undefined;
   }
   if (existing !== undefined) {
@@ -120,6 +123,7 @@ export function applyHistogram(pm: ProjectMetrics, fam: Family<HistogramSeries>,
   s.count = h.count;
   s.startMs = t.startMs;
   s.pointMs = t.timeMs;
+  s.updatedAt = nowMs;
   return undefined;
 }
 

@@ -29,12 +29,15 @@ abstract class SeriesBase {
 interface SourceStream {
   startMs: number;
   pointMs: number;
+  /** Wall-clock time of the last point applied, which decides staleness (as a gauge's does). */
+  updatedAt: number;
 }
 
 export class CounterSeries extends SeriesBase implements SourceStream {
   value = 0;
   startMs = 0;
   pointMs = -Infinity;
+  updatedAt = 0;
   inc(by: number): void {
     this.value += by;
   }
@@ -62,6 +65,7 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
   count = 0;
   startMs = 0;
   pointMs = -Infinity;
+  updatedAt = 0;
   constructor(
     labelNames: readonly string[],
     labelValues: LabelValues,

@@ -171,6 +171,28 @@ describe('the OpenTelemetry SDK into the receiver', () => {
   });
 });
 
+describe('staleness', () => {
+  it('drops the series of a service that stopped sending, as gauges are dropped, and keeps event counters', async () => {
+    const q = await gw.project('stale');
+    const ev = await gw.app.inject({ method: 'POST', url: '/v1/events', headers: gw.auth(q.ingest), payload: { type: 'run', app_name: 'chat', status: 'success' } });
+    expect(ev.json().accepted).toBe(1);
+    const s = sdk(q.ingest, { resource: { 'service.name': 'gone' } });
+    s.provider.getMeter('m').createCounter('gone.requests').add(1);
+    s.provider.getMeter('m').createHistogram('gone.latency', { unit: 's' }).record(0.2);
+    await s.flush();
+    await s.provider.shutdown();
+    expect(await scrape(q)).toContain('gone_requests_total{job="gone"');
+    const before = gw.aggregator.get(q.id)!.registry.seriesCount;
+    // As the gateway's sweep does once metrics.gauge_stale_after has passed without a point.
+    expect(gw.aggregator.sweepStaleGauges(Date.now() + 1)).toBeGreaterThanOrEqual(2);
+    const text = await scrape(q);
+    expect(text).not.toContain('gone_requests_total');
+    expect(text).not.toContain('gone_latency_seconds');
+    expect(text).toContain('meterway_runs_total{');
+    expect(gw.aggregator.get(q.id)!.registry.seriesCount).toBeLessThan(before);
+  });
+});
+
 describe('isolation', () => {
   const body = (project: string | undefined, name: string) =>
     JSON.stringify({

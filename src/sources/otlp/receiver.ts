@@ -221,7 +221,7 @@ export class OtlpReceiver implements Source {
     if (d.kind === 'histogram') {
       for (const p of d.points) {
         const t = p.timeMs > 0 ? p.timeMs : nowMs;
-        const why = this.histogramPoint(pm, decl, p, base, t, temporality!);
+        const why = this.histogramPoint(pm, decl, p, base, t, temporality!, nowMs);
         if (why === undefined) {
           result.accepted++;
           if (t > newest) newest = t;
@@ -256,14 +256,14 @@ export class OtlpReceiver implements Source {
     let why: Refusal | undefined;
     if (fam.def.type === 'counter') {
       if (p.value < 0) return ['invalid', `a monotonic sum cannot be negative (${p.value}); send an up-down counter (is_monotonic false) instead`];
-      why = applyCounter(pm, fam as Family<CounterSeries>, id, p.value, t, temporality!);
+      why = applyCounter(pm, fam as Family<CounterSeries>, id, p.value, t, temporality!, nowMs);
     } else {
       why = applyGauge(pm, fam as Family<GaugeSeries>, id, p.value, t, temporality, nowMs);
     }
     return why === undefined ? undefined : [why.reason, why.message];
   }
 
-  private histogramPoint(pm: ProjectMetrics, decl: Omit<SourceFamily, 'buckets'>, p: HistogramPointIn, base: ResourceLabels, timeMs: number, temporality: Temporality): readonly [DropReason, string] | undefined {
+  private histogramPoint(pm: ProjectMetrics, decl: Omit<SourceFamily, 'buckets'>, p: HistogramPointIn, base: ResourceLabels, timeMs: number, temporality: Temporality, nowMs: number): readonly [DropReason, string] | undefined {
     const id = this.pointIdentity(base, p.attributes);
     if (typeof id === 'string') return ['invalid', id];
     const bad = histogramProblem(p);
@@ -274,7 +274,7 @@ export class OtlpReceiver implements Source {
       pm.registry.remove(fam, id.key);
       return undefined;
     }
-    const why = applyHistogram(pm, fam as Family<HistogramSeries>, id, { count: p.count, sum: p.sum!, bucketCounts: p.bucketCounts }, { startMs: p.startMs, timeMs }, temporality);
+    const why = applyHistogram(pm, fam as Family<HistogramSeries>, id, { count: p.count, sum: p.sum!, bucketCounts: p.bucketCounts }, { startMs: p.startMs, timeMs }, temporality, nowMs);
     return why === undefined ? undefined : [why.reason, why.message];
   }
 
