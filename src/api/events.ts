@@ -1,7 +1,6 @@
 /** POST /v1/events (CONTRACT section 4). */
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { Gateway } from '../server/context.js';
-import { authenticate, requireScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
 import { decodedBody } from './body.js';
 import { BodyNotJsonError, decodeEvents } from '../sources/http-events/decode.js';
@@ -21,6 +20,7 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway, limiter: In
 
   app.post('/v1/events', {
     bodyLimit: limit,
+    config: { auth: { scopes: ['ingest', 'admin'] } },
     schema: {
       tags: ['events'],
       summary: 'Ingest events: a JSON object, a JSON array, or NDJSON (application/x-ndjson), optionally gzip-encoded',
@@ -29,8 +29,7 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway, limiter: In
       response: { ...errorResponses, 200: IngestResponse, 400: Type.Union([IngestResponse, ErrorBody]), 413: ErrorBody, 415: ErrorBody, 429: ErrorBody },
     },
   }, async (req, reply) => {
-    const p = authenticate(gw.tokens, req);
-    requireScope(p, ['ingest', 'admin']);
+    const p = req.principal;
     const body = await decodedBody(req, limit);
     const contentType = (req.headers['content-type'] ?? '').split(';')[0].trim().toLowerCase();
     let items;

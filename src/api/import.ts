@@ -6,7 +6,6 @@
 import type { FastifyInstance } from 'fastify';
 import { Type } from '@sinclair/typebox';
 import type { Gateway } from '../server/context.js';
-import { authenticate, requireProjectScope } from '../server/auth.js';
 import { ApiError } from '../server/errors.js';
 import { parseImport } from '../sources/import/parse.js';
 import { validTimestamp, type Sample } from '../tsdb/index.js';
@@ -29,6 +28,7 @@ export async function importRoutes(app: FastifyInstance, gw: Gateway, limiter: I
 
   app.post('/v1/projects/:pid/import', {
     bodyLimit: limit,
+    config: { auth: { scopes: ['manage'], project: 'pid' } },
     schema: {
       tags: ['import'],
       summary: 'Backfill: Prometheus text lines `name{labels} value timestamp_ms` (manage or admin token)',
@@ -38,8 +38,7 @@ export async function importRoutes(app: FastifyInstance, gw: Gateway, limiter: I
     },
   }, async (req, reply) => {
     const pid = (req.params as { pid: string }).pid;
-    const principal = authenticate(gw.tokens, req);
-    requireProjectScope(principal, pid, gw.aggregator.get(pid) !== undefined, ['manage']);
+    const principal = req.principal;
     const text = (await decodedBody(req, limit)).toString('utf8');
     if (text.trim() === '') throw new ApiError(400, 'invalid_body', 'the body is empty: send Prometheus text lines like `http_requests_total{job="api"} 1027 1700000000000`');
     const now = Date.now();

@@ -3,7 +3,6 @@ import type { FastifyInstance } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Gateway } from '../server/context.js';
-import { authenticate, requireProjectScope } from '../server/auth.js';
 import { errors } from '../server/errors.js';
 import { applyPreset, PRESETS, type PresetOptions } from '../control/presets.js';
 import type { Integration, IntegrationInput } from '../control/integrations.js';
@@ -79,66 +78,64 @@ const CompatPut = Type.Object({
   authHeaders: Type.Optional(Type.Union([Headers, Type.Null()])),
 }, { additionalProperties: false });
 
-const MANAGE = ['manage'] as const;
+const MANAGE = { auth: { scopes: ['manage'], project: 'pid' } } as const;
 
 export async function integrationRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
   const r = app.withTypeProvider<TypeBoxTypeProvider>();
   const { integrations, exporter } = gw;
-  const guard = (req: Parameters<typeof authenticate>[1], pid: string) =>
-    requireProjectScope(authenticate(gw.tokens, req), pid, gw.aggregator.get(pid) !== undefined, MANAGE);
   const tags = ['integrations'];
 
   r.post('/v1/projects/:pid/integrations', {
+    config: MANAGE,
     schema: { tags, summary: 'Create an integration (push export)', params: PidParams, body: CreateBody, response: { 201: IntegrationSchema, ...errorResponses } },
   }, async (req, reply) => {
-    guard(req, req.params.pid);
     const { preset, preset_options, ...rest } = req.body;
     const input: IntegrationInput = preset === undefined ? rest : applyPreset(preset, (preset_options ?? {}) as PresetOptions, rest);
     return reply.code(201).send(await integrations.create(req.params.pid, input));
   });
 
   r.get('/v1/projects/:pid/integrations', {
+    config: MANAGE,
     schema: { tags, summary: "List a project's integrations", params: PidParams, response: { 200: listOf(IntegrationSchema), ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     return { items: integrations.list(req.params.pid) };
   });
 
   r.get('/v1/projects/:pid/integrations/:iid', {
+    config: MANAGE,
     schema: { tags, summary: 'Read an integration with its delivery status', params: IidParams, response: { 200: IntegrationSchema, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     return integrations.get(req.params.pid, req.params.iid);
   });
 
   r.patch('/v1/projects/:pid/integrations/:iid', {
+    config: MANAGE,
     schema: { tags, summary: 'Change an integration (config is merged; auth_headers replaces all headers)', params: IidParams, body: UpdateBody, response: { 200: IntegrationSchema, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     return integrations.update(req.params.pid, req.params.iid, req.body);
   });
 
   r.delete('/v1/projects/:pid/integrations/:iid', {
+    config: MANAGE,
     schema: { tags, summary: 'Delete an integration', params: IidParams, response: deleted },
   }, async (req, reply) => {
-    guard(req, req.params.pid);
     await integrations.delete(req.params.pid, req.params.iid);
     return reply.code(204).send(null);
   });
 
   r.post('/v1/projects/:pid/integrations/:iid/test', {
+    config: MANAGE,
     schema: { tags, summary: 'Test connection now: a real, small request; 200 whether or not the destination works', params: IidParams, response: { 200: TestResult, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     return exporter.test(integrations.get(req.params.pid, req.params.iid));
   });
 
   for (const [verb, enabled] of [['enable', true], ['disable', false]] as const) {
     r.post(`/v1/projects/:pid/integrations/:iid/${verb}`, {
+      config: MANAGE,
       schema: { tags, summary: enabled ? 'Resume pushes (also after an automatic pause)' : 'Stop pushes', params: IidParams, response: { 200: IntegrationSchema, ...errorResponses } },
     }, async (req) => {
-      guard(req, req.params.pid);
-      return integrations.setEnabled(req.params.pid, req.params.iid, enabled);
+        return integrations.setEnabled(req.params.pid, req.params.iid, enabled);
     });
   }
 
@@ -159,16 +156,16 @@ export async function integrationRoutes(app: FastifyInstance, gw: Gateway): Prom
   const v2 = ['metrics-export (compatibility)'];
 
   r.get('/v2/metrics-export/:pid/config', {
+    config: MANAGE,
     schema: { tags: v2, summary: "The project's OTLP export configuration", params: PidParams, response: { 200: CompatConfig, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     return compat(firstOtlp(req.params.pid));
   });
 
   r.put('/v2/metrics-export/:pid/config', {
+    config: MANAGE,
     schema: { tags: v2, summary: 'Set the OTLP export: endpoint, auth headers (write-only), enabled', params: PidParams, body: CompatPut, response: { 200: CompatConfig, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     const pid = req.params.pid;
     const current = firstOtlp(pid);
     const { enabled, endpoint, authHeaders } = req.body;
@@ -184,9 +181,9 @@ export async function integrationRoutes(app: FastifyInstance, gw: Gateway): Prom
   });
 
   r.post('/v2/metrics-export/:pid/test', {
+    config: MANAGE,
     schema: { tags: v2, summary: 'Test the OTLP export now', params: PidParams, response: { 200: TestResult, ...errorResponses } },
   }, async (req) => {
-    guard(req, req.params.pid);
     const current = firstOtlp(req.params.pid);
     if (current === undefined) throw errors.notFound('this project has no metrics export yet: PUT /v2/metrics-export/{project_id}/config first');
     return exporter.test(current);

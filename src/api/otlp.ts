@@ -6,7 +6,6 @@
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
-import { authenticate, requireScope } from '../server/auth.js';
 import { ApiError, asApiError } from '../server/errors.js';
 import { decodedBody } from './body.js';
 import { refused } from './events.js';
@@ -35,15 +34,19 @@ export async function otlpRoutes(app: FastifyInstance, gw: Gateway, limiter: Ing
       description: 'The project is the ingest token\'s, or for a server-wide ingest token the resource attribute meterway.project_id. ' +
         'Points that cannot be taken come back as a partial success naming each reason; a body that is not OTLP is a 400.',
     },
+    config: { auth: { scopes: ['ingest', 'admin'] } },
     // The body is bytes of either encoding; its schema is OTLP's, checked by the decoder.
+    // Every error lands here, the auth hook's too, and is answered as an OTLP Status.
     errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? apiErrorOf(err, limit)),
+    // A Content-Type that is not OTLP's is refused before the token is looked at, as it always was (the auth hook is a preHandler).
+    preValidation: async (req) => {
+      if (!isJson(req) && !PROTOBUF_TYPES.includes(mediaType(req))) {
+        throw new ApiError(415, 'unsupported_media_type', `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} is not OTLP/HTTP: send application/x-protobuf or application/json`);
+      }
+    },
   }, async (req, reply) => {
     const json = isJson(req);
-    if (!json && !PROTOBUF_TYPES.includes(mediaType(req))) {
-      throw new ApiError(415, 'unsupported_media_type', `Content-Type ${JSON.stringify(req.headers['content-type'] ?? '')} is not OTLP/HTTP: send application/x-protobuf or application/json`);
-    }
-    const p = authenticate(gw.tokens, req);
-    requireScope(p, ['ingest', 'admin']);
+    const p = req.principal;
     const body = await decodedBody(req, limit);
     let resources;
     try {

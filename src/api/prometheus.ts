@@ -4,11 +4,10 @@
  * form POST; bodies, errorType and statuses as Prometheus answers them. Every read goes through
  * the store's querier for the token's project, so nothing here can widen what a query sees.
  */
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import type { Labels } from '../core/labels.js';
 import type { LabelMatcher, Queryable } from '../core/queryable.js';
-import { authenticate, requireProjectScope } from '../server/auth.js';
 import { asApiError } from '../server/errors.js';
 import { PromQLError, PromQLParseError, formatValue, parse, type QueryResult } from '../promql/index.js';
 import { QueryRefused, type QueryPool } from '../query/pool.js';
@@ -58,21 +57,24 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
       method: methods,
       url: `${base}/${route}`,
       schema: { tags: ['prometheus'], summary: `Prometheus API: ${route}`, hide: false },
+      config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+      // The auth hook's refusals in Prometheus' form, like the handler's own errors; what Fastify
+      // itself refuses (a form body it cannot take) goes on to the app's handler, as it always did.
+      errorHandler: (err: FastifyError, req, reply) => {
+        if (typeof err.code === 'string' && err.code.startsWith('FST_')) throw err;
+        return sendPromError(req, reply, err);
+      },
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         try {
           const routeParams = req.params as Record<string, string>;
           const pid = routeParams.pid;
-          requireProjectScope(authenticate(gw.tokens, req), pid, gw.aggregator.get(pid) !== undefined, READ_SCOPES);
           const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
           if (req.body instanceof URLSearchParams) for (const [k, v] of req.body) params.append(k, v);
           const out = await fn(pid, params, routeParams);
           const { data, warnings, infos } = out as { data: unknown; warnings?: string[]; infos?: string[] };
           return reply.send({ status: 'success', data, ...(warnings?.length ? { warnings } : {}), ...(infos?.length ? { infos } : {}) });
         } catch (err) {
-          const e = toPromError(err);
-          if (e.errorType === 'internal') req.log.error({ err }, 'query API error');
-          if (e.refusal) reply.header('retry-after', String(e.refusal.retryAfterS));
-          return reply.code(e.refusal?.status ?? STATUS[e.errorType]).send({ status: 'error', errorType: e.errorType, error: e.message });
+          return sendPromError(req, reply, err);
         }
       },
     });
@@ -249,6 +251,14 @@ function compareLabelSets(a: Labels, b: Labels): number {
   const ka = labelKey(a);
   const kb = labelKey(b);
   return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** An error as Prometheus answers it: `{status: "error", errorType, error}` with its status. */
+function sendPromError(req: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const e = toPromError(err);
+  if (e.errorType === 'internal') req.log.error({ err }, 'query API error');
+  if (e.refusal) reply.header('retry-after', String(e.refusal.retryAfterS));
+  return reply.code(e.refusal?.status ?? STATUS[e.errorType]).send({ status: 'error', errorType: e.errorType, error: e.message });
 }
 
 function toPromError(err: unknown): PromApiError {

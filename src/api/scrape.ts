@@ -4,7 +4,6 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Gateway } from '../server/context.js';
-import { authenticate, requireProjectScope, requireScope } from '../server/auth.js';
 import { errors } from '../server/errors.js';
 import { CONTENT_TYPE, negotiateFormat, renderFamilies, type RenderableFamily } from '../exposition/render.js';
 import { chunksToStream } from '../exposition/stream.js';
@@ -12,6 +11,11 @@ import type { Family } from '../aggregate/registry.js';
 import { AppParams, errorResponses, PidParams } from './schemas.js';
 
 const READ_SCOPES = ['manage', 'monitoring'] as const;
+const READ = { scopes: READ_SCOPES, project: 'pid' };
+
+/** GET /metrics needs an admin token only when it is asked for more than the gateway's own metrics. */
+const wantsProjects = (req: FastifyRequest): boolean =>
+  req.headers.authorization !== undefined || (req.query as { projects?: string }).projects === 'all';
 const exposition = { description: 'Prometheus text 0.0.4, or OpenMetrics 1.0 when Accept asks for application/openmetrics-text', content: { 'text/plain': { schema: { type: 'string' } } } };
 
 export async function scrapeRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
@@ -32,25 +36,26 @@ export async function scrapeRoutes(app: FastifyInstance, gw: Gateway): Promise<v
   };
 
   r.get('/v1/projects/:pid/metrics', {
+    config: { auth: READ },
     schema: { tags: ['scrape'], summary: "Scrape a project's metrics (manage or monitoring token)", params: PidParams, response: { 200: exposition, ...errorResponses } },
   }, async (req, reply) => {
-    const p = authenticate(gw.tokens, req);
     const pm = gw.aggregator.get(req.params.pid);
-    requireProjectScope(p, req.params.pid, pm !== undefined, READ_SCOPES);
-    return send(req, reply, pm!.families, 'project');
+    if (pm === undefined) throw errors.projectNotFound(req.params.pid);
+    return send(req, reply, pm.families, 'project');
   });
 
   r.get('/v1/projects/:pid/apps/:app_name/metrics', {
+    config: { auth: READ },
     schema: { tags: ['scrape'], summary: "Scrape one app's metrics", params: AppParams, response: { 200: exposition, ...errorResponses } },
   }, async (req, reply) => {
-    const p = authenticate(gw.tokens, req);
     const pm = gw.aggregator.get(req.params.pid);
-    requireProjectScope(p, req.params.pid, pm !== undefined, READ_SCOPES);
-    if (!pm!.apps.has(req.params.app_name)) throw errors.notFound(`app ${JSON.stringify(req.params.app_name)} has not reported any metrics in this project`);
-    return send(req, reply, pm!.families, 'app', req.params.app_name);
+    if (pm === undefined) throw errors.projectNotFound(req.params.pid);
+    if (!pm.apps.has(req.params.app_name)) throw errors.notFound(`app ${JSON.stringify(req.params.app_name)} has not reported any metrics in this project`);
+    return send(req, reply, pm.families, 'app', req.params.app_name);
   });
 
   r.get('/metrics', {
+    config: { auth: { scopes: ['admin'], when: wantsProjects } },
     schema: {
       tags: ['scrape'],
       summary: "The gateway's own metrics; with an admin token also per-project ones, and with ?projects=all every project's series",
@@ -58,8 +63,7 @@ export async function scrapeRoutes(app: FastifyInstance, gw: Gateway): Promise<v
       response: { 200: exposition, ...errorResponses },
     },
   }, async (req, reply) => {
-    const admin = req.headers.authorization !== undefined || req.query.projects === 'all';
-    if (admin) requireScope(authenticate(gw.tokens, req), ['admin']);
+    const admin = wantsProjects(req);
     gw.selfMetrics.refresh(Date.now());
     const families: RenderableFamily[] = [...gw.selfMetrics.publicRegistry.families];
     if (admin) families.push(...gw.selfMetrics.projectRegistry.families);

@@ -9,6 +9,7 @@ import type { Gateway } from './context.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import type { QueryPool } from '../query/pool.js';
 import { ApiError, asApiError } from './errors.js';
+import { secureRoutes } from './auth.js';
 import { controlRoutes } from '../api/control.js';
 import { eventRoutes } from '../api/events.js';
 import { tooLarge } from '../api/body.js';
@@ -58,13 +59,17 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
   await app.register(swaggerUi, { routePrefix: '/docs' });
 
   await app.register(async (scope) => healthRoutes(scope, gw));
-  await app.register(async (scope) => controlRoutes(scope, gw));
-  await app.register(async (scope) => eventRoutes(scope, gw, limiter));
-  await app.register(async (scope) => scrapeRoutes(scope, gw));
-  await app.register(async (scope) => integrationRoutes(scope, gw));
-  await app.register(async (scope) => importRoutes(scope, gw, limiter));
-  await app.register(async (scope) => otlpRoutes(scope, gw, limiter));
-  await app.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
+  // Every route in here declares who may call it (config.auth), checked by one hook before its handler.
+  await app.register(async (secured) => {
+    secureRoutes(secured, gw.tokens, (pid) => gw.aggregator.get(pid) !== undefined);
+    await secured.register(async (scope) => controlRoutes(scope, gw));
+    await secured.register(async (scope) => eventRoutes(scope, gw, limiter));
+    await secured.register(async (scope) => scrapeRoutes(scope, gw));
+    await secured.register(async (scope) => integrationRoutes(scope, gw));
+    await secured.register(async (scope) => importRoutes(scope, gw, limiter));
+    await secured.register(async (scope) => otlpRoutes(scope, gw, limiter));
+    await secured.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
+  });
   return app;
 }
 
