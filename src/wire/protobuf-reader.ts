@@ -29,6 +29,17 @@ export class ProtoReader {
     this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   }
 
+  /**
+   * Bytes [start, end) as a string of one character per byte: a cheap, exact key for a run of
+   * encoded fields (the same bytes give the same string), not text.
+   */
+  bytesKey(start: number, end: number): string {
+    this.asBuffer ??= Buffer.from(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
+    return this.asBuffer.toString('latin1', start, end);
+  }
+
+  private asBuffer: Buffer | undefined;
+
   more(): boolean {
     return this.pos < this.end;
   }
@@ -100,6 +111,13 @@ export class ProtoReader {
   /** Checks that the content of a field entered with enter() ended exactly at `end`. */
   leave(end: number): void {
     if (this.pos !== end) throw new ProtoError(`a field runs past the end of its message at byte ${end}`);
+  }
+
+  /** A reader over bytes [start, end) of the same buffer, for reading a part again later. */
+  at(start: number, end: number): ProtoReader {
+    const r = new ProtoReader(this.buf, start, end, this.view);
+    r.asBuffer = this.asBuffer;
+    return r;
   }
 
   /** A length-delimited field's content, as a reader over it; the position moves past it. */

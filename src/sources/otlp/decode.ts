@@ -13,8 +13,19 @@ export class OtlpBodyError extends Error {}
 /** Attributes as a flat list: key, value, key, value, ... (one array per point, not one per pair). */
 export type Attributes = string[];
 
+/**
+ * A point's attributes. `key` is exact (the same key, the same attributes as sent: their encoded
+ * bytes, or their JSON) and always there; `list()` decodes them, which a receiver that already
+ * knows the key's series never needs to do. Decoding can fail (OtlpBodyError) for protobuf
+ * attributes, whose content is only checked then.
+ */
+export interface PointAttributes {
+  readonly key: string;
+  list(): Attributes;
+}
+
 export interface NumberPointIn {
-  readonly attributes: Attributes;
+  readonly attributes: PointAttributes;
   readonly startMs: number;
   readonly timeMs: number;
   /** undefined when the point carries neither as_double nor as_int. */
@@ -23,7 +34,7 @@ export interface NumberPointIn {
 }
 
 export interface HistogramPointIn {
-  readonly attributes: Attributes;
+  readonly attributes: PointAttributes;
   readonly startMs: number;
   readonly timeMs: number;
   readonly count: number;
@@ -240,16 +251,69 @@ function numberData(r: ProtoReader, end: number, kind: 'gauge' | 'sum'): MetricD
   return kind === 'gauge' ? { kind, points } : { kind, temporality, monotonic, points };
 }
 
+const NO_ATTRIBUTES: PointAttributes = { key: '', list: () => [] };
+
+/**
+ * A point's attribute fields as they lie in the body: their byte runs (one run as SDKs write
+ * them), decoded only when asked. The key is the runs' bytes, each after its length.
+ */
+class ProtoAttributes implements PointAttributes {
+  constructor(
+    private readonly r: ProtoReader,
+    private readonly runs: number[],
+    readonly key: string,
+  ) {}
+
+  list(): Attributes {
+    const out: Attributes = [];
+    try {
+      for (let i = 0; i < this.runs.length; i += 2) {
+        const r = this.r.at(this.runs[i], this.runs[i + 1]);
+        while (r.more()) {
+          r.tag();
+          keyValue(r, r.enter(), out);
+        }
+      }
+    } catch (err) {
+      if (err instanceof ProtoError) throw new OtlpBodyError(`the point's attributes are not valid protobuf: ${err.message}`);
+      throw err;
+    }
+    return out;
+  }
+}
+
+/** Collects the byte runs of a point's attribute fields (`field` wire-type LEN) while it is read. */
+class AttributeRuns {
+  readonly runs: number[] = [];
+  add(start: number, end: number): void {
+    const n = this.runs.length;
+    if (n > 0 && this.runs[n - 1] === start) this.runs[n - 1] = end;
+    else this.runs.push(start, end);
+  }
+  done(r: ProtoReader): PointAttributes {
+    if (this.runs.length === 0) return NO_ATTRIBUTES;
+    let key = 'p';
+    for (let i = 0; i < this.runs.length; i += 2) key += `${this.runs[i + 1] - this.runs[i]}:${r.bytesKey(this.runs[i], this.runs[i + 1])}`;
+    return new ProtoAttributes(r, this.runs, key);
+  }
+}
+
+function jsonPointAttributes(attributes: Attributes): PointAttributes {
+  if (attributes.length === 0) return NO_ATTRIBUTES;
+  return { key: `j${JSON.stringify(attributes)}`, list: () => attributes };
+}
+
 function numberPoint(r: ProtoReader, end: number): NumberPointIn {
-  const attributes: string[] = [];
+  const runs = new AttributeRuns();
   let startMs = 0;
   let timeMs = 0;
   let value: number | undefined;
   let flags = 0;
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.tag();
     switch (tag) {
-      case tagOf(7, LEN): keyValue(r, r.enter(), attributes); break;
+      case tagOf(7, LEN): r.skip(LEN); runs.add(at, r.pos); break;
       case tagOf(2, 1): startMs = r.fixed64() / NS_PER_MS; break;
       case tagOf(3, 1): timeMs = r.fixed64() / NS_PER_MS; break;
       case tagOf(4, 1): value = r.double(); break;
@@ -259,7 +323,7 @@ function numberPoint(r: ProtoReader, end: number): NumberPointIn {
     }
   }
   r.leave(end);
-  return { attributes, startMs, timeMs, value, flags };
+  return { attributes: runs.done(r), startMs, timeMs, value, flags };
 }
 
 function histogramData(r: ProtoReader, end: number): MetricData {
@@ -279,7 +343,7 @@ const readFixed64 = (r: ProtoReader): number => r.fixed64();
 const readDouble = (r: ProtoReader): number => r.double();
 
 function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
-  const attributes: string[] = [];
+  const runs = new AttributeRuns();
   let startMs = 0;
   let timeMs = 0;
   let count = 0;
@@ -288,12 +352,16 @@ function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
   const bounds: number[] = [];
   let flags = 0;
   while (r.pos < end) {
+    const at = r.pos;
     const tag = r.tag();
     const field = tag >>> 3;
     const wire = tag & 7;
     if (field === 6) r.repeated64(wire, readFixed64, bucketCounts);
     else if (field === 7) r.repeated64(wire, readDouble, bounds);
-    else if (tag === tagOf(9, LEN)) keyValue(r, r.enter(), attributes);
+    else if (tag === tagOf(9, LEN)) {
+      r.skip(LEN);
+      runs.add(at, r.pos);
+    }
     else if (tag === tagOf(2, 1)) startMs = r.fixed64() / NS_PER_MS;
     else if (tag === tagOf(3, 1)) timeMs = r.fixed64() / NS_PER_MS;
     else if (tag === tagOf(4, 1)) count = r.fixed64();
@@ -302,7 +370,7 @@ function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
     else r.skip(wire);
   }
   r.leave(end);
-  return { attributes, startMs, timeMs, count, sum, bucketCounts, bounds, flags };
+  return { attributes: runs.done(r), startMs, timeMs, count, sum, bucketCounts, bounds, flags };
 }
 
 // ---- OTLP/JSON --------------------------------------------------------------------------------
@@ -480,7 +548,7 @@ function jsonNumberPoints(v: unknown, at: string): NumberPointIn[] {
     const d = field(o, 'asDouble', 'as_double');
     const n = field(o, 'asInt', 'as_int');
     const value = d !== undefined && d !== null ? dbl(d, `${pat}.asDouble`) : n !== undefined && n !== null ? int(n, `${pat}.asInt`) : undefined;
-    return { attributes: jsonAttributes(field(o, 'attributes'), `${pat}.attributes`), ...jsonTimes(o, pat), value };
+    return { attributes: jsonPointAttributes(jsonAttributes(field(o, 'attributes'), `${pat}.attributes`)), ...jsonTimes(o, pat), value };
   });
 }
 
@@ -488,7 +556,7 @@ function jsonHistogramPoint(p: unknown, at: string): HistogramPointIn {
   const o = obj(p, at);
   const sum = field(o, 'sum');
   return {
-    attributes: jsonAttributes(field(o, 'attributes'), `${at}.attributes`),
+    attributes: jsonPointAttributes(jsonAttributes(field(o, 'attributes'), `${at}.attributes`)),
     ...jsonTimes(o, at),
     count: int(field(o, 'count'), `${at}.count`),
     sum: sum === undefined || sum === null ? undefined : dbl(sum, `${at}.sum`),

@@ -14,7 +14,7 @@ import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
 import type { Source, SourceObserver, SourceStats } from '../source.js';
 import {
   FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA,
-  type Attributes, type HistogramPointIn, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
+  OtlpBodyError, type Attributes, type HistogramPointIn, type PointAttributes, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
 } from './decode.js';
 import { prometheusUnit, translateLabelName, translateMetricName, type OtlpType } from './names.js';
 
@@ -52,14 +52,18 @@ export interface ResolvedResource {
 const IDENTIFYING = new Set(['service.name', 'service.namespace', 'service.instance.id', PROJECT_ATTRIBUTE]);
 const MAX_REASONS = 10;
 const NAME_CACHE_MAX = 10_000;
-/** Points' identities by their raw attributes; its names and values arrays are the series' own. */
+/**
+ * Points' identities by resource labels, then by their attributes as sent; an identity's names
+ * and values arrays are its series' own, so an entry costs little more than its key.
+ */
 const IDENTITY_CACHE_MAX = 100_000;
 
 export class OtlpReceiver implements Source {
   readonly stats: SourceStats = { name: 'otlp', produced: 0, dropped: new Map() };
   private readonly metricNames = new Map<string, string | Error>();
   private readonly labelNames = new Map<string, string | Error>();
-  private readonly identities = new Map<string, SeriesIdentity>();
+  private readonly identities = new Map<string, Map<string, SeriesIdentity>>();
+  private identityCount = 0;
 
   constructor(
     private readonly aggregator: Aggregator,
@@ -120,7 +124,12 @@ export class OtlpReceiver implements Source {
     }
     let baseKey = '';
     for (const [k, v] of base) baseKey += `${k}\u0000${v}\u0000`;
-    const labels = { base, baseKey };
+    let identities = this.identities.get(baseKey);
+    if (identities === undefined) {
+      this.identities.set(baseKey, (identities = new Map()));
+      this.countIdentity();
+    }
+    const labels = { base, identities };
     let newestMs = 0;
     for (const m of resource.metrics) {
       const t = this.applyMetric(pm, m, labels, nowMs, result);
@@ -279,18 +288,29 @@ export class OtlpReceiver implements Source {
   }
 
   /** The point's series identity, from the cache when the same resource labels and attributes came before. */
-  private pointIdentity(resource: ResourceLabels, attrs: Attributes): SeriesIdentity | string {
-    // JSON quotes every string, so the key is unambiguous whatever the attributes contain (NUL
-    // included), and it is one native call.
-    const raw = resource.baseKey + JSON.stringify(attrs);
-    const cached = this.identities.get(raw);
+  private pointIdentity(resource: ResourceLabels, attrs: PointAttributes): SeriesIdentity | string {
+    const cached = resource.identities.get(attrs.key);
     if (cached !== undefined) return cached;
-    const id = this.buildIdentity(resource.base, attrs);
+    let list: Attributes;
+    try {
+      list = attrs.list();
+    } catch (err) {
+      if (err instanceof OtlpBodyError) return err.message;
+      throw err;
+    }
+    const id = this.buildIdentity(resource.base, list);
     if (typeof id !== 'string') {
-      if (this.identities.size >= IDENTITY_CACHE_MAX) this.identities.clear();
-      this.identities.set(raw, id);
+      resource.identities.set(attrs.key, id);
+      this.countIdentity();
     }
     return id;
+  }
+
+  /** Counts a cache entry; past the cap the cache starts again (a request holding a map it dropped is unaffected). */
+  private countIdentity(): void {
+    if (++this.identityCount < IDENTITY_CACHE_MAX) return;
+    this.identities.clear();
+    this.identityCount = 0;
   }
 
   /** The point's labels: the resource's, then its attributes translated (project_id is never one). */
@@ -362,10 +382,11 @@ function pairsByKey(attrs: Attributes): Array<readonly [string, string]> {
   return pairs.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
 }
 
-/** A resource's labels, and the same as a key prefix for the identity cache. */
+/** A resource's labels, and the cache of its points' identities. */
 interface ResourceLabels {
   readonly base: Map<string, string>;
-  readonly baseKey: string;
+  /** The identity cache of points under these labels, by their attributes' key. */
+  readonly identities: Map<string, SeriesIdentity>;
 }
 
 function addLabel(labels: Map<string, string>, name: string, value: string): void {
