@@ -99,7 +99,7 @@ export class OtlpReceiver implements Source {
         this.reject(result, r.points, 'unknown_project', r.refusal ?? 'the project no longer exists');
         continue;
       }
-      this.applyResource(r.pm, r.resource, nowMs, result);
+      this.applyResource(r.pm, r, nowMs, result);
     }
     this.stats.produced += result.accepted;
     this.observer?.sourceSamples('otlp', result.accepted);
@@ -116,10 +116,10 @@ export class OtlpReceiver implements Source {
     else if (result.reasons.size < MAX_REASONS) result.reasons.set(message, n);
   }
 
-  private applyResource(pm: ProjectMetrics, resource: ResourceMetricsIn, nowMs: number, result: OtlpResult): void {
+  private applyResource(pm: ProjectMetrics, { resource, points }: ResolvedResource, nowMs: number, result: OtlpResult): void {
     const base = this.resourceLabels(pm, resource.attributes);
     if (typeof base === 'string') {
-      this.reject(result, resource.metrics.reduce((n, m) => n + pointCount(m), 0), 'invalid', base);
+      this.reject(result, points, 'invalid', base);
       return;
     }
     let baseKey = '';
