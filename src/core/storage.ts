@@ -49,8 +49,15 @@ export interface Storage {
   appendProjects(batches: readonly ProjectSamples[]): AppendResult[];
   /** Records a metric's type, help and unit for a project. */
   setMetadata(project: string, name: string, meta: MetricMetadata): void;
-  /** Several metrics' metadata for a project at once. */
-  setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata]>): void;
+  /**
+   * Several metrics' metadata for a project at once. `origin` 'source' marks a family a source
+   * declared in the aggregation, so that it is declared again after a restart; left out, the
+   * recorded origin stays.
+   */
+  setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata, origin?: string]>): void;
   /** Deletes everything stored for a project deleted for good (series, samples, metadata). */
   dropProject(project: string): void;
 }
+
+/** The metadata origin of a family a source declared in the aggregation (see setMetadataAll). */
+export const SOURCE_ORIGIN = 'source';

@@ -7,6 +7,7 @@ import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
 import type { Family, FamilyDef } from '../aggregate/registry.js';
 import type { CounterSeries, HistogramSeries, LabelValues } from '../aggregate/series.js';
 import { isStaleNaN, type Labels } from '../core/labels.js';
+import { identity } from '../aggregate/samples.js';
 import { formatValue } from '../exposition/escape.js';
 import type { MemSeries } from './series.js';
 import type { Tsdb } from './store.js';
@@ -54,6 +55,52 @@ function valuesFor(def: FamilyDef, labels: Labels, extra: readonly string[]): Ar
   return def.labelNames.map((n) => labels[n]);
 }
 
+interface Placement {
+  readonly key: string;
+  readonly names: readonly string[];
+  readonly values: LabelValues;
+}
+
+/**
+ * Where a stored series goes back in its family: for an event family, under the ingest path's
+ * key; for a family a source declared, under the identity its source gives it (every label but
+ * `__name__` and `extra`, in name order, as src/aggregate/samples.ts builds it).
+ */
+function placement(def: FamilyDef, labels: Labels, extra: readonly string[]): Placement | undefined {
+  if (def.perSeriesLabels === true) {
+    const names = Object.keys(labels).filter((n) => n !== '__name__' && !extra.includes(n)).sort();
+    return identity(names, names.map((n) => labels[n]));
+  }
+  const values = valuesFor(def, labels, extra);
+  const key = values === undefined ? undefined : ingestKey(def, values);
+  return key === undefined ? undefined : { key, names: def.labelNames, values: values! };
+}
+
+/**
+ * Declares again the counter and histogram families a source had declared before the restart
+ * (their metadata's origin says which), so their series go on from the store as event series do.
+ * Gauges are not: a gauge is only its latest value, which the source sends again.
+ */
+function declareSourceFamilies(store: Tsdb, pm: ProjectMetrics): void {
+  const meta = store.metadata(pm.projectId);
+  const idx = store.index(pm.projectId)!;
+  for (const name of store.sourceFamilies(pm.projectId)) {
+    const m = meta.get(name);
+    if (m === undefined || (m.type !== 'counter' && m.type !== 'histogram')) continue;
+    let buckets: number[] | undefined;
+    if (m.type === 'histogram') {
+      const les = new Set<number>();
+      for (const s of idx.select([{ type: '=', name: '__name__', value: `${name}_bucket` }])) {
+        const le = Number(s.labels.le);
+        if (Number.isFinite(le)) les.add(le);
+      }
+      buckets = [...les].sort((a, b) => a - b);
+    }
+    // The UCUM unit pushes send is not stored; it is empty until the family is made anew.
+    pm.declare({ name, type: m.type, help: m.help, unit: m.unit, otlpUnit: '', buckets });
+  }
+}
+
 function newest(store: Tsdb, s: MemSeries): number | undefined {
   const last = store.latest(s);
   // A staleness marker means the series ended (its project went away): it is not resumed.
@@ -71,6 +118,7 @@ export function restoreInto(aggregator: Aggregator, store: Tsdb): RestoreReport 
   for (const pm of aggregator.all()) {
     const idx = store.index(pm.projectId);
     if (idx === undefined) continue;
+    declareSourceFamilies(store, pm);
     for (const fam of pm.families) {
       if (fam.def.type === 'counter') restoreCounters(store, pm, fam as Family<CounterSeries>, report);
       else if (fam.def.type === 'histogram') restoreHistograms(store, pm, fam as Family<HistogramSeries>, report);
@@ -91,20 +139,21 @@ function restoreCounters(store: Tsdb, pm: ProjectMetrics, fam: Family<CounterSer
       report.skipped++;
       continue;
     }
-    const values = valuesFor(def, s.labels, []);
-    const key = values === undefined ? undefined : ingestKey(def, values);
-    const series = key === undefined ? undefined : pm.registry.series(fam, key, values!);
+    const at = placement(def, s.labels, []);
+    const series = at === undefined ? undefined : pm.registry.series(fam, at.key, at.values, at.names);
     if (series === undefined) {
       report.skipped++;
       continue;
     }
     series.value = v;
+    // Restored, not received: a source's series then has the usual time to get its next point.
+    series.updatedAt = Date.now();
     report.counters++;
   }
 }
 
 interface Parts {
-  values: Array<string | undefined>;
+  at: Placement;
   buckets: Map<string, number>;
   sum?: number;
   count?: number;
@@ -120,14 +169,13 @@ function restoreHistograms(store: Tsdb, pm: ProjectMetrics, fam: Family<Histogra
     for (const s of idx.select([{ type: '=', name: '__name__', value: def.name + suffix }])) {
       const v = newest(store, s);
       if (v === undefined) continue;
-      const values = valuesFor(def, s.labels, suffix === '_bucket' ? ['le'] : []);
-      if (values === undefined) {
+      const at = placement(def, s.labels, suffix === '_bucket' ? ['le'] : []);
+      if (at === undefined) {
         report.skipped++;
         continue;
       }
-      const gk = JSON.stringify(values);
-      let g = groups.get(gk);
-      if (g === undefined) groups.set(gk, (g = { values, buckets: new Map(), seen: 0 }));
+      let g = groups.get(at.key);
+      if (g === undefined) groups.set(at.key, (g = { at, buckets: new Map(), seen: 0 }));
       g.seen++;
       if (suffix === '_bucket') g.buckets.set(s.labels.le ?? '', v);
       else if (suffix === '_sum') g.sum = v;
@@ -135,12 +183,11 @@ function restoreHistograms(store: Tsdb, pm: ProjectMetrics, fam: Family<Histogra
     }
   }
   for (const g of groups.values()) {
-    const key = ingestKey(def, g.values);
     // A changed bucket layout cannot be mapped back to per-bucket counts: that series restarts.
     const complete = g.sum !== undefined && g.count !== undefined && g.buckets.size === les.length && les.every((le) => g.buckets.has(le));
     // A sum at +Inf would make every later observation overflow (see restoreCounters): restarts too.
     const finite = complete && Number.isFinite(g.sum!) && Number.isFinite(g.count!) && [...g.buckets.values()].every(Number.isFinite);
-    const series = key === undefined || !finite ? undefined : pm.registry.series(fam, key, g.values);
+    const series = !finite ? undefined : pm.registry.series(fam, g.at.key, g.at.values, g.at.names);
     if (series === undefined) {
       report.skipped += g.seen;
       continue;
@@ -153,6 +200,7 @@ function restoreHistograms(store: Tsdb, pm: ProjectMetrics, fam: Family<Histogra
     }
     series.sum = g.sum!;
     series.count = g.count!;
+    series.updatedAt = Date.now();
     report.histograms++;
   }
 }

@@ -9,7 +9,7 @@ import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../
 import { STALE_NAN, type Labels } from '../core/labels.js';
 import { formatValue } from '../exposition/escape.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import type { Sample, Storage } from '../core/storage.js';
+import { SOURCE_ORIGIN, type Sample, type Storage } from '../core/storage.js';
 
 const SLICE_MS = 10;
 
@@ -187,7 +187,7 @@ export class Sampler {
     if (this.metadataDone.get(pm.projectId) === pm.families.length) return;
     this.store.setMetadataAll(
       pm.projectId,
-      pm.families.map((fam) => [fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit }] as const),
+      pm.families.map((fam) => [fam.def.name, { type: fam.def.type, help: fam.def.help, unit: fam.def.unit }, fam.def.perSeriesLabels === true ? SOURCE_ORIGIN : ''] as const),
     );
     this.metadataDone.set(pm.projectId, pm.families.length);
   }

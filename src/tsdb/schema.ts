@@ -13,7 +13,7 @@ CREATE TABLE IF NOT EXISTS chunks (
 CREATE TABLE IF NOT EXISTS heads (series_id INTEGER PRIMARY KEY, last_t INTEGER NOT NULL, head BLOB, ooo BLOB);
 CREATE TABLE IF NOT EXISTS wal (id INTEGER PRIMARY KEY, data BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS metadata (project TEXT NOT NULL, name TEXT NOT NULL, type TEXT NOT NULL,
-  help TEXT NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (project, name)) WITHOUT ROWID;
+  help TEXT NOT NULL, unit TEXT NOT NULL, origin TEXT NOT NULL DEFAULT '', PRIMARY KEY (project, name)) WITHOUT ROWID;
 `;
 
 /** `chunks.kind`: what a row's blob holds. */
@@ -33,4 +33,7 @@ export function migrate(db: SQLite.Database): void {
   const columns = db.prepare("SELECT name FROM pragma_table_info('chunks')").pluck().all() as string[];
   // 0/1 meant in-order/out-of-order, which kind keeps; kind 2 (packed rows) is new.
   if (columns.includes('ooo')) db.exec('ALTER TABLE chunks RENAME COLUMN ooo TO kind');
+  // `origin` names the families a source declared in the aggregation, which restore declares again.
+  const metaColumns = db.prepare("SELECT name FROM pragma_table_info('metadata')").pluck().all() as string[];
+  if (metaColumns.length > 0 && !metaColumns.includes('origin')) db.exec("ALTER TABLE metadata ADD COLUMN origin TEXT NOT NULL DEFAULT ''");
 }

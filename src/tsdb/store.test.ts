@@ -455,6 +455,29 @@ describe('packed chunk rows', () => {
   });
 });
 
+describe('metadata origin', () => {
+  it('remembers which metrics a source declared, across reopen and in a store written before the column existed', () => {
+    const dir = tmp();
+    const first = Tsdb.open({ dir });
+    first.setMetadataAll('p', [['imported_total', { type: 'counter', help: 'i', unit: '' }]]);
+    first.close();
+    const SQLite = first.db.constructor as new (path: string) => { exec(sql: string): void; close(): void };
+    const raw = new SQLite(join(dir, 'tsdb.db'));
+    raw.exec('ALTER TABLE metadata DROP COLUMN origin');
+    raw.close();
+    const store = openStore({ dir });
+    expect(store.metadata('p').get('imported_total')).toEqual({ type: 'counter', help: 'i', unit: '' });
+    store.setMetadataAll('p', [['otlp_total', { type: 'counter', help: 'o', unit: '' }, 'source'], ['imported_total', { type: 'counter', help: 'i', unit: '' }]]);
+    // An import's metadata (no origin given) keeps the one recorded.
+    store.setMetadata('p', 'otlp_total', { type: 'counter', help: 'o2', unit: '' });
+    expect(store.sourceFamilies('p')).toEqual(['otlp_total']);
+    store.close();
+    const again = openStore({ dir });
+    expect(again.sourceFamilies('p')).toEqual(['otlp_total']);
+    expect(again.metadata('p').get('otlp_total')).toEqual({ type: 'counter', help: 'o2', unit: '' });
+  });
+});
+
 describe('reads against a model', () => {
   it('returns, for random writes in and out of order with overwrites, exactly the last write per timestamp over any range', () => {
     let seed = 7;

@@ -9,7 +9,7 @@ import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
 import { explainSqliteError, openSqliteFile, type SqliteFileRole } from '../store/sqlite-file.js';
 import type { MetricMetadata, Queryable } from '../core/queryable.js';
-import type { AppendResult, Sample, Storage } from '../core/storage.js';
+import { SOURCE_ORIGIN, type AppendResult, type Sample, type Storage } from '../core/storage.js';
 import { Appender } from './append.js';
 import { Catalog, pairsToLabels } from './catalog.js';
 import { MetadataStore } from './metadata.js';
@@ -256,8 +256,13 @@ export class Tsdb implements Queryable, Storage {
   }
 
   /** Several metrics' metadata in one transaction (one sync instead of one per metric). */
-  setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata]>): void {
+  setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata, origin?: string]>): void {
     this.meta.setAll(project, entries);
+  }
+
+  /** The project's metrics that a source declared in the aggregation (restore declares them again). */
+  sourceFamilies(project: string): string[] {
+    return this.meta.namesOfOrigin(project, SOURCE_ORIGIN);
   }
 
   /** Metric metadata of one project. */

@@ -171,6 +171,42 @@ describe('the OpenTelemetry SDK into the receiver', () => {
   });
 });
 
+describe('restart', () => {
+  it('continues the counters and histograms of OTLP metrics from the store, as event series do', async () => {
+    const g1 = await startTestGateway();
+    const q = await g1.project('restart');
+    const delta = (v: number, tMs: number) => ({
+      resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'batch' } }] }, scopeMetrics: [{ metrics: [
+        { name: 'jobs.done', description: 'Jobs done.', sum: { isMonotonic: true, aggregationTemporality: 1, dataPoints: [{ asInt: String(v), timeUnixNano: String(tMs * 1e6), attributes: [{ key: 'queue', value: { stringValue: 'q1' } }] }] } },
+        { name: 'job.time', unit: 's', histogram: { aggregationTemporality: 1, dataPoints: [{ count: String(v), sum: v * 2, bucketCounts: [String(v), '0'], explicitBounds: [10], timeUnixNano: String(tMs * 1e6) }] } },
+        { name: 'workers', gauge: { dataPoints: [{ asDouble: 3, timeUnixNano: String(tMs * 1e6) }] } },
+      ] }] }],
+    });
+    const send = (g: TestGateway, body: unknown) => g.app.inject({ method: 'POST', url: '/v1/otlp/v1/metrics', headers: { ...g.auth(q.ingest), 'content-type': 'application/json' }, payload: JSON.stringify(body) });
+    expect((await send(g1, delta(5, Date.now() - 2000))).json()).toEqual({});
+    g1.sampler.sampleOnce(Date.now());
+    await g1.closeKeepingData();
+
+    const g2 = await startTestGateway({ dataDir: g1.dataDir });
+    try {
+      const scrape2 = async () => (await g2.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/metrics`, headers: g2.auth(q.monitoring) })).body;
+      const before = await scrape2();
+      expect(before).toContain(`jobs_done_total{job="batch",project_id="${q.id}",queue="q1"} 5`);
+      expect(before).toContain('# HELP jobs_done_total Jobs done.');
+      expect((await send(g2, delta(2, Date.now()))).json()).toEqual({});
+      const after = await scrape2();
+      expect(after).toContain(`jobs_done_total{job="batch",project_id="${q.id}",queue="q1"} 7`);
+      expect(after).toContain(`job_time_seconds_count{job="batch",project_id="${q.id}"} 7`);
+      expect(after).toContain(`job_time_seconds_bucket{job="batch",project_id="${q.id}",le="10"} 7`);
+      expect(after).toContain(`workers{job="batch",project_id="${q.id}"} 3`);
+      const meta = await g2.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/prometheus/api/v1/metadata?metric=jobs_done_total`, headers: g2.auth(q.monitoring) });
+      expect(meta.json().data).toEqual({ jobs_done_total: [{ type: 'counter', help: 'Jobs done.', unit: '' }] });
+    } finally {
+      await g2.close();
+    }
+  });
+});
+
 describe('staleness', () => {
   it('drops the series of a service that stopped sending, as gauges are dropped, and keeps event counters', async () => {
     const q = await gw.project('stale');
