@@ -5,7 +5,7 @@ import type { Kysely } from 'kysely';
 import { Secret } from '../config/secret.js';
 import { openSqlite } from '../store/db.js';
 import type { Database } from '../store/schema.js';
-import type { SinkFactory } from '../sinks/sink.js';
+import type { SinkFactory } from '../push/sink.js';
 import { SINK_FACTORIES } from '../sinks/registry.js';
 import { CredentialCipher } from './crypto.js';
 import { ControlError } from './errors.js';

@@ -8,7 +8,7 @@ import type { Kysely } from 'kysely';
 import { Value } from '@sinclair/typebox/value';
 import type { Database, IntegrationsTable } from '../store/schema.js';
 import type { CredentialCipher } from './crypto.js';
-import { DEFAULT_SINK_SCHEMES, type SinkFactory } from '../sinks/sink.js';
+import { DEFAULT_SINK_SCHEMES, type SinkFactory } from '../push/sink.js';
 import { checkHost, EgressForbiddenError } from '../delivery/egress.js';
 import { controlErrors as fail } from './errors.js';
 import { randomId } from './ids.js';
