@@ -5,6 +5,7 @@
 import type { Aggregator } from '../aggregate/project.js';
 import { EVENT_TYPES } from './events.js';
 import { checkFields, FieldError, parseTimestamp, type RejectReason } from './fields.js';
+import type { Source, SourceStats } from '../sources/source.js';
 
 /** One element of a batch: a decoded JSON value, or the reason its line could not be decoded. */
 export type BatchItem = { value: unknown } | { parseError: string };
@@ -32,7 +33,10 @@ export interface IngestObserver {
 }
 
 
-export class Ingestor {
+/** The events' source (HTTP events and the demo feed it); their self-metrics are `meterway_events_*`. */
+export class Ingestor implements Source {
+  readonly stats: SourceStats = { name: 'events', produced: 0, dropped: new Map() };
+
   constructor(
     private readonly aggregator: Aggregator,
     private readonly observer?: IngestObserver,
@@ -44,6 +48,7 @@ export class Ingestor {
     const result: IngestResult = { accepted: 0, rejected: [], seriesLimited: new Map() };
     const reject = (index: number, err: FieldError): void => {
       this.observer?.rejected(err.reason);
+      this.stats.dropped.set(err.reason, (this.stats.dropped.get(err.reason) ?? 0) + 1);
       result.rejected.push({ index, error: err.message });
     };
     for (let index = 0; index < items.length; index++) {
@@ -102,6 +107,7 @@ export class Ingestor {
       this.observer?.accepted(typeName as string);
       this.forward?.(pm.projectId, e, ts, nowMs);
     }
+    this.stats.produced += result.accepted;
     return result;
   }
 }
