@@ -135,7 +135,10 @@ export class OtlpReceiver implements Source {
       const t = this.applyMetric(pm, m, labels, nowMs, result);
       if (t > newestMs) newestMs = t;
     }
-    if (newestMs > 0) this.targetInfo(pm, resource.attributes, base, newestMs, nowMs);
+    if (newestMs > 0) {
+      this.targetInfo(pm, resource.attributes, base, newestMs, nowMs);
+      pm.noteData();
+    }
   }
 
   /**
