@@ -6,6 +6,14 @@ import { renderLabelPairs } from '../exposition/escape.js';
 
 export type LabelValues = ReadonlyArray<string | undefined>;
 
+/** An OpenMetrics exemplar: the observation that last fell in a bucket, and what identifies it. */
+export interface Exemplar {
+  /** A run's `run_id` or a request's `trace_id`: at most 128 characters together (OpenMetrics). */
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timeMs: number;
+}
+
 abstract class SeriesBase {
   /** `name="value",...` without braces, escaped for the text formats. */
   readonly labelText: string;
@@ -74,7 +82,9 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
     super(labelNames, labelValues);
     this.counts = new Float64Array(upperBounds.length + 1);
   }
-  observe(value: number): void {
+  /** The newest exemplar per bucket; made only for a series that got one. */
+  exemplars: Array<Exemplar | undefined> | undefined;
+  observe(value: number, exemplar?: Exemplar): void {
     const bounds = this.upperBounds;
     // Linear scan: with 12 to 15 buckets it beats a binary search, and most latencies fall in the low ones.
     let i = 0;
@@ -83,6 +93,7 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
     this.counts[i]++;
     this.sum += value;
     this.count++;
+    if (exemplar !== undefined) (this.exemplars ??= new Array<Exemplar | undefined>(n + 1))[i] = exemplar;
   }
 }
 

@@ -55,9 +55,19 @@ export interface Storage {
    * recorded origin stays.
    */
   setMetadataAll(project: string, entries: ReadonlyArray<readonly [name: string, meta: MetricMetadata, origin?: string]>): void;
+  /** Exemplars the sampler found new at a tick (kept in memory, bounded per project). */
+  appendExemplars(project: string, exemplars: readonly StoredExemplar[]): void;
   /** Deletes everything stored for a project deleted for good (series, samples, metadata). */
   dropProject(project: string): void;
 }
 
 /** The metadata origin of a family a source declared in the aggregation (see setMetadataAll). */
 export const SOURCE_ORIGIN = 'source';
+
+/** An exemplar with the bucket series it belongs to (`…_bucket` with `le`). */
+export interface StoredExemplar {
+  readonly seriesLabels: Labels;
+  readonly labels: Readonly<Record<string, string>>;
+  readonly value: number;
+  readonly timeMs: number;
+}

@@ -4,8 +4,8 @@
  * event loop while millions of bytes are built.
  */
 import { APP_LABEL_PER_SERIES, type FamilyDef } from '../aggregate/registry.js';
-import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
-import { escapeHelpOpenMetrics, escapeHelpText, formatValue } from './escape.js';
+import type { AnySeries, CounterSeries, Exemplar, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import { escapeHelpOpenMetrics, escapeHelpText, formatValue, renderLabelPairs } from './escape.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
 
@@ -60,9 +60,11 @@ export function* renderFamilies(families: Iterable<RenderableFamily>, opts: Rend
         const prefix = lt.length > 0 ? `${name}_bucket{${lt},le="` : `${name}_bucket{le="`;
         const counts = h.counts;
         let cumulative = 0;
+        const ex = om ? h.exemplars : undefined;
         for (let i = 0; i < leLabels.length; i++) {
           cumulative += counts[i];
-          out += `${prefix}${leLabels[i]}"} ${cumulative}\n`;
+          const e = ex?.[i];
+          out += e === undefined ? `${prefix}${leLabels[i]}"} ${cumulative}\n` : `${prefix}${leLabels[i]}"} ${cumulative} ${exemplarText(e)}\n`;
         }
         const braces = lt.length > 0 ? `{${lt}}` : '';
         out += `${name}_sum${braces} ${formatValue(h.sum)}\n${name}_count${braces} ${h.count}\n`;
@@ -78,6 +80,12 @@ export function* renderFamilies(families: Iterable<RenderableFamily>, opts: Rend
   }
   if (om) out += '# EOF\n';
   if (out.length > 0) yield out;
+}
+
+/** OpenMetrics' exemplar suffix: ` # {labels} value timestamp` (seconds). */
+function exemplarText(e: Exemplar): string {
+  const names = Object.keys(e.labels);
+  return `# {${renderLabelPairs(names, names.map((n) => e.labels[n]))}} ${formatValue(e.value)} ${formatValue(e.timeMs / 1000)}`;
 }
 
 function header(name: string, type: string, help: string, unit: string, om: boolean): string {

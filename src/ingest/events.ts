@@ -114,9 +114,35 @@ function histogramRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: nu
   return s === undefined ? undefined : overflow(field, ms, s.sum, ms * MS, `${pm.families[idx].def.name}_sum`);
 }
 
-function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels): void {
+function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels, ex?: ExemplarLabels): void {
   if (ms === undefined) return;
-  cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS);
+  cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS, ex === undefined ? undefined : { labels: ex.labels, value: ms * MS, timeMs: ex.timeMs });
+}
+
+interface ExemplarLabels {
+  readonly labels: Readonly<Record<string, string>>;
+  readonly timeMs: number;
+}
+
+/** OpenMetrics caps an exemplar's label set at 128 characters (names and values together). */
+const MAX_EXEMPLAR_CHARS = 128;
+
+/**
+ * The exemplar labels an event gives its observations: its `run_id` and `trace_id`, when given
+ * and short enough for OpenMetrics; undefined otherwise (most events: nothing is allocated).
+ */
+function exemplarOf(ev: Record<string, any>, eventMs: number): ExemplarLabels | undefined {
+  const runId: string | undefined = ev.run_id;
+  const traceId: string | undefined = ev.trace_id;
+  if (runId === undefined && traceId === undefined) return undefined;
+  const labels: Record<string, string> = {};
+  let chars = 0;
+  if (runId !== undefined && 6 + runId.length <= MAX_EXEMPLAR_CHARS) {
+    labels.run_id = runId;
+    chars = 6 + runId.length;
+  }
+  if (traceId !== undefined && chars + 8 + traceId.length <= MAX_EXEMPLAR_CHARS) labels.trace_id = traceId;
+  return Object.keys(labels).length === 0 ? undefined : { labels, timeMs: eventMs };
 }
 
 const RUN: EventType = {
@@ -125,12 +151,13 @@ const RUN: EventType = {
     { name: 'status', kind: 'run_status', required: true },
     { name: 'region', kind: 'label' },
     { name: 'run_id', kind: 'label' },
+    { name: 'trace_id', kind: 'label' },
     { name: 'queue_time_ms', kind: 'duration_ms' },
     { name: 'coldstart_time_ms', kind: 'duration_ms' },
     { name: 'execution_time_ms', kind: 'duration_ms' },
     { name: 'response_time_ms', kind: 'duration_ms' },
   ],
-  apply(ev, pm) {
+  apply(ev, pm, eventMs) {
     const app: string = ev.app_name;
     const region: string | undefined = ev.region;
     // Validation forbids NUL in labels, so NUL-joined keys cannot collide.
@@ -150,10 +177,11 @@ const RUN: EventType = {
     cached<CounterSeries>(row, 0, pm, I.runs, key, values)?.inc(1);
     if (ev.status === 'success') cached<CounterSeries>(row, 1, pm, I.run_successes, key, values)?.inc(1);
     else cached<CounterSeries>(row, 2, pm, I.run_errors, key, values)?.inc(1);
-    observeMs(row, 3, pm, I.run_queue_time, key, ev.queue_time_ms, values);
-    observeMs(row, 4, pm, I.run_coldstart_time, key, ev.coldstart_time_ms, values);
-    observeMs(row, 5, pm, I.run_execution_time, key, ev.execution_time_ms, values);
-    observeMs(row, 6, pm, I.run_response_time, key, ev.response_time_ms, values);
+    const ex = exemplarOf(ev, eventMs);
+    observeMs(row, 3, pm, I.run_queue_time, key, ev.queue_time_ms, values, ex);
+    observeMs(row, 4, pm, I.run_coldstart_time, key, ev.coldstart_time_ms, values, ex);
+    observeMs(row, 5, pm, I.run_execution_time, key, ev.execution_time_ms, values, ex);
+    observeMs(row, 6, pm, I.run_response_time, key, ev.response_time_ms, values, ex);
     keepRow(pm.rows.run, key, row, 0);
     return undefined;
   },
@@ -171,8 +199,9 @@ const INFERENCE: EventType = {
     { name: 'ttft_ms', kind: 'duration_ms' },
     { name: 'tpot_ms', kind: 'duration_ms' },
     { name: 'duration_ms', kind: 'duration_ms' },
+    { name: 'trace_id', kind: 'label' },
   ],
-  apply(ev, pm) {
+  apply(ev, pm, eventMs) {
     const model: string = ev.model_name;
     const tier: string = ev.service_tier ?? 'on_demand';
     const app: string | undefined = ev.app_name;
@@ -201,9 +230,10 @@ const INFERENCE: EventType = {
     requests?.inc(1);
     cached<CounterSeries>(row, 0, pm, I.inference_input_tokens, key, values)?.inc(ev.input_tokens);
     cached<CounterSeries>(row, 1, pm, I.inference_output_tokens, key, values)?.inc(ev.output_tokens);
-    observeMs(row, 2, pm, I.inference_ttft, key, ev.ttft_ms, values);
-    observeMs(row, 3, pm, I.inference_tpot, key, ev.tpot_ms, values);
-    observeMs(row, 4, pm, I.inference_duration, key, ev.duration_ms, values);
+    const ex = exemplarOf(ev, eventMs);
+    observeMs(row, 2, pm, I.inference_ttft, key, ev.ttft_ms, values, ex);
+    observeMs(row, 3, pm, I.inference_tpot, key, ev.tpot_ms, values, ex);
+    observeMs(row, 4, pm, I.inference_duration, key, ev.duration_ms, values, ex);
     keepRow(pm.rows.inference, key, row, 0);
     return undefined;
   },

@@ -5,11 +5,11 @@
  */
 import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
 import type { Family } from '../aggregate/registry.js';
-import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import type { AnySeries, CounterSeries, Exemplar, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { STALE_NAN, type Labels } from '../core/labels.js';
 import { formatValue } from '../exposition/escape.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
-import { SOURCE_ORIGIN, type Sample, type Storage } from '../core/storage.js';
+import { SOURCE_ORIGIN, type Sample, type Storage, type StoredExemplar } from '../core/storage.js';
 
 const SLICE_MS = 10;
 
@@ -43,6 +43,8 @@ export class Sampler {
   readonly intervalMs: number;
   private readonly gaugeStaleAfterMs: number;
   private readonly labelSets = new WeakMap<AnySeries, SeriesLabelSets>();
+  /** Exemplars already handed to the store (a bucket keeps its newest until a newer one comes). */
+  private readonly exemplarsStored = new WeakSet<Exemplar>();
   /** Per project, the label objects exposed at the previous tick. */
   private previous = new Map<string, Map<string, Labels>>();
   private timer: NodeJS.Timeout | undefined;
@@ -73,9 +75,11 @@ export class Sampler {
     const nowMs = Math.floor(Date.now() / this.intervalMs) * this.intervalMs;
     const exposed = new Map<string, Labels>();
     const batch: Sample[] = [];
+    const exemplars: StoredExemplar[] = [];
     const freshSince = Date.now() - this.gaugeStaleAfterMs;
-    for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed);
+    for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed, exemplars);
     if (batch.length === 0) return;
+    this.store.appendExemplars(pm.projectId, exemplars);
     try {
       this.store.appendProjects([{ project: pm.projectId, samples: batch }]);
     } catch (err) {
@@ -157,7 +161,9 @@ export class Sampler {
     for (const pm of this.aggregator.all()) {
       const exposed = new Map<string, Labels>();
       const batch: Sample[] = [];
-      for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed);
+      const exemplars: StoredExemplar[] = [];
+      for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed, exemplars);
+      this.store.appendExemplars(pm.projectId, exemplars);
       const prev = this.previous.get(pm.projectId);
       if (prev !== undefined) {
         for (const [k, l] of prev) {
@@ -181,7 +187,7 @@ export class Sampler {
     }
   }
 
-  private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>): void {
+  private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>, exemplars: StoredExemplar[]): void {
     const def = fam.def;
     for (const s of fam.series.values()) {
       if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < freshSince) continue;
@@ -198,6 +204,7 @@ export class Sampler {
           batch.push({ labels: sets[i], t: nowMs, v: cum });
           exposed.set(keyOf.get(sets[i])!, sets[i]);
         }
+        if (h.exemplars !== undefined) this.newExemplars(h.exemplars, sets, exemplars);
         const n = h.counts.length;
         batch.push({ labels: sets[n], t: nowMs, v: h.sum });
         batch.push({ labels: sets[n + 1], t: nowMs, v: h.count });
@@ -207,6 +214,16 @@ export class Sampler {
         batch.push({ labels: sets[0], t: nowMs, v: (s as CounterSeries | GaugeSeries).value });
         exposed.set(keyOf.get(sets[0])!, sets[0]);
       }
+    }
+  }
+
+  /** Exemplars not handed to the store before, with the bucket series each belongs to. */
+  private newExemplars(perBucket: ReadonlyArray<Exemplar | undefined>, sets: SeriesLabelSets, out: StoredExemplar[]): void {
+    for (let i = 0; i < perBucket.length; i++) {
+      const e = perBucket[i];
+      if (e === undefined || this.exemplarsStored.has(e)) continue;
+      this.exemplarsStored.add(e);
+      out.push({ seriesLabels: sets[i], labels: e.labels, value: e.value, timeMs: e.timeMs });
     }
   }
 

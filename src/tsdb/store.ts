@@ -8,11 +8,12 @@ import { join } from 'node:path';
 import SQLite from 'better-sqlite3';
 import type { Labels } from '../core/labels.js';
 import { explainSqliteError, openSqliteFile, type SqliteFileRole } from '../store/sqlite-file.js';
-import type { MetricMetadata, Queryable } from '../core/queryable.js';
-import { SOURCE_ORIGIN, type AppendResult, type Sample, type Storage } from '../core/storage.js';
+import type { LabelMatcher, MetricMetadata, Queryable } from '../core/queryable.js';
+import { SOURCE_ORIGIN, type AppendResult, type Sample, type Storage, type StoredExemplar } from '../core/storage.js';
 import { Appender } from './append.js';
 import { Catalog, pairsToLabels } from './catalog.js';
 import { MetadataStore } from './metadata.js';
+import { ExemplarStore, type SeriesExemplars } from './exemplars.js';
 import type { ProjectIndex } from './postings.js';
 import { TsdbQuerier } from './querier.js';
 import { prepareChunkRows, readSeries } from './read.js';
@@ -87,6 +88,7 @@ export class Tsdb implements Queryable, Storage {
   private readonly appender: Appender;
   private readonly maintenance: Maintenance;
   private readonly meta: MetadataStore;
+  private readonly exemplarStore = new ExemplarStore();
   private readonly readChunks: SQLite.Statement;
   private closed = false;
 
@@ -247,7 +249,17 @@ export class Tsdb implements Queryable, Storage {
    * next tick writes staleness markers that bring the series back.
    */
   dropProject(project: string): number {
+    this.exemplarStore.drop(project);
     return this.maintenance.dropProject(project);
+  }
+
+  appendExemplars(project: string, exemplars: readonly StoredExemplar[]): void {
+    this.exemplarStore.append(project, exemplars);
+  }
+
+  /** The project's exemplars in [minMs, maxMs] on series matching one of the matcher sets. */
+  exemplars(project: string, matcherSets: ReadonlyArray<readonly LabelMatcher[]>, minMs: number, maxMs: number): SeriesExemplars[] {
+    return this.exemplarStore.select(project, matcherSets, minMs, maxMs);
   }
 
   /** Records a metric's type, help and unit for a project (written only when it changed). */
