@@ -6,12 +6,25 @@ import { renderLabelPairs } from '../exposition/escape.js';
 
 export type LabelValues = ReadonlyArray<string | undefined>;
 
-/** An OpenMetrics exemplar: the observation that last fell in a bucket, and what identifies it. */
-export interface Exemplar {
-  /** A run's `run_id` or a request's `trace_id`: at most 128 characters together (OpenMetrics). */
-  readonly labels: Readonly<Record<string, string>>;
-  readonly value: number;
-  readonly timeMs: number;
+/** An OpenMetrics exemplar's labels: a run's `run_id`, a request's `trace_id` (128 characters at most together). */
+export type ExemplarLabels = Readonly<Record<string, string>>;
+
+/**
+ * The newest exemplar of each bucket: the observation that last fell in it and what identifies
+ * it. Parallel arrays, so an observation with an exemplar allocates nothing; `fresh` marks those
+ * the sampler has not handed to the store yet.
+ */
+export class BucketExemplars {
+  readonly labels: Array<ExemplarLabels | undefined>;
+  readonly values: Float64Array;
+  readonly timesMs: Float64Array;
+  readonly fresh: Uint8Array;
+  constructor(buckets: number) {
+    this.labels = new Array<ExemplarLabels | undefined>(buckets).fill(undefined);
+    this.values = new Float64Array(buckets);
+    this.timesMs = new Float64Array(buckets);
+    this.fresh = new Uint8Array(buckets);
+  }
 }
 
 abstract class SeriesBase {
@@ -82,9 +95,9 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
     super(labelNames, labelValues);
     this.counts = new Float64Array(upperBounds.length + 1);
   }
-  /** The newest exemplar per bucket; made only for a series that got one. */
-  exemplars: Array<Exemplar | undefined> | undefined;
-  observe(value: number, exemplar?: Exemplar): void {
+  /** Made only for a series that got an exemplar. */
+  exemplars: BucketExemplars | undefined;
+  observe(value: number, exemplar?: ExemplarLabels, exemplarMs = 0): void {
     const bounds = this.upperBounds;
     // Linear scan: with 12 to 15 buckets it beats a binary search, and most latencies fall in the low ones.
     let i = 0;
@@ -93,7 +106,13 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
     this.counts[i]++;
     this.sum += value;
     this.count++;
-    if (exemplar !== undefined) (this.exemplars ??= new Array<Exemplar | undefined>(n + 1))[i] = exemplar;
+    if (exemplar !== undefined) {
+      const e = (this.exemplars ??= new BucketExemplars(n + 1));
+      e.labels[i] = exemplar;
+      e.values[i] = value;
+      e.timesMs[i] = exemplarMs;
+      e.fresh[i] = 1;
+    }
   }
 }
 

@@ -4,7 +4,7 @@
  * event loop while millions of bytes are built.
  */
 import { APP_LABEL_PER_SERIES, type FamilyDef } from '../aggregate/registry.js';
-import type { AnySeries, CounterSeries, Exemplar, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import type { AnySeries, CounterSeries, ExemplarLabels, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { escapeHelpOpenMetrics, escapeHelpText, formatValue, renderLabelPairs } from './escape.js';
 
 export type ExpositionFormat = 'text' | 'openmetrics';
@@ -63,8 +63,8 @@ export function* renderFamilies(families: Iterable<RenderableFamily>, opts: Rend
         const ex = om ? h.exemplars : undefined;
         for (let i = 0; i < leLabels.length; i++) {
           cumulative += counts[i];
-          const e = ex?.[i];
-          out += e === undefined ? `${prefix}${leLabels[i]}"} ${cumulative}\n` : `${prefix}${leLabels[i]}"} ${cumulative} ${exemplarText(e)}\n`;
+          const e = ex?.labels[i];
+          out += e === undefined ? `${prefix}${leLabels[i]}"} ${cumulative}\n` : `${prefix}${leLabels[i]}"} ${cumulative} ${exemplarText(e, ex!.values[i], ex!.timesMs[i])}\n`;
         }
         const braces = lt.length > 0 ? `{${lt}}` : '';
         out += `${name}_sum${braces} ${formatValue(h.sum)}\n${name}_count${braces} ${h.count}\n`;
@@ -83,9 +83,9 @@ export function* renderFamilies(families: Iterable<RenderableFamily>, opts: Rend
 }
 
 /** OpenMetrics' exemplar suffix: ` # {labels} value timestamp` (seconds). */
-function exemplarText(e: Exemplar): string {
-  const names = Object.keys(e.labels);
-  return `# {${renderLabelPairs(names, names.map((n) => e.labels[n]))}} ${formatValue(e.value)} ${formatValue(e.timeMs / 1000)}`;
+function exemplarText(labels: ExemplarLabels, value: number, timeMs: number): string {
+  const names = Object.keys(labels);
+  return `# {${renderLabelPairs(names, names.map((n) => labels[n]))}} ${formatValue(value)} ${formatValue(timeMs / 1000)}`;
 }
 
 function header(name: string, type: string, help: string, unit: string, om: boolean): string {

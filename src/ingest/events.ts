@@ -4,7 +4,7 @@
  */
 import { CATALOG_INDEX as I } from '../catalog/catalog.js';
 import type { ProjectMetrics } from '../aggregate/project.js';
-import type { AnySeries, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import type { AnySeries, CounterSeries, ExemplarLabels, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { SeriesRow, type Family } from '../aggregate/registry.js';
 import { FieldError, describe, type FieldRule } from './fields.js';
 
@@ -114,13 +114,13 @@ function histogramRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: nu
   return s === undefined ? undefined : overflow(field, ms, s.sum, ms * MS, `${pm.families[idx].def.name}_sum`);
 }
 
-function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels, ex?: ExemplarLabels): void {
+function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels, ex?: EventExemplar): void {
   if (ms === undefined) return;
-  cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS, ex === undefined ? undefined : { labels: ex.labels, value: ms * MS, timeMs: ex.timeMs });
+  cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS, ex?.labels, ex?.timeMs);
 }
 
-interface ExemplarLabels {
-  readonly labels: Readonly<Record<string, string>>;
+interface EventExemplar {
+  readonly labels: ExemplarLabels;
   readonly timeMs: number;
 }
 
@@ -131,7 +131,7 @@ const MAX_EXEMPLAR_CHARS = 128;
  * The exemplar labels an event gives its observations: its `run_id` and `trace_id`, when given
  * and short enough for OpenMetrics; undefined otherwise (most events: nothing is allocated).
  */
-function exemplarOf(ev: Record<string, any>, eventMs: number): ExemplarLabels | undefined {
+function exemplarOf(ev: Record<string, any>, eventMs: number): EventExemplar | undefined {
   const runId: string | undefined = ev.run_id;
   const traceId: string | undefined = ev.trace_id;
   if (runId === undefined && traceId === undefined) return undefined;

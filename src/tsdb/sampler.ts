@@ -5,7 +5,7 @@
  */
 import type { Aggregator, ProjectMetrics } from '../aggregate/project.js';
 import type { Family } from '../aggregate/registry.js';
-import type { AnySeries, CounterSeries, Exemplar, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
+import type { AnySeries, BucketExemplars, CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { STALE_NAN, type Labels } from '../core/labels.js';
 import { formatValue } from '../exposition/escape.js';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -43,8 +43,6 @@ export class Sampler {
   readonly intervalMs: number;
   private readonly gaugeStaleAfterMs: number;
   private readonly labelSets = new WeakMap<AnySeries, SeriesLabelSets>();
-  /** Exemplars already handed to the store (a bucket keeps its newest until a newer one comes). */
-  private readonly exemplarsStored = new WeakSet<Exemplar>();
   /** Per project, the label objects exposed at the previous tick. */
   private previous = new Map<string, Map<string, Labels>>();
   private timer: NodeJS.Timeout | undefined;
@@ -218,12 +216,12 @@ export class Sampler {
   }
 
   /** Exemplars not handed to the store before, with the bucket series each belongs to. */
-  private newExemplars(perBucket: ReadonlyArray<Exemplar | undefined>, sets: SeriesLabelSets, out: StoredExemplar[]): void {
-    for (let i = 0; i < perBucket.length; i++) {
-      const e = perBucket[i];
-      if (e === undefined || this.exemplarsStored.has(e)) continue;
-      this.exemplarsStored.add(e);
-      out.push({ seriesLabels: sets[i], labels: e.labels, value: e.value, timeMs: e.timeMs });
+  private newExemplars(ex: BucketExemplars, sets: SeriesLabelSets, out: StoredExemplar[]): void {
+    for (let i = 0; i < ex.fresh.length; i++) {
+      const labels = ex.labels[i];
+      if (ex.fresh[i] === 0 || labels === undefined) continue;
+      ex.fresh[i] = 0;
+      out.push({ seriesLabels: sets[i], labels, value: ex.values[i], timeMs: ex.timesMs[i] });
     }
   }
 
