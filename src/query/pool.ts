@@ -26,6 +26,18 @@ export interface QueryPoolOptions {
 }
 
 /** A query turned away before it was queued: the API answers 429 or 503 with Retry-After. */
+export interface QueryPoolStats {
+  readonly workers: number;
+  readonly busy: number;
+  readonly queued: number;
+  readonly refusedProject: number;
+  readonly refusedGateway: number;
+  /** Workers terminated because their query ran past its deadline. */
+  readonly killed: number;
+  /** Queries that timed out before a worker took them. */
+  readonly timedOutQueued: number;
+}
+
 export class QueryRefused extends Error {
   constructor(
     message: string,
@@ -103,6 +115,8 @@ export class QueryPool {
   private closed = false;
   /** Recent evaluation time, for Retry-After. */
   private averageMs = 100;
+  /** Since start, for the self-metrics: queries refused (429 per project, 503 gateway-wide) and workers stopped at a deadline. */
+  private readonly counts = { refusedProject: 0, refusedGateway: 0, killed: 0, timedOutQueued: 0 };
 
   constructor(
     private readonly source: Queryable,
@@ -115,6 +129,7 @@ export class QueryPool {
     const limits = this.options.limitsFor(project);
     const waiting = this.queues.get(project)?.length ?? 0;
     if (waiting >= limits.maxQueued) {
+      this.counts.refusedProject++;
       return Promise.reject(
         new QueryRefused(
           `too many queries of this project are waiting (${waiting}; limit query.max_queued_per_project); retry later or send fewer at once`,
@@ -124,6 +139,7 @@ export class QueryPool {
       );
     }
     if (this.queued >= this.options.maxQueued) {
+      this.counts.refusedGateway++;
       return Promise.reject(new QueryRefused(`the gateway has ${this.queued} queries waiting (limit query.max_queued); retry later`, 503, this.retryAfter(this.queued, this.options.workers)));
     }
     const timeout = Math.min(limits.timeoutMs, timeoutMs ?? Infinity);
@@ -165,9 +181,9 @@ export class QueryPool {
     await Promise.all(slots.map((s) => this.discard(s)));
   }
 
-  /** Busy workers and waiting queries, for the self-metrics. */
-  stats(): { workers: number; busy: number; queued: number } {
-    return { workers: this.slots.length, busy: this.slots.filter((s) => s.job).length, queued: this.queued };
+  /** Workers, busy ones, waiting queries and what was refused or stopped since start, for the self-metrics. */
+  stats(): QueryPoolStats {
+    return { workers: this.slots.length, busy: this.slots.filter((s) => s.job).length, queued: this.queued, ...this.counts };
   }
 
   private retryAfter(ahead: number, concurrency: number): number {
@@ -277,10 +293,12 @@ export class QueryPool {
         this.queued--;
         if (queue.length === 0) this.queues.delete(job.project);
       }
+      this.counts.timedOutQueued++;
       this.settle(job, new PromQLTimeoutError('query timed out in query queue'));
       return;
     }
     if (slot.job !== job) return;
+    this.counts.killed++;
     this.remove(slot);
     void this.discard(slot);
     this.settle(job, new PromQLTimeoutError('query timed out in expression evaluation'));

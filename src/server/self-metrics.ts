@@ -12,6 +12,7 @@ import type { RejectReason } from '../ingest/fields.js';
 import type { ExportObserver } from '../delivery/exporter.js';
 import type { LimitKind, ThrottleObserver } from '../ingest/rate-limit.js';
 import type { SourceObserver } from '../sources/source.js';
+import type { QueryPoolStats } from '../query/pool.js';
 
 const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
   ({ name, type, help, labelNames, unit, buckets });
@@ -38,6 +39,11 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
   private readonly throttledRequests: Family<CounterSeries>;
   private readonly throttledEvents: Family<CounterSeries>;
   private readonly sourceTaken: Family<CounterSeries>;
+  private readonly queryGauges: Family<GaugeSeries>[];
+  private readonly queryRefused: Family<CounterSeries>;
+  private readonly queryKilled: Family<CounterSeries>;
+  private readonly queryQueueTimeouts: Family<CounterSeries>;
+  private queries?: { stats(): QueryPoolStats };
   private readonly sourceDroppedSamples: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
@@ -64,6 +70,14 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     );
     this.sourceTaken = pub.family(def('meterway_source_samples_total', 'counter', 'Samples (data points) taken in by a source other than events, by source.', ['source']));
     this.sourceDroppedSamples = pub.family(def('meterway_source_samples_dropped_total', 'counter', 'Samples a source could not take, by source and reason.', ['source', 'reason']));
+    this.queryGauges = [
+      pub.family(def('meterway_query_workers', 'gauge', 'Query worker threads (a spare included).')),
+      pub.family(def('meterway_query_workers_busy', 'gauge', 'Query workers evaluating a query now.')),
+      pub.family(def('meterway_queries_queued', 'gauge', 'Queries waiting for a worker, all projects together.')),
+    ] as Family<GaugeSeries>[];
+    this.queryRefused = pub.family(def('meterway_queries_refused_total', 'counter', 'Queries refused as too many were waiting: scope project (429, query.max_queued_per_project) or gateway (503, query.max_queued).', ['scope']));
+    this.queryKilled = pub.family(def('meterway_query_workers_killed_total', 'counter', 'Query workers stopped because their query ran past its timeout (each replaced).'));
+    this.queryQueueTimeouts = pub.family(def('meterway_queries_timed_out_queued_total', 'counter', 'Queries whose timeout passed before a worker took them.'));
     this.exportSkipped = pub.family(def('meterway_export_skipped_turns_total', 'counter', 'Scheduled pushes not made because the previous one was still running or the gateway was too busy.'));
     this.exportLogRecords = pub.family(def('meterway_export_log_records_total', 'counter', 'Raw events forwarded as log records, by kind and outcome (sent, dropped, failed).', ['kind', 'outcome']));
     this.seriesPerProject = this.projectRegistry.family(def('meterway_project_series', 'gauge', 'Active series of a project.', ['project_id']));
@@ -130,8 +144,21 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     this.publicRegistry.series(this.scrapeDuration, endpoint, [endpoint])!.observe(seconds);
   }
 
+  /** The query pool whose workers and queues /metrics shows. */
+  watchQueries(queries: { stats(): QueryPoolStats }): void {
+    this.queries = queries;
+  }
+
   /** Brings the sampled values up to date; called just before /metrics renders. */
   refresh(nowMs: number): void {
+    if (this.queries !== undefined) {
+      const q = this.queries.stats();
+      [q.workers, q.busy, q.queued].forEach((v, i) => this.publicRegistry.series(this.queryGauges[i], '', [])!.set(v, nowMs, nowMs));
+      this.publicRegistry.series(this.queryRefused, 'project', ['project'])!.value = q.refusedProject;
+      this.publicRegistry.series(this.queryRefused, 'gateway', ['gateway'])!.value = q.refusedGateway;
+      this.publicRegistry.series(this.queryKilled, '', [])!.value = q.killed;
+      this.publicRegistry.series(this.queryQueueTimeouts, '', [])!.value = q.timedOutQueued;
+    }
     const cpu = process.cpuUsage();
     const mem = process.memoryUsage();
     const values = [
