@@ -2,6 +2,7 @@
 /** The `meterway` command: `serve`, and REST clients for projects and tokens. */
 import { Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config/load.js';
+import { LOG_FORMATS } from '../config/schema.js';
 import { Client, CliError } from './client.js';
 import { formatTable } from './table.js';
 
@@ -19,6 +20,7 @@ program
   .option('--config <file>', 'JSON configuration file')
   .option('--retention <duration>', 'how long the embedded time-series store keeps samples (default 15d; 0 keeps everything)')
   .option('--demo', 'also run a simulated inference platform feeding live events')
+  .addOption(new Option('--log-format <format>', 'logs as JSON lines, or human-readable (METERWAY_LOG_FORMAT, default auto: pretty on a terminal, JSON otherwise)').choices(LOG_FORMATS))
   .action(async (flags) => {
     const config = loadConfig(flags);
     // Loaded here, not at the top: client commands then start in a fraction of the time.

@@ -10,7 +10,7 @@ import { parseDuration } from '../core/duration.js';
 import { PROJECT_ID } from '../control/ids.js';
 import type { ProjectRateLimits, RateLimit, RateLimits } from '../ingest/rate-limit.js';
 import { defaultQueryLimits, defaultWorkerCount, type QueryConfig, type QueryLimits } from '../query/limits.js';
-import { ConfigSchema, type RawConfig } from './schema.js';
+import { ConfigSchema, type LogFormat, type RawConfig } from './schema.js';
 import { Secret } from './secret.js';
 
 export interface Config {
@@ -24,6 +24,8 @@ export interface Config {
   readonly masterKey?: Secret;
   readonly allowPrivateEgress: boolean;
   readonly logLevel: string;
+  /** `auto`: human-readable on a terminal, JSON lines otherwise. */
+  readonly logFormat: LogFormat;
   readonly metrics: {
     readonly prefix: string;
     readonly gaugeStaleAfterMs: number;
@@ -54,6 +56,7 @@ export interface ConfigFlags {
   config?: string;
   retention?: string;
   demo?: boolean;
+  logFormat?: string;
 }
 
 type Env = Readonly<Record<string, string | undefined>>;
@@ -67,6 +70,7 @@ const ENV_KEYS: ReadonlyArray<readonly [env: string, key: keyof RawConfig]> = [
   ['METERWAY_MASTER_KEY', 'master_key'],
   ['METERWAY_ALLOW_PRIVATE_EGRESS', 'allow_private_egress'],
   ['METERWAY_LOG_LEVEL', 'log_level'],
+  ['METERWAY_LOG_FORMAT', 'log_format'],
 ];
 
 /** Their values never appear in an error message. */
@@ -84,6 +88,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   }
   const flagValues: Partial<Record<keyof RawConfig, unknown>> = {
     host: flags.host, port: flags.port, data_dir: flags.dataDir, retention: flags.retention, demo: flags.demo,
+    log_format: flags.logFormat,
   };
   for (const [k, v] of Object.entries(flagValues)) if (v !== undefined) merged[k] = v;
 
@@ -131,6 +136,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     masterKey: raw.master_key === undefined ? undefined : new Secret(raw.master_key),
     allowPrivateEgress: raw.allow_private_egress,
     logLevel: raw.log_level,
+    logFormat: raw.log_format,
     metrics: {
       prefix: raw.metrics.prefix,
       gaugeStaleAfterMs,

@@ -4,6 +4,11 @@
  */
 import { Type, type Static } from '@sinclair/typebox';
 
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+/** `auto`: human-readable on a terminal, JSON lines otherwise. */
+export const LOG_FORMATS = ['auto', 'pretty', 'json'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
 const Buckets = Type.Array(Type.Number({ exclusiveMinimum: 0 }), { minItems: 1, maxItems: 64 });
 
 /**
@@ -50,7 +55,8 @@ export const ConfigSchema = Type.Object(
     admin_token: Type.Optional(Type.String({ minLength: 16, description: 'the operator admin token (METERWAY_ADMIN_TOKEN)' })),
     master_key: Type.Optional(Type.String({ description: 'base64 of 32 bytes (METERWAY_MASTER_KEY)' })),
     allow_private_egress: Type.Boolean({ default: false }),
-    log_level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), { default: 'info' }),
+    log_level: Type.Union(LOG_LEVELS.map((l) => Type.Literal(l)), { default: 'info' }),
+    log_format: Type.Union(LOG_FORMATS.map((f) => Type.Literal(f)), { default: 'auto' }),
     metrics: Type.Object(
       {
         prefix: Type.String({ default: 'meterway', pattern: '^[a-zA-Z_][a-zA-Z0-9_]*$' }),

@@ -1,11 +1,12 @@
 /** Assembles a running gateway from a configuration: storage, control plane, aggregation, HTTP. */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import pino, { type Logger } from 'pino';
+import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
 import type { Kysely } from 'kysely';
 import type { Database } from '../store/schema.js';
 import type { Config } from '../config/load.js';
+import { createLogger } from '../config/logging.js';
 import { openSqlite } from '../store/db.js';
 import { Aggregator } from '../aggregate/project.js';
 import { Projects } from '../control/projects.js';
@@ -50,7 +51,8 @@ export interface GatewayOptions {
 
 /** Builds the gateway without listening (tests use `app.inject`); `listen` is the caller's choice. */
 export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
-  const logger = log ?? pino({ level: config.logLevel, redact: ['req.headers.authorization', '*.token', '*.auth_headers'] });
+  // JSON lines, or pino-pretty's form on a terminal (config.logFormat); the same redaction either way.
+  const logger = log ?? (await createLogger({ level: config.logLevel, format: config.logFormat }));
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Before anything in the directory is opened: a second gateway on it must not touch the files.
   const lock = lockDataDir(config.dataDir);
