@@ -2,7 +2,7 @@
  * Builds the HTTP app from an assembled Gateway: routes, OpenAPI at /docs, and the one place where
  * errors become `{"error": {code, message}}` responses.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { Gateway } from './context.js';
@@ -20,6 +20,9 @@ import { importRoutes } from '../api/import.js';
 import { otlpRoutes } from '../api/otlp.js';
 import { prometheusRoutes } from '../api/prometheus.js';
 import { ErrorBody } from '../api/schemas.js';
+import { ACCESS_MESSAGE } from '../config/logging.js';
+import { PROJECT_ID } from '../control/ids.js';
+import type { Principal } from '../control/tokens.js';
 
 declare const METERWAY_VERSION: string | undefined;
 
@@ -33,10 +36,25 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
 
+  // One line per request, refusals (401, 403, 404) included. Only what cannot hold a secret: the
+  // route's pattern, never the URL (a path or query string may carry a token), no header at all,
+  // and the caller as its token's id.
   app.addHook('onResponse', async (req, reply) => {
-    const fields = { method: req.method, url: req.routeOptions.url ?? req.url, status: reply.statusCode, ms: Math.round(reply.elapsedTime) };
-    if (reply.statusCode >= 500) req.log.error(fields, 'request failed');
-    else req.log.debug(fields, 'request served');
+    const status = reply.statusCode;
+    const fields: Record<string, unknown> = {
+      method: req.method,
+      route: req.routeOptions.url ?? NO_ROUTE,
+      status,
+      duration_ms: Math.round(reply.elapsedTime * 10) / 10,
+    };
+    const principal = req.principal ?? (status === 403 || status === 404 ? refusedPrincipal(gw, req) : null);
+    const pid = (req.params as Record<string, unknown> | undefined)?.pid;
+    // A pid that is not a project id may be anything pasted there, a token included.
+    const project = typeof pid === 'string' && PROJECT_ID.test(pid) ? pid : principal?.project;
+    if (project != null) fields.project_id = project;
+    if (principal != null) fields.token_id = principal.tokenId;
+    if (status >= 500) req.log.error(fields, ACCESS_MESSAGE);
+    else req.log.info(fields, ACCESS_MESSAGE);
   });
 
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -71,6 +89,23 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
     await secured.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
   });
   return app;
+}
+
+/** The access log's route for a request that matched none (the 404 handler's). */
+const NO_ROUTE = '(no route)';
+
+/**
+ * Who made a request that the auth hook refused after knowing the token (403 scope, 404 project
+ * not visible), for the access log: the hook sets no principal then. Null for a missing, unknown or
+ * revoked token.
+ */
+function refusedPrincipal(gw: Gateway, req: FastifyRequest): Principal | null {
+  const auth = req.routeOptions.config?.auth;
+  if (auth === undefined || auth === 'public') return null;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '');
+  if (m === null) return null;
+  const outcome = gw.tokens.authenticate(m[1]);
+  return typeof outcome === 'object' ? outcome : null;
 }
 
 function toApiError(err: FastifyError, maxBody: number): ApiError {

@@ -34,13 +34,22 @@ describe('log format', { timeout: 120_000 }, () => {
   it('writes JSON lines when stdout is not a terminal, and the shutdown line survives the exit', async () => {
     const s = await serve([]);
     await poll('the listening line', () => (s.proc.stdout.includes('Meterway is listening') ? true : undefined), 5_000);
+    expect((await fetch(`${s.url}/v1/projects?token=${ADMIN}`, { headers: { authorization: `Bearer ${ADMIN}` } })).status).toBe(200);
+    expect((await fetch(`${s.url}/v1/projects`, { headers: { authorization: 'Bearer mw_admin_wrong' } })).status).toBe(401);
     expect(await s.proc.stop()).toEqual({ code: 0, signal: null });
+    expect(s.proc.stdout).not.toContain(ADMIN);
     const out = lines(s.proc.stdout);
     expect(out.length).toBeGreaterThan(1);
     const parsed = out.map((l) => JSON.parse(l) as { level: number; time: number; msg: string });
     for (const p of parsed) expect(p).toMatchObject({ level: expect.any(Number), time: expect.any(Number), msg: expect.any(String) });
     expect(parsed.map((p) => p.msg)).toEqual(expect.arrayContaining(['Meterway is listening', 'shutting down']));
     expect(parsed.at(-1)).toMatchObject({ msg: 'shutting down', signal: 'SIGTERM' });
+    // every request leaves one line, a refused one too
+    const access = parsed.filter((p) => p.msg === 'request');
+    expect(access.filter((a) => (a as Record<string, unknown>).route === '/v1/projects')).toEqual([
+      expect.objectContaining({ level: 30, method: 'GET', route: '/v1/projects', status: 200, token_id: 'env-admin', duration_ms: expect.any(Number) }),
+      expect.objectContaining({ level: 30, method: 'GET', route: '/v1/projects', status: 401 }),
+    ]);
   });
 
   it('writes human-readable lines with --log-format pretty (and METERWAY_LOG_FORMAT=pretty), none of them JSON', async () => {
