@@ -1,13 +1,19 @@
 #!/usr/bin/env node
 /** The `meterway` command: `serve`, and REST clients for projects and tokens. */
-import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { Argument, Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config/load.js';
-import { LOG_FORMATS } from '../config/schema.js';
+import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
 import { Client, CliError } from './client.js';
 import { formatTable } from './table.js';
+import { SHELLS, completionScript, type Shell } from './completion.js';
+
+/** package.json sits two levels up from both src/cli/main.ts and dist/cli/main.js. */
+const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 const program = new Command('meterway')
   .description('Metrics export gateway for AI inference and GPU platforms')
+  .version(version, '-V, --version', 'print the version')
   .showHelpAfterError()
   .exitOverride();
 
@@ -17,9 +23,10 @@ program
   .option('--host <host>', 'address to listen on (METERWAY_HOST, default 127.0.0.1)')
   .option('--port <port>', 'port to listen on (METERWAY_PORT, default 9470)')
   .option('--data-dir <dir>', 'data directory (METERWAY_DATA_DIR, default ./meterway-data)')
-  .option('--config <file>', 'JSON configuration file')
+  .option('--config <file>', 'configuration file, YAML (.yaml, .yml) or JSON (METERWAY_CONFIG)')
   .option('--retention <duration>', 'how long the embedded time-series store keeps samples (default 15d; 0 keeps everything)')
   .option('--demo', 'also run a simulated inference platform feeding live events')
+  .addOption(new Option('--log-level <level>', 'the least severe log lines written (METERWAY_LOG_LEVEL, default info)').choices(LOG_LEVELS))
   .addOption(new Option('--log-format <format>', 'logs as JSON lines, or human-readable (METERWAY_LOG_FORMAT, default auto: pretty on a terminal, JSON otherwise)').choices(LOG_FORMATS))
   .action(async (flags) => {
     const config = loadConfig(flags);
@@ -246,7 +253,7 @@ keys
   .command('rotate')
   .description('re-encrypt every stored credential under a new master key (run with the server stopped)')
   .option('--data-dir <dir>', 'data directory (METERWAY_DATA_DIR, default ./meterway-data)')
-  .option('--config <file>', 'JSON configuration file')
+  .option('--config <file>', 'configuration file, YAML (.yaml, .yml) or JSON (METERWAY_CONFIG)')
   .option('--new-key-file <file>', 'read the new key (base64 of 32 bytes) from this file; required when METERWAY_MASTER_KEY is set')
   .action(async (flags) => {
     const config = loadConfig(flags);
@@ -285,6 +292,23 @@ keys
     } finally {
       lock.release();
     }
+  });
+
+program
+  .command('completion')
+  .description('print a shell completion script (bash, zsh or fish) for these commands and flags')
+  .addArgument(new Argument('<shell>', 'bash, zsh or fish').choices(SHELLS))
+  .addHelpText('after', `
+Load it in the current shell:
+  bash:  source <(meterway completion bash)
+  zsh:   source <(meterway completion zsh)
+  fish:  meterway completion fish | source
+Install it for good:
+  bash:  meterway completion bash > ~/.local/share/bash-completion/completions/meterway
+  zsh:   meterway completion zsh > "\${fpath[1]}/_meterway"
+  fish:  meterway completion fish > ~/.config/fish/completions/meterway.fish`)
+  .action((shell: Shell) => {
+    process.stdout.write(completionScript(program, shell));
   });
 
 try {

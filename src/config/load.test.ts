@@ -47,7 +47,8 @@ describe('loadConfig', () => {
   it('names the bad field and what is allowed', () => {
     expect(issues(() => loadConfig({ port: 'abc' }, {}))).toEqual([expect.stringMatching(/^port: expected integer .*\(got "abc"\)$/)]);
     expect(issues(() => loadConfig({ retention: 'banana' }, {}))).toEqual(['retention: must be a duration like 15d, 12h or 90s (got "banana")']);
-    expect(issues(() => loadConfig({}, { METERWAY_CONFIG: writeTemp({ storage: { interval: '1y' } }) }))).toEqual(['storage.interval: must be between 1s and 1d (got "1y")']);
+    const interval = writeTemp({ storage: { interval: '1y' } });
+    expect(issues(() => loadConfig({}, { METERWAY_CONFIG: interval }))).toEqual([`storage.interval: must be between 1s and 1d (got "1y") (in ${interval}:1)`]);
     expect(issues(() => loadConfig({}, { METERWAY_LOG_LEVEL: 'loud' }))[0]).toMatch(/^log_level: .*one of fatal, error, warn, info, debug, trace, silent/);
     expect(issues(() => loadConfig({}, { METERWAY_MASTER_KEY: 'c2hvcnQ=' }))).toEqual([
       'master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)',
@@ -57,8 +58,10 @@ describe('loadConfig', () => {
     writeFileSync(file, JSON.stringify({ metrics: { buckets: { latency: [1, 0.5] }, colour: 1 } }));
     expect(issues(() => loadConfig({ config: file }, {}))[0]).toMatch(/^metrics\.colour: unexpected property/);
     writeFileSync(file, JSON.stringify({ metrics: { buckets: { latency: [1, 0.5] } } }));
-    expect(issues(() => loadConfig({ config: file }, {}))).toEqual(['metrics.buckets.latency: must be strictly increasing upper bounds in seconds']);
-    expect(issues(() => loadConfig({ config: join(dir, 'missing.json') }, {}))[0]).toMatch(/^config: cannot read .*missing\.json: ENOENT$/);
+    expect(issues(() => loadConfig({ config: file }, {}))).toEqual([`metrics.buckets.latency: must be strictly increasing upper bounds in seconds (in ${file}:1)`]);
+    expect(issues(() => loadConfig({ config: join(dir, 'missing.json') }, {}))).toEqual([
+      `config: cannot read ${join(dir, 'missing.json')} (no such file); check --config or METERWAY_CONFIG`,
+    ]);
   });
 
   it('keeps secrets out of every printed form', () => {

@@ -1,9 +1,11 @@
 /**
- * Loads the configuration from an optional JSON file, the environment and command-line flags (in
- * rising precedence), validated by one schema. This is the only module that reads process.env.
+ * Loads the configuration from an optional file (JSON or YAML), the environment and command-line
+ * flags (in rising precedence), validated by one schema. This is the only module that reads
+ * process.env. An issue with a value the file gave names the file and the key's line.
  */
 import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { extname, resolve } from 'node:path';
+import { LineCounter, isAlias, isMap, isScalar, isSeq, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { Value } from '@sinclair/typebox/value';
 import { DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
 import { parseDuration } from '../core/duration.js';
@@ -56,6 +58,7 @@ export interface ConfigFlags {
   config?: string;
   retention?: string;
   demo?: boolean;
+  logLevel?: string;
   logFormat?: string;
 }
 
@@ -78,19 +81,29 @@ const SECRET_KEYS = new Set(['admin_token', 'master_key']);
 
 export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Config {
   const issues: string[] = [];
-  let merged: Record<string, unknown> = {};
-  const file = flags.config ?? env.METERWAY_CONFIG;
-  if (file !== undefined) merged = readConfigFile(file);
+  const path = flags.config ?? env.METERWAY_CONFIG;
+  const file = path === undefined ? undefined : readConfigFile(path);
+  const merged: Record<string, unknown> = { ...file?.values };
+  /** Top-level keys the environment or a flag set: an issue under them is not the file's. */
+  const overridden = new Set<string>();
   for (const [name, key] of ENV_KEYS) {
     const v = env[name];
     if (v === undefined || v === '') continue;
     merged[key] = key === 'allow_private_egress' ? v === '1' || v.toLowerCase() === 'true' : v;
+    overridden.add(key);
   }
   const flagValues: Partial<Record<keyof RawConfig, unknown>> = {
     host: flags.host, port: flags.port, data_dir: flags.dataDir, retention: flags.retention, demo: flags.demo,
-    log_format: flags.logFormat,
+    log_level: flags.logLevel, log_format: flags.logFormat,
   };
-  for (const [k, v] of Object.entries(flagValues)) if (v !== undefined) merged[k] = v;
+  for (const [k, v] of Object.entries(flagValues)) {
+    if (v === undefined) continue;
+    merged[k] = v;
+    overridden.add(k);
+  }
+  const fail = (list: string[]): never => {
+    throw new ConfigError(file === undefined ? list : list.map((issue) => file.locateIssue(issue, overridden)));
+  };
 
   const raw = Value.Convert(ConfigSchema, Value.Default(ConfigSchema, merged)) as RawConfig;
   for (const err of Value.Errors(ConfigSchema, raw)) {
@@ -98,7 +111,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     const got = SECRET_KEYS.has(path) ? '' : ` (got ${JSON.stringify(err.value)})`;
     issues.push(`${path}: ${err.message.toLowerCase()}${describeAllowed(err.schema)}${got}`);
   }
-  if (issues.length > 0) throw new ConfigError(dedupe(issues));
+  if (issues.length > 0) fail(dedupe(issues));
 
   const duration = (path: string, text: string): number => {
     const ms = parseDuration(text);
@@ -124,7 +137,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
     issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
   }
-  if (issues.length > 0) throw new ConfigError(issues);
+  if (issues.length > 0) fail(issues);
 
   return {
     host: raw.host,
@@ -223,20 +236,105 @@ function resolveRateLimits(raw: RawRateLimit, issues: string[]): RateLimits {
   return { ...defaults, projects };
 }
 
-function readConfigFile(path: string): Record<string, unknown> {
+interface ConfigFile {
+  readonly values: Record<string, unknown>;
+  /** The issue, with the file and line of the key it is about when the file gave that key. */
+  locateIssue(issue: string, overridden: ReadonlySet<string>): string;
+}
+
+/**
+ * The file's keys. YAML for `.yaml` and `.yml`; JSON for `.json`; any other name is read as JSON,
+ * and as YAML when it is not JSON. Errors name the file, and the line and column where they can.
+ */
+function readConfigFile(path: string): ConfigFile {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = readFileSync(path, 'utf8').replace(/^\uFEFF/, '');
   } catch (err) {
-    throw new ConfigError([`config: cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`]);
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === 'ENOENT' ? 'no such file' : e.code === 'EACCES' ? 'permission denied' : e.code === 'EISDIR' ? 'it is a directory' : (e.code ?? e.message);
+    throw new ConfigError([`config: cannot read ${path} (${why}); check --config or METERWAY_CONFIG`]);
   }
-  try {
-    const parsed = JSON.parse(text);
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('the top level must be an object');
-    return parsed;
-  } catch (err) {
-    throw new ConfigError([`config: ${path} is not a JSON object: ${(err as Error).message}`]);
+  const ext = extname(path).toLowerCase();
+  const yaml = ext === '.yaml' || ext === '.yml';
+  let values: unknown;
+  let form = 'JSON';
+  if (!yaml) {
+    try {
+      values = JSON.parse(text);
+    } catch (err) {
+      if (ext === '.json') throw new ConfigError([`config: ${path} is not valid JSON: ${jsonErrorAt(text, (err as Error).message)}`]);
+    }
   }
+  let doc: Document | undefined;
+  const lines = new LineCounter();
+  const parse = (): Document => (doc ??= parseDocument(text, { lineCounter: lines }));
+  if (values === undefined) {
+    form = 'YAML';
+    const d = parse();
+    const err = d.errors[0];
+    if (err !== undefined) {
+      const at = err.linePos?.[0];
+      const what = err.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '');
+      throw new ConfigError([`config: ${path}${at === undefined ? '' : ` line ${at.line}, column ${at.col}`} is not valid YAML: ${what}`]);
+    }
+    values = d.toJS() ?? {};
+  }
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) {
+    throw new ConfigError([`config: ${path}: the top level must be ${form === 'JSON' ? 'an object, like {"port": 9470}' : 'a mapping of keys, like port: 9470'}`]);
+  }
+  return {
+    values: values as Record<string, unknown>,
+    locateIssue(issue, overridden) {
+      const segments = issuePath(issue);
+      if (segments === undefined || overridden.has(segments[0])) return issue;
+      const line = lineOf(parse(), lines, segments);
+      return line === undefined ? issue : `${issue} (in ${path}:${line})`;
+    },
+  };
+}
+
+/** Node 20 says where JSON went wrong as an offset; people count lines and columns. */
+function jsonErrorAt(text: string, message: string): string {
+  const m = /\s*(?:in JSON )?at position (\d+)(?: \(line \d+ column \d+\))?/.exec(message);
+  if (m === null) return message;
+  const before = text.slice(0, Number(m[1]));
+  const line = before.split('\n').length;
+  const col = Number(m[1]) - before.lastIndexOf('\n');
+  return `line ${line}, column ${col}: ${message.replace(m[0], '')}`;
+}
+
+/** `a.b["p-x"].c` at the start of an issue, as keys; undefined when the issue starts otherwise. */
+function issuePath(issue: string): string[] | undefined {
+  const m = /^((?:[A-Za-z_]\w*|\d+)(?:\.(?:[A-Za-z_]\w*|\d+)|\["(?:[^"\\]|\\.)*"\])*): /.exec(issue);
+  if (m === null) return undefined;
+  const out: string[] = [];
+  for (const part of m[1].matchAll(/\["((?:[^"\\]|\\.)*)"\]|[^.[\]]+/g)) out.push(part[1] !== undefined ? (JSON.parse(`"${part[1]}"`) as string) : part[0]);
+  return out;
+}
+
+/** The 1-based line of the deepest key along `segments` that the document has. */
+function lineOf(doc: Document, lines: LineCounter, segments: readonly string[]): number | undefined {
+  let node: unknown = doc.contents;
+  let line: number | undefined;
+  for (const seg of segments) {
+    if (isAlias(node)) node = node.resolve(doc);
+    let next: YamlNode | undefined;
+    let at: number | undefined;
+    if (isMap(node)) {
+      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === seg);
+      if (pair === undefined) break;
+      at = (pair.key as YamlNode).range?.[0];
+      next = pair.value as YamlNode | undefined;
+    } else if (isSeq(node) && /^\d+$/.test(seg)) {
+      next = node.items[Number(seg)] as YamlNode | undefined;
+      at = next?.range?.[0];
+    }
+    if (at === undefined) break;
+    line = lines.linePos(at).line;
+    node = next;
+  }
+  return line;
 }
 
 function pathOf(pointer: string): string {
