@@ -98,21 +98,33 @@ export class HistogramSeries extends SeriesBase implements SourceStream {
   /** Made only for a series that got an exemplar. */
   exemplars: BucketExemplars | undefined;
   observe(value: number, exemplar?: ExemplarLabels, exemplarMs = 0): void {
+    const i = this.bucketOf(value);
+    this.counts[i]++;
+    this.sum += value;
+    this.count++;
+    if (exemplar !== undefined) this.setExemplar(i, value, exemplar, exemplarMs);
+  }
+
+  /** Attaches an exemplar to the bucket `value` falls in, counting nothing (a source's exemplars come beside its counts). */
+  exemplar(value: number, labels: ExemplarLabels, timeMs: number): void {
+    this.setExemplar(this.bucketOf(value), value, labels, timeMs);
+  }
+
+  private bucketOf(value: number): number {
     const bounds = this.upperBounds;
     // Linear scan: with 12 to 15 buckets it beats a binary search, and most latencies fall in the low ones.
     let i = 0;
     const n = bounds.length;
     while (i < n && value > bounds[i]) i++;
-    this.counts[i]++;
-    this.sum += value;
-    this.count++;
-    if (exemplar !== undefined) {
-      const e = (this.exemplars ??= new BucketExemplars(n + 1));
-      e.labels[i] = exemplar;
-      e.values[i] = value;
-      e.timesMs[i] = exemplarMs;
-      e.fresh[i] = 1;
-    }
+    return i;
+  }
+
+  private setExemplar(i: number, value: number, labels: ExemplarLabels, timeMs: number): void {
+    const e = (this.exemplars ??= new BucketExemplars(this.counts.length));
+    e.labels[i] = labels;
+    e.values[i] = value;
+    e.timesMs[i] = timeMs;
+    e.fresh[i] = 1;
   }
 }
 

@@ -171,6 +171,33 @@ describe('the OpenTelemetry SDK into the receiver', () => {
   });
 });
 
+describe('exemplars', () => {
+  it('puts a histogram point\'s exemplars on their buckets with trace_id and span_id, from protobuf and JSON', async () => {
+    const q = await gw.project('otlp exemplars');
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const span = '00f067aa0ba902b7';
+    const now = Date.now();
+    const point = (ex: unknown) => ({
+      resourceMetrics: [{ resource: { attributes: [{ key: 'service.name', value: { stringValue: 'api' } }] }, scopeMetrics: [{ metrics: [{
+        name: 'rpc.duration', unit: 's',
+        histogram: { aggregationTemporality: 2, dataPoints: [{ count: '2', sum: 0.7, bucketCounts: ['1', '1', '0'], explicitBounds: [0.1, 1], timeUnixNano: String(now * 1e6), exemplars: [ex] }] },
+      }] }] }],
+    });
+    const type = otlpSchema().ExportMetricsServiceRequest;
+    const bytes = type.encode(type.fromObject(point({ asDouble: 0.65, timeUnixNano: String((now - 500) * 1e6), traceId: Buffer.from(trace, 'hex'), spanId: Buffer.from(span, 'hex') }))).finish();
+    const proto = await gw.app.inject({ method: 'POST', url: '/v1/otlp/v1/metrics', headers: { ...gw.auth(q.ingest), 'content-type': 'application/x-protobuf' }, payload: Buffer.from(bytes) });
+    expect(proto.statusCode).toBe(200);
+    const om = async () => (await gw.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/metrics`, headers: { ...gw.auth(q.monitoring), accept: 'application/openmetrics-text; version=1.0.0' } })).body;
+    expect(await om()).toContain(`rpc_duration_seconds_bucket{job="api",project_id="${q.id}",le="1"} 2 # {trace_id="${trace}",span_id="${span}"} 0.65 ${(now - 500) / 1000}`);
+    const json = await gw.app.inject({
+      method: 'POST', url: '/v1/otlp/v1/metrics', headers: { ...gw.auth(q.ingest), 'content-type': 'application/json' },
+      payload: JSON.stringify(point({ asDouble: 0.05, timeUnixNano: String(now * 1e6), traceId: trace.toUpperCase(), spanId: span })),
+    });
+    expect(json.json()).toEqual({});
+    expect(await om()).toContain(`le="0.1"} 1 # {trace_id="${trace}",span_id="${span}"} 0.05 ${now / 1000}`);
+  });
+});
+
 describe('restart', () => {
   it('continues the counters and histograms of OTLP metrics from the store, as event series do', async () => {
     const g1 = await startTestGateway();

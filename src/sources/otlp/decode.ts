@@ -33,8 +33,18 @@ export interface NumberPointIn {
   readonly flags: number;
 }
 
+/** An exemplar of a histogram point: the trace and span it came from (hex), its value and time. */
+export interface ExemplarIn {
+  readonly value: number;
+  readonly timeMs: number;
+  readonly traceId: string;
+  readonly spanId: string;
+}
+
 export interface HistogramPointIn {
   readonly attributes: PointAttributes;
+  /** Only when the point has any. */
+  readonly exemplars?: ExemplarIn[];
   readonly startMs: number;
   readonly timeMs: number;
   readonly count: number;
@@ -350,6 +360,7 @@ function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
   let sum: number | undefined;
   const bucketCounts: number[] = [];
   const bounds: number[] = [];
+  let exemplars: ExemplarIn[] | undefined;
   let flags = 0;
   while (r.pos < end) {
     const at = r.pos;
@@ -367,10 +378,29 @@ function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
     else if (tag === tagOf(4, 1)) count = r.fixed64();
     else if (tag === tagOf(5, 1)) sum = r.double();
     else if (tag === tagOf(10, 0)) flags = r.varint();
+    else if (tag === tagOf(8, LEN)) (exemplars ??= []).push(exemplar(r, r.enter()));
     else r.skip(wire);
   }
   r.leave(end);
-  return { attributes: runs.done(r), startMs, timeMs, count, sum, bucketCounts, bounds, flags };
+  return { attributes: runs.done(r), ...(exemplars === undefined ? {} : { exemplars }), startMs, timeMs, count, sum, bucketCounts, bounds, flags };
+}
+
+function exemplar(r: ProtoReader, end: number): ExemplarIn {
+  let value = NaN;
+  let timeMs = 0;
+  let traceId = '';
+  let spanId = '';
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === tagOf(3, 1)) value = r.double();
+    else if (tag === tagOf(6, 1)) value = r.sfixed64();
+    else if (tag === tagOf(2, 1)) timeMs = r.fixed64() / NS_PER_MS;
+    else if (tag === tagOf(5, LEN)) traceId = Buffer.from(r.bytes()).toString('hex');
+    else if (tag === tagOf(4, LEN)) spanId = Buffer.from(r.bytes()).toString('hex');
+    else r.skip(tag & 7);
+  }
+  r.leave(end);
+  return { value, timeMs, traceId, spanId };
 }
 
 // ---- OTLP/JSON --------------------------------------------------------------------------------
@@ -555,7 +585,19 @@ function jsonNumberPoints(v: unknown, at: string): NumberPointIn[] {
 function jsonHistogramPoint(p: unknown, at: string): HistogramPointIn {
   const o = obj(p, at);
   const sum = field(o, 'sum');
+  const ex = arr(field(o, 'exemplars'), `${at}.exemplars`).map((e, i) => {
+    const eo = obj(e, `${at}.exemplars[${i}]`);
+    const d = field(eo, 'asDouble', 'as_double');
+    const n = field(eo, 'asInt', 'as_int');
+    return {
+      value: d !== undefined && d !== null ? dbl(d, `${at}.exemplars[${i}].asDouble`) : n !== undefined && n !== null ? int(n, `${at}.exemplars[${i}].asInt`) : NaN,
+      timeMs: int(field(eo, 'timeUnixNano', 'time_unix_nano'), `${at}.exemplars[${i}].timeUnixNano`) / NS_PER_MS,
+      traceId: str(field(eo, 'traceId', 'trace_id'), `${at}.exemplars[${i}].traceId`).toLowerCase(),
+      spanId: str(field(eo, 'spanId', 'span_id'), `${at}.exemplars[${i}].spanId`).toLowerCase(),
+    };
+  });
   return {
+    ...(ex.length === 0 ? {} : { exemplars: ex }),
     attributes: jsonPointAttributes(jsonAttributes(field(o, 'attributes'), `${at}.attributes`)),
     ...jsonTimes(o, at),
     count: int(field(o, 'count'), `${at}.count`),

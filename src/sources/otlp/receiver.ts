@@ -14,7 +14,7 @@ import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
 import type { Source, SourceObserver, SourceStats } from '../source.js';
 import {
   FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA,
-  OtlpBodyError, type Attributes, type HistogramPointIn, type PointAttributes, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
+  OtlpBodyError, type Attributes, type ExemplarIn, type HistogramPointIn, type PointAttributes, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
 } from './decode.js';
 import { prometheusUnit, translateLabelName, translateMetricName, type OtlpType } from './names.js';
 
@@ -287,7 +287,9 @@ export class OtlpReceiver implements Source {
       return undefined;
     }
     const why = applyHistogram(pm, fam as Family<HistogramSeries>, id, { count: p.count, sum: p.sum!, bucketCounts: p.bucketCounts }, { startMs: p.startMs, timeMs }, temporality, nowMs);
-    return why === undefined ? undefined : [why.reason, why.message];
+    if (why !== undefined) return [why.reason, why.message];
+    if (p.exemplars !== undefined) attachExemplars((fam as Family<HistogramSeries>).series.get(id.key)!, p.exemplars, timeMs);
+    return undefined;
   }
 
   /** The point's series identity, from the cache when the same resource labels and attributes came before. */
@@ -365,6 +367,20 @@ export class OtlpReceiver implements Source {
       this.labelNames.set(key, out);
     }
     return out;
+  }
+}
+
+/**
+ * A histogram point's exemplars onto the buckets their values fall in, labelled `trace_id` and
+ * `span_id` as Prometheus' OTLP receiver labels them (filtered attributes are left out: with the
+ * ids they would pass OpenMetrics' 128 characters). One without a finite value or a trace is skipped.
+ */
+function attachExemplars(series: HistogramSeries, exemplars: readonly ExemplarIn[], pointMs: number): void {
+  for (const e of exemplars) {
+    if (!Number.isFinite(e.value) || e.traceId === '') continue;
+    const labels: Record<string, string> = { trace_id: e.traceId };
+    if (e.spanId !== '') labels.span_id = e.spanId;
+    series.exemplar(e.value, labels, e.timeMs > 0 ? e.timeMs : pointMs);
   }
 }
 
