@@ -1,8 +1,10 @@
 /**
- * The Prometheus HTTP API per project (CONTRACT section 8), for Grafana, promtool and any
- * Prometheus client: query, query_range, series, labels, label values, metadata, buildinfo; GET and
- * form POST; bodies, errorType and statuses as Prometheus answers them. Every read goes through
- * the store's querier for the token's project, so nothing here can widen what a query sees.
+ * The Prometheus HTTP API per project (CONTRACT section 8), for Grafana, promtool, Prometheus'
+ * UI and any Prometheus client: query, query_range, series, labels, label values, metadata, the
+ * status pages, format_query and parse_query, the empty targets, rules, alerts and exemplars,
+ * and /federate; GET and form POST; bodies, errorType and statuses as Prometheus answers them;
+ * any other path under the prefix a Prometheus-style 404 (see README.md here). Every read goes
+ * through the store's querier for the token's project, so nothing here can widen what a query sees.
  */
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
@@ -10,9 +12,14 @@ import type { Labels } from '../core/labels.js';
 import type { LabelMatcher, Queryable } from '../core/queryable.js';
 import { asApiError } from '../server/errors.js';
 import { PromQLError, PromQLParseError, formatValue, parse, type QueryResult } from '../promql/index.js';
+import type { Expr } from '../promql/ast.js';
 import { QueryRefused, type QueryPool } from '../query/pool.js';
 import { limitsFor, type QueryLimits } from '../query/limits.js';
 import { BadParam, MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseLimit, parseTime } from './prom-params.js';
+import { LOOKBACK_DELTA_MS, buildInfo, configYaml, flags, jsonWithInt64, runtimeInfo, tsdbStatus, type IndexedStore } from './prom-status.js';
+import { FEDERATE_CONTENT_TYPE, federate } from './prom-federate.js';
+import { pretty } from './promql-format.js';
+import { astToJson } from './promql-ast-json.js';
 
 type ErrorType = 'bad_data' | 'execution' | 'timeout' | 'canceled' | 'internal' | 'not_found' | 'unavailable' | 'unauthorized' | 'forbidden';
 
@@ -39,8 +46,8 @@ export interface MetricMetadata {
   readonly unit: string;
 }
 
-/** What the query API reads: the store, and metric metadata per project. */
-export interface QuerySource extends Queryable {
+/** What the query API reads: the store (its per-project index where it has one), and metric metadata per project. */
+export interface QuerySource extends Queryable, IndexedStore {
   metadata(project: string): ReadonlyMap<string, MetricMetadata>;
 }
 
@@ -51,28 +58,44 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     done(null, new URLSearchParams(body as string)),
   );
 
-  const base = '/v1/projects/:pid/prometheus/api/v1';
-  const handle = (route: string, fn: (project: string, params: URLSearchParams, routeParams: Record<string, string>) => Promise<unknown> | unknown, methods: Array<'GET' | 'POST'> = ['GET', 'POST']) => {
+  const prefix = '/v1/projects/:pid/prometheus';
+  const base = `${prefix}/api/v1`;
+  const startedAt = new Date();
+  /** Paths under the prefix that exist, with their methods, for the not-found handler's 405s. */
+  const known: Array<{ path: RegExp; methods: readonly string[] }> = [];
+  const promErrors = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    // The auth hook's refusals in Prometheus' form, like the handler's own errors; what Fastify
+    // itself refuses (a form body it cannot take) goes on to the app's handler, as it always did.
+    if (typeof err.code === 'string' && err.code.startsWith('FST_')) throw err;
+    return sendPromError(req, reply, err);
+  };
+  const remember = (url: string, methods: readonly string[]) => {
+    const rest = url.slice(prefix.length + 1).split('/').map((part) => (part.startsWith(':') ? '[^/]+' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')));
+    known.push({ path: new RegExp(`^${rest.join('/')}$`), methods: methods.includes('GET') ? [...methods, 'HEAD'] : methods });
+  };
+  const handle = (
+    route: string,
+    fn: (project: string, params: URLSearchParams, routeParams: Record<string, string>) => Promise<unknown> | unknown,
+    methods: Array<'GET' | 'POST'> = ['GET', 'POST'],
+    opts: { int64?: boolean } = {},
+  ) => {
+    remember(`${base}/${route}`, methods);
     app.route({
       method: methods,
       url: `${base}/${route}`,
       schema: { tags: ['prometheus'], summary: `Prometheus API: ${route}`, hide: false },
       config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
-      // The auth hook's refusals in Prometheus' form, like the handler's own errors; what Fastify
-      // itself refuses (a form body it cannot take) goes on to the app's handler, as it always did.
-      errorHandler: (err: FastifyError, req, reply) => {
-        if (typeof err.code === 'string' && err.code.startsWith('FST_')) throw err;
-        return sendPromError(req, reply, err);
-      },
+      errorHandler: promErrors,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         try {
           const routeParams = req.params as Record<string, string>;
           const pid = routeParams.pid;
-          const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
-          if (req.body instanceof URLSearchParams) for (const [k, v] of req.body) params.append(k, v);
-          const out = await fn(pid, params, routeParams);
+          const out = await fn(pid, requestParams(req), routeParams);
           const { data, warnings, infos } = out as { data: unknown; warnings?: string[]; infos?: string[] };
-          return reply.send({ status: 'success', data, ...(warnings?.length ? { warnings } : {}), ...(infos?.length ? { infos } : {}) });
+          const body = { status: 'success', data, ...(warnings?.length ? { warnings } : {}), ...(infos?.length ? { infos } : {}) };
+          // Go's int64 bounds (an empty TSDB head's minTime and maxTime) do not fit a double.
+          if (opts.int64) return reply.type('application/json; charset=utf-8').send(jsonWithInt64(body));
+          return reply.send(body);
         } catch (err) {
           return sendPromError(req, reply, err);
         }
@@ -147,14 +170,125 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     return { data };
   }, ['GET']);
 
-  handle('status/buildinfo', () => ({
-    data: { version: '3.0.0', revision: 'meterway', branch: 'meterway', buildUser: 'meterway', buildDate: '', goVersion: 'none (Meterway, Node.js)' },
-  }), ['GET']);
+  handle('status/buildinfo', () => ({ data: buildInfo() }), ['GET']);
+  handle('status/flags', (pid) => ({ data: flags(gw.config, limits(pid), pid) }), ['GET']);
+  handle('status/config', () => ({ data: { yaml: configYaml(gw.config) } }), ['GET']);
+  handle('status/runtimeinfo', () => ({ data: runtimeInfo(startedAt, gw.config) }), ['GET']);
+  // Nothing to replay: the store is open before the API is (Prometheus' UI asks while it starts).
+  handle('status/walreplay', () => ({ data: { min: 0, max: 0, current: 0 } }), ['GET']);
+  handle('status/tsdb', (pid, p) => {
+    const limit = p.get('limit') === null || p.get('limit') === '' ? 10 : Number(p.get('limit'));
+    if (!Number.isInteger(limit) || limit < 1) throw new PromApiError('bad_data', 'limit must be a positive number');
+    return { data: tsdbStatus(source, pid, limit) };
+  }, ['GET'], { int64: true });
 
-  // Grafana asks for these when it explores a data source; a gateway has none to show.
-  handle('query_exemplars', () => ({ data: [] }));
-  handle('rules', () => ({ data: { groups: [] } }), ['GET']);
+  // The query as Prometheus' formatter prints it, and its syntax tree (Prometheus 3's shape).
+  handle('format_query', (pid, p) => ({ data: pretty(parseQueryParam(p, limits(pid))) }));
+  handle('parse_query', (pid, p) => ({ data: astToJson(parseQueryParam(p, limits(pid))) }));
+
+  // Grafana and Prometheus' UI ask for these; a gateway has no targets, rules, alerts or
+  // Alertmanagers to show, and no exemplars (yet): well-formed and empty.
+  handle('query_exemplars', (pid, p) => {
+    const text = p.get('query') ?? '';
+    checkLength(text, 'query', limits(pid));
+    timeRange(p); // start and end are checked as Prometheus checks them
+    try {
+      parse(text, limits(pid).maxDepth);
+    } catch (err) {
+      // Prometheus 2.42 answers the parse error without naming the parameter here.
+      if (err instanceof PromQLParseError) throw new PromApiError('bad_data', err.message);
+      throw err;
+    }
+    return { data: [] };
+  });
+  handle('targets', () => ({ data: { activeTargets: [], droppedTargets: [] } }), ['GET']);
+  handle('targets/metadata', () => ({ data: [] }), ['GET']);
+  handle('alertmanagers', () => ({ data: { activeAlertmanagers: [], droppedAlertmanagers: [] } }), ['GET']);
+  handle('rules', (_pid, p) => {
+    const type = p.get('type');
+    if (type !== null && type !== '' && type !== 'alert' && type !== 'record') {
+      throw new PromApiError('bad_data', `invalid parameter "type": not supported value ${JSON.stringify(type)}`);
+    }
+    return { data: { groups: [] } };
+  }, ['GET']);
   handle('alerts', () => ({ data: { alerts: [] } }), ['GET']);
+
+  // Federation: the latest sample of each matching series of the project, as text.
+  remember(`${prefix}/federate`, ['GET']);
+  app.route({
+    method: 'GET',
+    url: `${prefix}/federate`,
+    schema: { tags: ['prometheus'], summary: 'Prometheus federation: latest samples of the series matching match[] (text format 0.0.4)', hide: false },
+    config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+    errorHandler: promErrors,
+    handler: async (req, reply) => {
+      try {
+        const pid = (req.params as Record<string, string>).pid;
+        const p = requestParams(req);
+        const projectLimits = limits(pid);
+        const sets = p.getAll('match[]').length === 0 ? [] : matcherSets(p, true, projectLimits);
+        const now = Date.now();
+        const querier = source.querier(pid, now - LOOKBACK_DELTA_MS, now);
+        const text = federate(querier, sets, now, LOOKBACK_DELTA_MS, projectLimits.maxSeriesPerSelector);
+        return reply.type(FEDERATE_CONTENT_TYPE).send(text);
+      } catch (err) {
+        return sendPromError(req, reply, err);
+      }
+    },
+  });
+
+  // Prometheus' management checks, for clients that probe them before querying.
+  for (const [path, text] of [['-/healthy', 'Prometheus Server is Healthy.\n'], ['-/ready', 'Prometheus Server is Ready.\n']] as const) {
+    remember(`${prefix}/${path}`, ['GET']);
+    app.route({
+      method: 'GET',
+      url: `${prefix}/${path}`,
+      schema: { tags: ['prometheus'], summary: `Prometheus API: ${path}`, hide: false },
+      config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+      errorHandler: promErrors,
+      handler: async (_req, reply) => reply.type('text/plain; charset=utf-8').send(text),
+    });
+  }
+
+  // Everything else under the prefix: Prometheus' error shape (a client cannot read Meterway's),
+  // after the same token check as every route here, so another project's token still gets that
+  // project's 404 and nothing tells which paths exist to a caller who may not see the project.
+  app.route({
+    method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+    url: `${prefix}/*`,
+    schema: { hide: true },
+    config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+    errorHandler: (err: FastifyError, req, reply) => sendPromError(req, reply, typeof err.code === 'string' && err.code.startsWith('FST_') ? notFound(req) : err),
+    handler: async (req, reply) => {
+      const rest = (req.params as Record<string, string>)['*'] ?? '';
+      const route = known.find((k) => k.path.test(rest));
+      if (route !== undefined && !route.methods.includes(req.method)) {
+        const allowed = route.methods.filter((m) => m !== 'HEAD');
+        reply.header('allow', [...allowed, 'OPTIONS'].join(', '));
+        return reply.code(405).send({ status: 'error', errorType: 'bad_data', error: `method ${req.method} not allowed on ${rest}; use ${allowed.join(' or ')}` });
+      }
+      return sendPromError(req, reply, notFound(req));
+    },
+  });
+}
+
+function notFound(req: FastifyRequest): PromApiError {
+  const path = req.url.split('?')[0];
+  return new PromApiError('not_found', `no Prometheus API endpoint ${req.method} ${path}; the endpoints Meterway serves are listed at /docs`);
+}
+
+/** The query string's parameters, then a form body's (Prometheus reads both). */
+function requestParams(req: FastifyRequest): URLSearchParams {
+  const params = new URLSearchParams(req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '');
+  if (req.body instanceof URLSearchParams) for (const [k, v] of req.body) params.append(k, v);
+  return params;
+}
+
+/** `query` parsed as Prometheus' format_query and parse_query parse it (empty: "no expression found"). */
+function parseQueryParam(p: URLSearchParams, limits: QueryLimits): Expr {
+  const text = p.get('query') ?? '';
+  checkLength(text, 'query', limits);
+  return parse(text, limits.maxDepth);
 }
 
 function required(p: URLSearchParams, name: string): string {
