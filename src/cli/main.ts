@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config/load.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
-import { Client, CliError } from './client.js';
+import { Client, CliError, DEFAULT_SERVER } from './client.js';
 import { formatTable } from './table.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
 
@@ -65,11 +65,17 @@ program
 
 const clientOptions = (cmd: Command): Command =>
   cmd
-    .addOption(new Option('--server <url>', 'gateway URL').env('METERWAY_URL'))
-    .addOption(new Option('--token <token>', 'API token').env('METERWAY_TOKEN'))
+    .addOption(new Option('--server <url>', `gateway URL (default ${DEFAULT_SERVER})`).env('METERWAY_URL'))
+    .addOption(new Option('--token <token>', 'API token (default: DATA_DIR/admin-token on the gateway\'s machine)').env('METERWAY_TOKEN'))
     .option('--json', 'print JSON for scripts');
 
-const client = (opts: { server?: string; token?: string }): Client => new Client(opts, process.env);
+/** The command whose action runs: its option sources say whether --server and --token came from a flag or the environment. */
+let acting: Command | undefined;
+program.hook('preAction', (_program, actionCommand) => {
+  acting = actionCommand;
+});
+const client = (opts: { server?: string; token?: string }): Client =>
+  new Client({ ...opts, serverSource: acting?.getOptionValueSource('server'), tokenSource: acting?.getOptionValueSource('token') }, process.env);
 
 function print(opts: { json?: boolean }, data: unknown, table: () => string): void {
   console.log(opts.json ? JSON.stringify(data, null, 2) : table());

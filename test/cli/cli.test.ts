@@ -195,7 +195,10 @@ describe('meterway CLI against a running gateway', { timeout: 90_000 }, () => {
       meterway(['tokens', 'create', '--scope', 'monitoring', '--name', 'nope', ...admin()]),
     ]);
     await expectServerError(badToken, await serverError(url, 'GET', '/v1/projects', bad));
-    await expectServerError(noToken, await serverError(url, 'GET', '/v1/projects', undefined));
+    // no token at all: the CLI says how to give it one, without asking the server
+    expect(noToken.code).toBe(1);
+    expect(noToken.stdout).toBe('');
+    expect(noToken.stderr).toContain('pass --token or set METERWAY_TOKEN');
     await expectServerError(unknown, await serverError(url, 'GET', '/v1/projects/p-nosuch00', ADMIN_TOKEN));
     const scopeErr = await serverError(url, 'POST', `/v1/projects/${a.id}/tokens`, ADMIN_TOKEN, { scope: 'admin', name: 'nope' });
     expect(scopeErr.status).toBe(400);
