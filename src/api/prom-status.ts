@@ -5,6 +5,7 @@
  * project's own series from the store's index. Nothing here names a path on the server, a
  * secret, or another project.
  */
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import type { Labels } from '../core/labels.js';
@@ -173,8 +174,11 @@ export function tsdbStatus(store: Queryable & IndexedStore, project: string, lim
   };
 }
 
+/** Marks a bigint in JSON text until it is written as a number: random, so no label value can forge it. */
+const INT64_MARK = `int64-${randomUUID()}:`;
+
 /** JSON in which bigints are written as integers (Go's int64 bounds do not fit a double). */
 export function jsonWithInt64(body: unknown): string {
-  return JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? `\u0000int64:${v.toString()}` : v))
-    .replace(/"\\u0000int64:(-?\d+)"/g, '$1');
+  return JSON.stringify(body, (_k, v: unknown) => (typeof v === 'bigint' ? `${INT64_MARK}${v.toString()}` : v))
+    .replaceAll(new RegExp(`"${INT64_MARK}(-?\\d+)"`, 'g'), '$1');
 }
