@@ -54,13 +54,11 @@ export class ProjectMetrics {
   /** When counting began: the start time of every cumulative series pushed out. */
   readonly startedMs = Date.now();
   /**
-   * Whether the store holds a sample of this project yet. Until it does, the first data asks the
-   * sampler for one at once (`noteData`), so the query API is not empty until the next tick.
+   * Whether the sampler has stored a sample of this project yet. Until it has, queries read the
+   * project's live series as they are now (src/tsdb/head.ts), so the query API answers the first
+   * data at once instead of after the first tick.
    */
   sampled = false;
-  private dataNoted = false;
-  /** Set by the sampler (see Aggregator.onFirstData). */
-  onFirstData?: (pm: ProjectMetrics) => void;
 
   constructor(
     readonly projectId: string,
@@ -78,13 +76,6 @@ export class ProjectMetrics {
    * one. Refused when the name is not valid, when it is taken by another type or by other bucket
    * bounds, and when the project is at its series limit (an empty family would hold nothing).
    */
-  /** Called by the ingest paths when they applied data; cheap after the first time. */
-  noteData(): void {
-    if (this.sampled || this.dataNoted) return;
-    this.dataNoted = true;
-    this.onFirstData?.(this);
-  }
-
   declare(f: SourceFamily): Family | DeclareError {
     const problem = metricNameProblem(f.name);
     if (problem !== undefined) return new DeclareError(problem);
@@ -110,8 +101,6 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 export class Aggregator {
   private readonly projects = new Map<string, ProjectMetrics>();
   readonly defs: readonly FamilyDef[];
-  /** Told when a project that has no stored sample yet gets its first data (the sampler listens). */
-  onFirstData?: (pm: ProjectMetrics) => void;
 
   constructor(
     catalog: CatalogOptions,
@@ -128,7 +117,6 @@ export class Aggregator {
     let pm = this.projects.get(projectId);
     if (pm === undefined) {
       pm = new ProjectMetrics(projectId, this.defs, this.maxSeriesPerProject);
-      pm.onFirstData = (p) => this.onFirstData?.(p);
       this.projects.set(projectId, pm);
     }
     return pm;

@@ -104,7 +104,6 @@ export class Ingestor implements Source {
       const dropped = pm.registry.droppedSamples - droppedBefore;
       if (dropped > 0) result.seriesLimited.set(pm.projectId, (result.seriesLimited.get(pm.projectId) ?? 0) + dropped);
       result.accepted++;
-      pm.noteData();
       this.observer?.accepted(typeName as string);
       this.forward?.(pm.projectId, e, ts, nowMs);
     }

@@ -17,6 +17,7 @@ import { Integrations } from '../control/integrations.js';
 import { ExportManager, type ExporterOptions } from '../delivery/exporter.js';
 import { SINK_FACTORIES } from '../sinks/registry.js';
 import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
+import { HeadQueryable } from '../tsdb/head.js';
 import { Ingestor } from '../ingest/ingest.js';
 import { IngestLimiter } from '../ingest/rate-limit.js';
 import { QueryPool } from '../query/pool.js';
@@ -115,12 +116,14 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   const otlp = new OtlpReceiver(aggregator, config.otlp, selfMetrics);
   const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, storage: tsdb, sampler, otlp };
   const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
-  const queries = new QueryPool(tsdb, {
+  // Until a project's first sample is stored, queries read its live series (src/tsdb/head.ts).
+  const queries = new QueryPool(new HeadQueryable(tsdb, aggregator, config.metrics.gaugeStaleAfterMs, config.storage.intervalMs), {
     workers: config.query.workers,
     maxQueued: config.query.maxQueued,
     workerHeapMb: config.query.workerHeapMb,
     limitsFor: (project) => limitsFor(config.query, project),
   });
+  selfMetrics.watchQueries(queries);
   const app = await buildApp(gw, { limiter, queries });
 
   const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);

@@ -59,34 +59,6 @@ export class Sampler {
   ) {
     this.intervalMs = opts.intervalMs ?? 15_000;
     this.gaugeStaleAfterMs = opts.gaugeStaleAfterMs ?? 300_000;
-    aggregator.onFirstData = (pm) => setImmediate(() => this.sampleFirst(pm));
-  }
-
-  /**
-   * A project's first sample, taken when its first data arrives rather than at the next tick, so
-   * the query API answers at once. Stamped on the interval grid at or before now, as ticks are,
-   * so the next tick's sample is never older than it (a counter would read as reset).
-   */
-  private sampleFirst(pm: ProjectMetrics): void {
-    // A tick under way, or one that came first, samples the project anyway.
-    if (pm.sampled || this.inflight !== undefined || this.aggregator.get(pm.projectId) !== pm) return;
-    const nowMs = Math.floor(Date.now() / this.intervalMs) * this.intervalMs;
-    const exposed = new Map<string, Labels>();
-    const batch: Sample[] = [];
-    const exemplars: StoredExemplar[] = [];
-    const freshSince = Date.now() - this.gaugeStaleAfterMs;
-    for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, freshSince, batch, exposed, exemplars);
-    if (batch.length === 0) return;
-    this.store.appendExemplars(pm.projectId, exemplars);
-    try {
-      this.store.appendProjects([{ project: pm.projectId, samples: batch }]);
-    } catch (err) {
-      this.opts.onError?.(err);
-      return;
-    }
-    this.recordMetadata(pm);
-    this.previous.set(pm.projectId, exposed);
-    pm.sampled = true;
   }
 
   start(): void {

@@ -135,10 +135,7 @@ export class OtlpReceiver implements Source {
       const t = this.applyMetric(pm, m, labels, nowMs, result);
       if (t > newestMs) newestMs = t;
     }
-    if (newestMs > 0) {
-      this.targetInfo(pm, resource.attributes, base, newestMs, nowMs);
-      pm.noteData();
-    }
+    if (newestMs > 0) this.targetInfo(pm, resource.attributes, base, newestMs, nowMs);
   }
 
   /**
