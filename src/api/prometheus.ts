@@ -15,6 +15,7 @@ import { PromQLError, PromQLParseError, formatValue, parse, type QueryResult } f
 import type { Expr } from '../promql/ast.js';
 import { QueryRefused, type QueryPool } from '../query/pool.js';
 import { limitsFor, type QueryLimits } from '../query/limits.js';
+import { exemplarData, type ExemplarSource } from './exemplars.js';
 import { BadParam, MAX_TIME_MS, MIN_TIME_MS, parseDurationParam, parseLimit, parseTime } from './prom-params.js';
 import { LOOKBACK_DELTA_MS, buildInfo, configYaml, flags, jsonWithInt64, runtimeInfo, tsdbStatus, type IndexedStore } from './prom-status.js';
 import { FEDERATE_CONTENT_TYPE, federate } from './prom-federate.js';
@@ -47,7 +48,7 @@ export interface MetricMetadata {
 }
 
 /** What the query API reads: the store (its per-project index where it has one), and metric metadata per project. */
-export interface QuerySource extends Queryable, IndexedStore {
+export interface QuerySource extends Queryable, IndexedStore, ExemplarSource {
   metadata(project: string): ReadonlyMap<string, MetricMetadata>;
 }
 
@@ -191,15 +192,16 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
   handle('query_exemplars', (pid, p) => {
     const text = p.get('query') ?? '';
     checkLength(text, 'query', limits(pid));
-    timeRange(p); // start and end are checked as Prometheus checks them
+    const { start, end } = timeRange(p); // checked as Prometheus checks them
+    let expr;
     try {
-      parse(text, limits(pid).maxDepth);
+      expr = parse(text, limits(pid).maxDepth);
     } catch (err) {
       // Prometheus 2.42 answers the parse error without naming the parameter here.
       if (err instanceof PromQLParseError) throw new PromApiError('bad_data', err.message);
       throw err;
     }
-    return { data: [] };
+    return { data: exemplarData(source, pid, expr, start, end) };
   });
   handle('targets', () => ({ data: { activeTargets: [], droppedTargets: [] } }), ['GET']);
   handle('targets/metadata', () => ({ data: [] }), ['GET']);

@@ -48,6 +48,29 @@ describe('exemplars', () => {
     expect(text.body).not.toContain('run-0042');
   });
 
+  it('are answered by the project\'s query_exemplars in Prometheus\' shape, and only the project\'s', async () => {
+    gw.sampler.sampleOnce(Date.now());
+    const ask = async (pid: string, token: string, query: string) => {
+      const qs = new URLSearchParams({ query, start: String(sentAt / 1000 - 60), end: String(Date.now() / 1000 + 60) });
+      const res = await gw.app.inject({ method: 'GET', url: `/v1/projects/${pid}/prometheus/api/v1/query_exemplars?${qs}`, headers: gw.auth(token) });
+      expect(res.statusCode, res.body).toBe(200);
+      return res.json();
+    };
+    const body = await ask(p.id, p.monitoring, 'histogram_quantile(0.9, sum by (le) (rate(meterway_run_execution_time_seconds_bucket[5m])))');
+    expect(body.status).toBe('success');
+    expect(body.data).toEqual([{
+      seriesLabels: { __name__: 'meterway_run_execution_time_seconds_bucket', project_id: p.id, app_id: `${p.id}-chat`, app_name: 'chat', le: '0.5' },
+      exemplars: [{ labels: { run_id: 'run-0042' }, value: '0.3', timestamp: sentAt / 1000 }],
+    }]);
+    const ttft = await ask(p.id, p.monitoring, 'meterway_inference_time_to_first_token_seconds_bucket');
+    expect(ttft.data[0].exemplars[0].labels).toEqual({ trace_id: '4bf92f3577b34da6a3ce929d0e0e4736' });
+    // Another project's exemplars never show, whatever the matchers say.
+    const spoof = await ask(p.id, p.monitoring, `{__name__=~".+", project_id="${other.id}"}`);
+    expect(JSON.stringify(spoof)).not.toContain('other-secret-run');
+    expect(JSON.stringify(await ask(p.id, p.monitoring, '{__name__=~".+"}'))).not.toContain('other-secret-run');
+    expect(JSON.stringify(await ask(other.id, other.monitoring, '{__name__=~".+"}'))).toContain('other-secret-run');
+  });
+
   it.skipIf(!hasPrometheus)('are parsed and served by Prometheus 2.42 scraping with exemplar storage', async () => {
     let prom: PrometheusPeer | undefined;
     try {
