@@ -5,7 +5,7 @@
  * between them. A query past its deadline has its worker terminated and replaced; one that runs
  * a worker out of memory loses only that worker. See README.md.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,8 +98,11 @@ function workerScript(): URL | string {
   if (!import.meta.url.endsWith('.ts')) return new URL('./worker.js', import.meta.url);
   if (devBundle === undefined) {
     const { buildSync } = createRequire(import.meta.url)('esbuild') as typeof import('esbuild');
-    const outfile = join(mkdtempSync(join(tmpdir(), 'meterway-query-worker-')), 'worker.mjs');
+    const dir = mkdtempSync(join(tmpdir(), 'meterway-query-worker-'));
+    const outfile = join(dir, 'worker.mjs');
     buildSync({ entryPoints: [fileURLToPath(new URL('./worker.ts', import.meta.url))], bundle: true, platform: 'node', format: 'esm', outfile, logLevel: 'error' });
+    // Threads load it once at their start, so it can go with the process (tests start hundreds).
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     devBundle = outfile;
   }
   return devBundle;
