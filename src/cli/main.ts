@@ -30,6 +30,8 @@ program
   .addOption(new Option('--log-format <format>', 'logs as JSON lines, or human-readable (METERWAY_LOG_FORMAT, default auto: pretty on a terminal, JSON otherwise)').choices(LOG_FORMATS))
   .action(async (flags) => {
     const config = loadConfig(flags);
+    // Before the data directory is touched: a busy port is the usual reason a start fails.
+    await probeListen(config.host, config.port);
     // Loaded here, not at the top: client commands then start in a fraction of the time.
     const { createGateway } = await import('../server/gateway.js');
     const { startDemo } = await import('../sources/demo/simulator.js');
@@ -38,10 +40,9 @@ program
     try {
       address = await gw.app.listen({ host: config.host, port: config.port });
     } catch (err) {
-      await gw.close();
-      const code = (err as NodeJS.ErrnoException).code;
-      const why = code === 'EADDRINUSE' ? 'the port is already in use' : code === 'EADDRNOTAVAIL' ? 'the address is not on this machine' : (err as Error).message;
-      throw new CliError(`cannot listen on ${config.host}:${config.port}: ${why}; choose another with --port or --host`);
+      // The port was free a moment ago; whatever this start made in the data directory goes again.
+      await gw.abandon();
+      throw listenError(config.host, config.port, err);
     }
     // So that the first dashboard query does not wait for the query workers to load.
     void gw.queries.warm();
@@ -62,6 +63,34 @@ program
     process.on('SIGINT', () => void stop('SIGINT'));
     process.on('SIGTERM', () => void stop('SIGTERM'));
   });
+
+/** Why the gateway cannot listen on host:port, in words that name the flag and variable to change. */
+function listenError(host: string, port: number, err: unknown): CliError {
+  const where = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const code = (err as NodeJS.ErrnoException).code;
+  const why =
+    code === 'EADDRINUSE'
+      ? `port ${port} is already in use by another program (or another Meterway); choose another port with --port or METERWAY_PORT, or stop the program that listens there`
+      : code === 'EACCES'
+        ? `this user may not listen on port ${port} (ports below 1024 need privileges); choose a port above 1023 with --port or METERWAY_PORT`
+        : code === 'EADDRNOTAVAIL'
+          ? `the address ${host} is not one of this machine's; choose another with --host or METERWAY_HOST (127.0.0.1 for this machine only, 0.0.0.0 for every interface)`
+          : code === 'ENOTFOUND' || code === 'EAI_AGAIN'
+            ? `the host name ${host} does not resolve; choose another with --host or METERWAY_HOST`
+            : `${(err as Error).message}; check --host (METERWAY_HOST) and --port (METERWAY_PORT)`;
+  return new CliError(`cannot listen on ${where}: ${why}. Nothing was changed in the data directory`);
+}
+
+/** Binds host:port and lets go at once: fails, as the gateway would, when it cannot listen there. */
+async function probeListen(host: string, port: number): Promise<void> {
+  if (port === 0) return;
+  const { createServer } = await import('node:net');
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (err) => reject(listenError(host, port, err)));
+    probe.listen({ host, port, exclusive: true }, () => probe.close(() => resolve()));
+  });
+}
 
 const clientOptions = (cmd: Command): Command =>
   cmd

@@ -6,9 +6,13 @@
  * The file is created with O_EXCL and holds the owner's pid. A lock whose pid is no longer alive
  * (the owner was killed, or the machine restarted) or that does not hold a pid is stale and is
  * replaced; the caller is told so it can log it.
+ *
+ * Also here: the directory itself as a start finds it (prepareDataDir), and what a failed start
+ * takes away again.
  */
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, lstatSync, readFileSync, readdirSync, rmSync, rmdirSync, statSync, writeSync } from 'node:fs';
+import { StartupError } from '../store/startup-error.js';
+import { dirname, join, resolve } from 'node:path';
 
 export const LOCK_FILE = 'LOCK';
 
@@ -117,6 +121,103 @@ export function lockDataDir(dataDir: string): DataDirLock {
       } catch {
         // already gone
       }
+    },
+  };
+}
+
+function inode(path: string): number | undefined {
+  try {
+    return lstatSync(path).ino;
+  } catch {
+    return undefined;
+  }
+}
+
+/** SQLite's files beside a database: never removed alone while the database itself stays. */
+const SQLITE_COMPANIONS = ['-wal', '-shm', '-journal'];
+
+export interface DataDirStart {
+  readonly dir: string;
+  /** Whether the directory was there before this start. */
+  readonly existed: boolean;
+  /** The directory's permission bits when it existed and other users may read or enter it. */
+  readonly openMode?: number;
+  /** Whether `name` (an entry directly in the directory) was there before this start. */
+  had(name: string): boolean;
+  /**
+   * After a failed start, with everything in the directory closed and the lock released: removes
+   * what this start created (the entries that were not there before it, and the directory and
+   * its parents when it made them), and nothing else. Returns what it removed.
+   */
+  removeCreated(): string[];
+}
+
+/**
+ * Makes the data directory when it is missing (mode 0700: it holds the admin token and the master
+ * key), and records what was there, so that a start that fails can leave it as it found it.
+ */
+export function prepareDataDir(dataDir: string): DataDirStart {
+  const dir = resolve(dataDir);
+  let existed = true;
+  let openMode: number | undefined;
+  try {
+    const st = statSync(dir);
+    if (!st.isDirectory()) {
+      throw new StartupError(`the data directory ${dir} is not a directory: give --data-dir (METERWAY_DATA_DIR) a directory, or a path that does not exist yet`, dir);
+    }
+    if ((st.mode & 0o077) !== 0) openMode = st.mode & 0o777;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    existed = false;
+  }
+  /** The outermost directory this start made (the data directory or a parent of it). */
+  let madeFrom: string | undefined;
+  if (!existed) {
+    // Parents as the umask says, like mkdir -p; the data directory itself for its owner alone.
+    madeFrom = mkdirSync(dirname(dir), { recursive: true }) ?? dir;
+    mkdirSync(dir, { mode: 0o700 });
+    chmodSync(dir, 0o700);
+  }
+  /** Each entry's inode: a new name for one of them (a rename, as a finished key rotation makes) is no new file. */
+  const before = new Map<string, number | undefined>();
+  for (const name of existed ? readdirSync(dir) : []) before.set(name, inode(join(dir, name)));
+  return {
+    dir,
+    existed,
+    openMode,
+    had: (name) => before.has(name),
+    removeCreated() {
+      const removed: string[] = [];
+      let now: string[];
+      try {
+        now = readdirSync(dir);
+      } catch {
+        return removed;
+      }
+      const inodes = new Set([...before.values()].filter((i) => i !== undefined));
+      for (const name of now.filter((n) => !before.has(n))) {
+        // A journal beside a database that was there before holds that database's state.
+        const companionOf = SQLITE_COMPANIONS.find((c) => name.endsWith(c));
+        if (companionOf !== undefined && before.has(name.slice(0, -companionOf.length))) continue;
+        const path = join(dir, name);
+        const ino = inode(path);
+        if (ino !== undefined && inodes.has(ino)) continue;
+        rmSync(path, { recursive: true, force: true });
+        removed.push(path);
+      }
+      if (madeFrom !== undefined) {
+        // Innermost first, each only if empty: nothing someone else put there meanwhile goes.
+        for (let d = dir; ; d = dirname(d)) {
+          try {
+            rmdirSync(d);
+            removed.push(d);
+          } catch {
+            break;
+          }
+          if (d === madeFrom || dirname(d) === d) break;
+        }
+      }
+      return removed;
     },
   };
 }

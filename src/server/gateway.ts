@@ -1,5 +1,6 @@
 /** Assembles a running gateway from a configuration: storage, control plane, aggregation, HTTP. */
-import { mkdirSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
@@ -25,7 +26,7 @@ import { limitsFor } from '../query/limits.js';
 import { SelfMetrics } from './self-metrics.js';
 import { OtlpReceiver } from '../sources/otlp/receiver.js';
 import { buildApp } from './app.js';
-import { lockDataDir, type DataDirLock } from './datadir-lock.js';
+import { lockDataDir, prepareDataDir, type DataDirLock, type DataDirStart } from './datadir-lock.js';
 import type { Gateway } from './context.js';
 
 export interface RunningGateway extends Gateway {
@@ -37,6 +38,12 @@ export interface RunningGateway extends Gateway {
   /** Where PromQL queries are evaluated, off the event loop. */
   readonly queries: QueryPool;
   close(): Promise<void>;
+  /**
+   * For a start that fails after this (the listen): closes the gateway and takes away what this
+   * start made in the data directory (files, and the directory when it made it), undoing its
+   * changes to a control database that was there before. Returns the paths it removed.
+   */
+  abandon(): Promise<string[]>;
 }
 
 const SWEEP_INTERVAL_MS = 30_000;
@@ -54,17 +61,26 @@ export interface GatewayOptions {
 export async function createGateway(config: Config, log?: Logger, options: GatewayOptions = {}): Promise<RunningGateway> {
   // JSON lines, or pino-pretty's form on a terminal (config.logFormat); the same redaction either way.
   const logger = log ?? (await createLogger({ level: config.logLevel, format: config.logFormat }));
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const start = prepareDataDir(config.dataDir);
+  if (start.openMode !== undefined) {
+    const mode = start.openMode.toString(8).padStart(4, '0');
+    logger.warn(
+      { data_dir: start.dir, mode },
+      `the data directory is open to other users (mode ${mode}) and holds the admin token and the master key: restrict it with chmod 700 ${start.dir}`,
+    );
+  }
   // Before anything in the directory is opened: a second gateway on it must not touch the files.
   const lock = lockDataDir(config.dataDir);
   if (lock.staleRemoved !== undefined) {
     logger.warn({ file: lock.file, stale: lock.staleRemoved }, 'removed a stale data directory lock left by a process that is no longer running');
   }
-  const opened: Opened = {};
+  const opened: Opened = { start };
   try {
     return await openGateway(config, logger, options, lock, opened);
   } catch (err) {
-    // Whatever was opened before the failure is closed, so the directory is left as it was.
+    // Whatever was opened before the failure is closed, and whatever was made is taken away, so
+    // the directory is left as it was.
+    if (opened.db !== undefined) await undoInDatabase(opened.db, opened).catch(() => {});
     try {
       opened.tsdb?.close();
     } catch {
@@ -72,13 +88,41 @@ export async function createGateway(config: Config, log?: Logger, options: Gatew
     }
     await opened.db?.destroy().catch(() => {});
     lock.release();
+    try {
+      start.removeCreated();
+    } catch {
+      // the original error is the one to report
+    }
     throw err;
   }
 }
 
 interface Opened {
+  readonly start: DataDirStart;
   db?: Kysely<Database>;
   tsdb?: Tsdb;
+  /** The control database's master key fingerprint before this start, when the database was there before it. */
+  priorFingerprint?: string | null;
+  /** The admin token file this start made. */
+  adminTokenFile?: string;
+}
+
+/**
+ * A start's changes to a control database that was there before it and stays: the bootstrap admin
+ * token whose file goes (else the next start would make none, and no one would have it), and the
+ * fingerprint of a master key whose file goes. Schema migrations stay.
+ */
+async function undoInDatabase(db: Kysely<Database>, opened: Opened): Promise<void> {
+  if (!opened.start.had('meterway.db')) return; // the database itself goes
+  if (opened.adminTokenFile !== undefined && !opened.start.had('admin-token')) {
+    const token = readFileSync(opened.adminTokenFile, 'utf8').trim();
+    const hash = createHash('sha256').update(token).digest('hex');
+    await db.deleteFrom('tokens').where('hash', '=', hash).execute();
+  }
+  if (opened.priorFingerprint !== undefined && !opened.start.had('master.key')) {
+    if (opened.priorFingerprint === null) await db.deleteFrom('meta').where('key', '=', 'master_key_fingerprint').execute();
+    else await db.updateTable('meta').set({ value: opened.priorFingerprint }).where('key', '=', 'master_key_fingerprint').execute();
+  }
 }
 
 async function openGateway(config: Config, logger: Logger, options: GatewayOptions, lock: DataDirLock, opened: Opened): Promise<RunningGateway> {
@@ -93,6 +137,11 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   await projects.load();
   await tokens.load();
   const adminTokenFile = config.adminToken === undefined ? await bootstrapAdminToken(tokens, config.dataDir) : undefined;
+  opened.adminTokenFile = adminTokenFile;
+  if (opened.start.had('meterway.db')) {
+    const row = await db.selectFrom('meta').select('value').where('key', '=', 'master_key_fingerprint').executeTakeFirst();
+    opened.priorFingerprint = row?.value ?? null;
+  }
   const { cipher } = await openCredentialCipher(config.masterKey, config.dataDir, db);
   const integrations = new Integrations(db, cipher, SINK_FACTORIES, config.allowPrivateEgress);
   await integrations.load();
@@ -141,12 +190,22 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   flush.unref();
 
   let closed = false;
-  return {
+  let abandoned = false;
+  const running: RunningGateway = {
     ...gw,
     app,
     adminTokenFile,
     limiter,
     queries,
+    async abandon() {
+      if (closed) throw new Error('abandon() is for a start that failed, before close()');
+      if (!abandoned) {
+        abandoned = true;
+        await undoInDatabase(db, opened).catch((err) => logger.warn({ err }, 'could not undo this start in the control database'));
+      }
+      await running.close();
+      return opened.start.removeCreated();
+    },
     async close() {
       if (closed) return;
       closed = true;
@@ -167,4 +226,5 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
       }
     },
   };
+  return running;
 }
