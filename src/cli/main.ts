@@ -246,18 +246,25 @@ presetOptions(configOptions(withProject(integrations.command('create').descripti
   .option('--endpoint <url>', 'base URL (OTLP: metrics go to {endpoint}/v1/metrics)')
   .option('--header <header>', "an auth header, 'Name: value' (repeatable); stored encrypted", collect)
   .option('--disabled', 'create it disabled')
+  .option('-q, --quiet', 'print only the integration id, for IID=$(meterway integrations create ... -q)')
   .action(async (opts) => {
     const body = { name: opts.name, kind: opts.kind, endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), enabled: opts.disabled ? false : undefined, ...presetBody(opts) };
-    showIntegration(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+    showCreated(opts, await client(opts).request('POST', integrationPath(opts.project), body));
   });
 presetOptions(configOptions(withProject(integrations.command('connect-otlp').description('connect an OTLP collector or backend: metrics, and with --logs raw events too'))))
   .requiredOption('--endpoint <url>', 'the collector or backend base URL, e.g. http://collector:4318')
   .option('--name <name>', 'a name to recognise it by')
   .option('--header <header>', "an auth header, 'Name: value' (repeatable); stored encrypted", collect)
+  .option('-q, --quiet', 'print only the integration id, for IID=$(meterway integrations connect-otlp ... -q)')
   .action(async (opts) => {
     const body = { name: opts.name ?? 'otlp', kind: 'otlp', endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), ...presetBody(opts) };
-    showIntegration(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+    showCreated(opts, await client(opts).request('POST', integrationPath(opts.project), body));
   });
+/** A created integration: its id alone with --quiet, else as `get` shows it. */
+function showCreated(opts: Record<string, any>, created: any): void {
+  if (opts.quiet) console.log(created.id);
+  else showIntegration(opts, created);
+}
 configOptions(withProject(integrations.command('update').description('change an integration').argument('<integration-id>')))
   .option('--name <name>', 'new name')
   .option('--endpoint <url>', 'new endpoint')

@@ -210,6 +210,18 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
     expectServerError(gone, await serverError(url, 'GET', `/v1/projects/${p.id}/integrations/${created.id}`, p.manage));
   });
 
+  it('create and connect-otlp -q print only the id, for IID=$(...)', async () => {
+    const [created, connected] = await Promise.all([
+      ok(['integrations', 'create', ...as(), '--endpoint', `${rx.url}/q1`, '--name', 'quiet', '-q']),
+      ok(['integrations', 'connect-otlp', ...as(), '--endpoint', `${rx.url}/q2`, '--quiet']),
+    ]);
+    for (const out of [created, connected]) {
+      expect(out).toMatch(/^i-[a-z0-9]+\n$/);
+      expect((await okJson(['integrations', 'get', out.trim(), ...as(), '--json'])).id).toBe(out.trim());
+      await ok(['integrations', 'delete', out.trim(), ...as()]);
+    }
+  });
+
   it('connect-otlp --logs forwards raw events as logs; --preset grafana-cloud sends the right Basic header', async () => {
     const [logs, grafana] = await Promise.all([
       okJson(['integrations', 'connect-otlp', ...as(), '--endpoint', `${rx.url}/collector`, '--logs']),
