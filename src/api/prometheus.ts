@@ -55,7 +55,12 @@ export interface QuerySource extends Queryable, IndexedStore, ExemplarSource {
 export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source: QuerySource, queries: QueryPool): Promise<void> {
   const limits = (pid: string) => limitsFor(gw.config.query, pid);
   // Prometheus clients POST forms; repeated keys (match[]) must survive, so keep URLSearchParams.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: 1024 * 1024 }, (_req, body, done) =>
+  // A form larger than the longest query any project may send (with room for encoding and the
+  // other parameters) is refused from its Content-Length, before a byte of it is read: a flood of
+  // over-long queries then costs the event loop next to nothing (bench/tail-latency.ts).
+  const longest = Math.max(gw.config.query.limits.maxQueryLength, ...Object.values(gw.config.query.projects).map((l) => l.maxQueryLength));
+  const formLimit = Math.ceil(longest * 1.25) + 16 * 1024;
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string', bodyLimit: formLimit }, (_req, body, done) =>
     done(null, new URLSearchParams(body as string)),
   );
 
@@ -67,6 +72,13 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
   const promErrors = (err: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
     // The auth hook's refusals in Prometheus' form, like the handler's own errors; what Fastify
     // itself refuses (a form body it cannot take) goes on to the app's handler, as it always did.
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      // 400 bad_data, as every over-long query is (issue 14), though the body is not even read.
+      return reply.code(400).send({
+        status: 'error', errorType: 'bad_data',
+        error: `the form body is larger than ${formLimit} bytes, more than a query within query.max_query_length (${longest.toLocaleString('en-US')} characters) needs; send a shorter query`,
+      });
+    }
     if (typeof err.code === 'string' && err.code.startsWith('FST_')) throw err;
     return sendPromError(req, reply, err);
   };
