@@ -65,9 +65,31 @@ export class ProtoReader {
   }
 
   /** A varint as a signed int64 (two's complement in 64 bits). */
+  /**
+   * A varint as a signed int64 (two's complement in 64 bits), read in 32-bit halves: summed as
+   * one double, -1 (2^64 - 1) would round to 2^64 and come out as 0.
+   */
   int64(): number {
-    const v = this.varint();
-    return v >= 2 ** 63 ? v - 2 ** 64 : v;
+    let lo = 0;
+    let hi = 0;
+    for (let shift = 0; shift < 70; shift += 7) {
+      if (this.pos >= this.end) throw new ProtoError('truncated varint');
+      const b = this.buf[this.pos++];
+      const bits = b & 0x7f;
+      if (shift < 28) lo |= bits << shift;
+      else if (shift === 28) {
+        lo |= (bits & 0x0f) << 28;
+        hi |= bits >>> 4;
+      } else hi |= bits << (shift - 32);
+      if (b < 0x80) {
+        lo >>>= 0;
+        if ((hi & 0x80000000) === 0) return (hi >>> 0) * TWO_32 + lo;
+        const nlo = (~lo + 1) >>> 0;
+        const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
+        return -(nhi * TWO_32 + nlo);
+      }
+    }
+    throw new ProtoError(`varint longer than 10 bytes at byte ${this.pos}`);
   }
 
   private need(n: number): void {
@@ -120,15 +142,6 @@ export class ProtoReader {
     return r;
   }
 
-  /** A length-delimited field's content, as a reader over it; the position moves past it. */
-  message(): ProtoReader {
-    const len = this.varint();
-    this.need(len);
-    const sub = new ProtoReader(this.buf, this.pos, this.pos + len, this.view);
-    this.pos += len;
-    return sub;
-  }
-
   string(): string {
     const len = this.varint();
     this.need(len);
@@ -169,9 +182,9 @@ export class ProtoReader {
       return;
     }
     if (wire !== WIRE_LEN) throw new ProtoError(`wire type ${wire} for a repeated 64-bit field`);
-    const packed = this.message();
-    if ((packed.end - packed.pos) % 8 !== 0) throw new ProtoError('a packed 64-bit field is not a multiple of 8 bytes');
-    while (packed.more()) out.push(read(packed));
+    const end = this.enter();
+    if ((end - this.pos) % 8 !== 0) throw new ProtoError('a packed 64-bit field is not a multiple of 8 bytes');
+    while (this.pos < end) out.push(read(this));
   }
 
   skip(wire: number): void {

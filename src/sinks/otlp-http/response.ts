@@ -8,6 +8,8 @@
  * A success body is informational: anything unreadable yields `undefined` rather than an error, so
  * a receiver's odd body never turns a delivered push into a failure.
  */
+import { ProtoReader } from '../../wire/protobuf-reader.js';
+import { WIRE_LEN, WIRE_VARINT } from '../../wire/protobuf-writer.js';
 
 export interface PartialSuccess {
   /** Data points (or log records) the receiver rejected; 0 with a message is a warning. */
@@ -15,7 +17,6 @@ export interface PartialSuccess {
   readonly message: string;
 }
 
-const TWO_32 = 0x1_0000_0000;
 const utf8 = new TextDecoder('utf-8', { fatal: false });
 
 /**
@@ -65,104 +66,27 @@ function fromJson(text: string): PartialSuccess | undefined {
   return { rejected: Number.isFinite(rejected) ? rejected : 0, message: typeof msgRaw === 'string' ? msgRaw : '' };
 }
 
-class Reader {
-  pos = 0;
-  constructor(readonly buf: Uint8Array, readonly end: number = buf.length) {}
-
-  /** A varint as [lo, hi] 32-bit halves. */
-  varint(): [number, number] {
-    let lo = 0;
-    let hi = 0;
-    for (let shift = 0; shift < 70; shift += 7) {
-      if (this.pos >= this.end) throw new Error('truncated varint');
-      const b = this.buf[this.pos++];
-      const bits = b & 0x7f;
-      if (shift < 28) lo |= bits << shift;
-      else if (shift === 28) {
-        lo |= (bits & 0x0f) << 28;
-        hi |= bits >>> 4;
-      } else hi |= bits << (shift - 32);
-      if ((b & 0x80) === 0) return [lo >>> 0, hi >>> 0];
-    }
-    throw new Error('varint too long');
-  }
-
-  skip(wire: number): void {
-    switch (wire) {
-      case 0:
-        this.varint();
-        return;
-      case 1:
-        this.pos += 8;
-        break;
-      case 2: {
-        const [len] = this.varint();
-        this.pos += len;
-        break;
-      }
-      case 5:
-        this.pos += 4;
-        break;
-      default:
-        throw new Error(`unsupported wire type ${wire}`);
-    }
-    if (this.pos > this.end) throw new Error('truncated field');
-  }
-
-  lengthDelimited(): [number, number] {
-    const [len] = this.varint();
-    const start = this.pos;
-    if (start + len > this.end) throw new Error('truncated message');
-    this.pos += len;
-    return [start, start + len];
-  }
-}
-
-/** int64 two's complement halves as a number (exact up to 2^53 in magnitude). */
-function int64ToNumber(lo: number, hi: number): number {
-  if (hi & 0x80000000) {
-    const nlo = (~lo + 1) >>> 0;
-    const nhi = (~hi + (nlo === 0 ? 1 : 0)) >>> 0;
-    return -(nhi * TWO_32 + nlo);
-  }
-  return hi * TWO_32 + lo;
-}
-
 function fromProtobuf(buf: Uint8Array): PartialSuccess | undefined {
-  const r = new Reader(buf);
+  const r = new ProtoReader(buf);
   let found: PartialSuccess | undefined;
-  while (r.pos < r.end) {
-    const [key] = r.varint();
-    const field = key >>> 3;
-    const wire = key & 7;
-    if (field === 1 && wire === 2) {
-      const [start, end] = r.lengthDelimited();
-      // A repeated occurrence of a message field merges into the first (protobuf rules).
-      found = readPartialSuccess(new Reader(buf.subarray(0, end), end), start, found);
-    } else {
-      r.skip(wire);
-    }
+  while (r.more()) {
+    const tag = r.tag();
+    // A repeated occurrence of a message field merges into the first (protobuf rules).
+    if (tag === ((1 << 3) | WIRE_LEN)) found = readPartialSuccess(r, r.enter(), found);
+    else r.skip(tag & 7);
   }
   return found;
 }
 
-function readPartialSuccess(r: Reader, start: number, prev: PartialSuccess | undefined): PartialSuccess {
-  r.pos = start;
+function readPartialSuccess(r: ProtoReader, end: number, prev: PartialSuccess | undefined): PartialSuccess {
   let rejected = prev?.rejected ?? 0;
   let message = prev?.message ?? '';
-  while (r.pos < r.end) {
-    const [key] = r.varint();
-    const field = key >>> 3;
-    const wire = key & 7;
-    if (field === 1 && wire === 0) {
-      const [lo, hi] = r.varint();
-      rejected = int64ToNumber(lo, hi);
-    } else if (field === 2 && wire === 2) {
-      const [s, e] = r.lengthDelimited();
-      message = utf8.decode(r.buf.subarray(s, e));
-    } else {
-      r.skip(wire);
-    }
+  while (r.pos < end) {
+    const tag = r.tag();
+    if (tag === ((1 << 3) | WIRE_VARINT)) rejected = r.int64();
+    else if (tag === ((2 << 3) | WIRE_LEN)) message = utf8.decode(r.bytes());
+    else r.skip(tag & 7);
   }
+  r.leave(end);
   return { rejected, message };
 }

@@ -74,6 +74,14 @@ describe('OTLP decoding', () => {
     expect(refused).toBeGreaterThan(bytes.length - 3);
   });
 
+  it('reads negative int64 attribute values exactly', () => {
+    const type = otlpSchema().ExportMetricsServiceRequest;
+    const body = type.encode(type.fromObject({ resourceMetrics: [{ resource: { attributes: [
+      { key: 'a', value: { intValue: '-1' } }, { key: 'b', value: { intValue: '-9007199254740991' } }, { key: 'c', value: { intValue: '9007199254740991' } },
+    ] } }] })).finish();
+    expect(decodeProtobuf(body)[0].attributes).toEqual(['a', '-1', 'b', '-9007199254740991', 'c', '9007199254740991']);
+  });
+
   it('refuses invalid UTF-8 in a string field', () => {
     const bytes = Buffer.from(encoded());
     const at = bytes.indexOf(Buffer.from('ünïcødé'));
