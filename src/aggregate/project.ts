@@ -130,9 +130,9 @@ export class Aggregator {
     return this.projects.values();
   }
 
-  sweepStaleGauges(cutoffMs: number): number {
+  sweepStale(cutoffMs: number): number {
     let removed = 0;
-    for (const pm of this.projects.values()) removed += pm.registry.sweepStaleGauges(cutoffMs);
+    for (const pm of this.projects.values()) removed += pm.registry.sweepStale(cutoffMs);
     return removed;
   }
 }

@@ -113,7 +113,7 @@ export class MetricRegistry {
    * the series limit, for ever; event counters are the project's own totals and stay). Returns
    * how many went.
    */
-  sweepStaleGauges(cutoffMs: number): number {
+  sweepStale(cutoffMs: number): number {
     let removed = 0;
     for (const fam of this.families) {
       if (fam.def.type !== 'gauge' && fam.def.perSeriesLabels !== true) continue;

@@ -54,7 +54,7 @@ describe('renderFamilies', () => {
     const reg = registry();
     expect(collect(renderFamilies(reg.families, { format: 'text', gaugeFreshSinceMs: 5 }))).toContain('x_memory_bytes{app_name="old"} 7');
     expect(collect(renderFamilies(reg.families, { format: 'text', gaugeFreshSinceMs: 11 }))).not.toContain('app_name="old"');
-    expect(reg.sweepStaleGauges(11)).toBe(1);
+    expect(reg.sweepStale(11)).toBe(1);
     expect(reg.seriesCount).toBe(4);
   });
 

@@ -5,7 +5,7 @@
 import type { Aggregator } from '../aggregate/project.js';
 import { EVENT_TYPES } from './events.js';
 import { checkFields, FieldError, parseTimestamp, type RejectReason } from './fields.js';
-import type { Source, SourceStats } from '../sources/source.js';
+import type { Source } from '../sources/source.js';
 
 /** One element of a batch: a decoded JSON value, or the reason its line could not be decoded. */
 export type BatchItem = { value: unknown } | { parseError: string };
@@ -35,7 +35,7 @@ export interface IngestObserver {
 
 /** The events' source (HTTP events and the demo feed it); their self-metrics are `meterway_events_*`. */
 export class Ingestor implements Source {
-  readonly stats: SourceStats = { name: 'events', produced: 0, dropped: new Map() };
+  readonly name = 'events';
 
   constructor(
     private readonly aggregator: Aggregator,
@@ -48,7 +48,6 @@ export class Ingestor implements Source {
     const result: IngestResult = { accepted: 0, rejected: [], seriesLimited: new Map() };
     const reject = (index: number, err: FieldError): void => {
       this.observer?.rejected(err.reason);
-      this.stats.dropped.set(err.reason, (this.stats.dropped.get(err.reason) ?? 0) + 1);
       result.rejected.push({ index, error: err.message });
     };
     for (let index = 0; index < items.length; index++) {
@@ -107,7 +106,6 @@ export class Ingestor implements Source {
       this.observer?.accepted(typeName as string);
       this.forward?.(pm.projectId, e, ts, nowMs);
     }
-    this.stats.produced += result.accepted;
     return result;
   }
 }

@@ -175,7 +175,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   selfMetrics.watchQueries(queries);
   const app = await buildApp(gw, { limiter, queries });
 
-  const sweep = setInterval(() => aggregator.sweepStaleGauges(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
+  const sweep = setInterval(() => aggregator.sweepStale(Date.now() - config.metrics.gaugeStaleAfterMs), SWEEP_INTERVAL_MS);
   const flush = setInterval(() => {
     tokens.flushUsage().catch((err) => logger.warn({ err }, 'could not record token use'));
   }, USAGE_FLUSH_MS);

@@ -1,19 +1,11 @@
 /**
  * What every way in has in common. HTTP events, import, the demo and OTLP are peers: each turns
  * what it receives into samples of the per-project aggregation (events through their fast path,
- * the others through src/aggregate/samples.ts) and reports what it produced and dropped.
+ * the others through src/aggregate/samples.ts) and reports what it took and dropped as the
+ * gateway's own metrics.
  */
 
-export interface SourceStats {
-  /** Stable name, the `source` label of the self-metrics. */
-  readonly name: string;
-  /** Samples (events, data points) taken, since start. */
-  produced: number;
-  /** Samples not taken, by reason, since start. */
-  readonly dropped: Map<string, number>;
-}
-
-/** Where sources report, as the gateway's own metrics. */
+/** Where sources report, as the gateway's own metrics (events keep their `meterway_events_*`). */
 export interface SourceObserver {
   sourceSamples(source: string, n: number): void;
   sourceDropped(source: string, reason: string, n: number): void;
@@ -25,7 +17,8 @@ export interface SourceObserver {
  * HTTP routes) have nothing to start.
  */
 export interface Source {
-  readonly stats: SourceStats;
+  /** Stable name, the `source` label of the self-metrics. */
+  readonly name: string;
   start?(): void;
   stop?(): Promise<void>;
 }

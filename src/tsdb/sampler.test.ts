@@ -107,7 +107,7 @@ describe('sampler', () => {
     expect(isStaleNaN(gauge.values[5])).toBe(true);
     // A gauge that comes back is sampled again, without a marker at the same time.
     EVENT_TYPES.resource.apply({ app_name: 'a', cpu_cores: 3 }, pm, wall, wall);
-    agg.sweepStaleGauges(wall - 60_000);
+    agg.sweepStale(wall - 60_000);
     sampler.sampleOnce(wall);
     const back = [...store.querier('p1', wall, wall).select([{ type: '=', name: '__name__', value: 'meterway_cpu_utilization_cores' }], wall, wall)][0];
     expect(Array.from(back.values)).toEqual([3]);

@@ -247,7 +247,7 @@ describe('staleness', () => {
     expect(await scrape(q)).toContain('gone_requests_total{job="gone"');
     const before = gw.aggregator.get(q.id)!.registry.seriesCount;
     // As the gateway's sweep does once metrics.gauge_stale_after has passed without a point.
-    expect(gw.aggregator.sweepStaleGauges(Date.now() + 1)).toBeGreaterThanOrEqual(2);
+    expect(gw.aggregator.sweepStale(Date.now() + 1)).toBeGreaterThanOrEqual(2);
     const text = await scrape(q);
     expect(text).not.toContain('gone_requests_total');
     expect(text).not.toContain('gone_latency_seconds');

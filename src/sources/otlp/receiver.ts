@@ -11,7 +11,7 @@ import type { CounterSeries, GaugeSeries, HistogramSeries } from '../../aggregat
 import { applyCounter, applyGauge, applyHistogram, identity, type Refusal, type SeriesIdentity, type Temporality } from '../../aggregate/samples.js';
 import { labelNameProblem, metricNameProblem } from '../../core/labels.js';
 import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
-import type { Source, SourceObserver, SourceStats } from '../source.js';
+import type { Source, SourceObserver } from '../source.js';
 import {
   FLAG_NO_RECORDED_VALUE, TEMPORALITY_CUMULATIVE, TEMPORALITY_DELTA,
   OtlpBodyError, type Attributes, type ExemplarIn, type HistogramPointIn, type PointAttributes, type MetricIn, type NumberPointIn, type ResourceMetricsIn,
@@ -59,7 +59,7 @@ const NAME_CACHE_MAX = 10_000;
 const IDENTITY_CACHE_MAX = 100_000;
 
 export class OtlpReceiver implements Source {
-  readonly stats: SourceStats = { name: 'otlp', produced: 0, dropped: new Map() };
+  readonly name = 'otlp';
   private readonly metricNames = new Map<string, string | Error>();
   private readonly labelNames = new Map<string, string | Error>();
   private readonly identities = new Map<string, Map<string, SeriesIdentity>>();
@@ -101,16 +101,14 @@ export class OtlpReceiver implements Source {
       }
       this.applyResource(r.pm, r, nowMs, result);
     }
-    this.stats.produced += result.accepted;
-    this.observer?.sourceSamples('otlp', result.accepted);
+    this.observer?.sourceSamples(this.name, result.accepted);
     return result;
   }
 
   private reject(result: OtlpResult, n: number, reason: DropReason, message: string): void {
     if (n === 0) return;
     result.rejected += n;
-    this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + n);
-    this.observer?.sourceDropped('otlp', reason, n);
+    this.observer?.sourceDropped(this.name, reason, n);
     const seen = result.reasons.get(message);
     if (seen !== undefined) result.reasons.set(message, seen + n);
     else if (result.reasons.size < MAX_REASONS) result.reasons.set(message, n);
