@@ -9,8 +9,8 @@ import { cpSync, existsSync, mkdirSync, openSync, readFileSync, rmSync, statSync
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, runCli, cleanedUpAfterAll } from './harness.js';
+import { freePort, type RunResult } from '../peers.js';
+import { runCli, cleanedUpAfterAll, startServe } from './harness.js';
 
 const ADMIN = 'mw_admin_damaged-test-0123456789abcdefghijklm';
 const ENV = { METERWAY_ADMIN_TOKEN: ADMIN, METERWAY_ALLOW_PRIVATE_EGRESS: '1' };
@@ -20,17 +20,7 @@ const { servers, tempDir } = cleanedUpAfterAll('meterway-damaged-');
 /** Samples every second, so the store has rows by the time the first gateway stops. */
 let configFile: string;
 
-async function serve(dataDir: string): Promise<{ proc: Spawned; url: string }> {
-  const port = await freePort();
-  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), '--data-dir', dataDir, '--config', configFile], { env: cleanEnv(ENV), cwd: REPO });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await poll('meterway serve to listen', async () => {
-    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
-    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
-  }, 45_000, 100);
-  return { proc, url };
-}
+const serve = (dataDir: string) => startServe(servers, ['--data-dir', dataDir, '--config', configFile], ENV);
 
 async function serveRefused(dataDir: string): Promise<RunResult> {
   const port = await freePort();

@@ -6,28 +6,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, runCli, cleanedUpAfterAll } from './harness.js';
+import { freePort, poll, type RunResult } from '../peers.js';
+import { runCli, cleanedUpAfterAll, startServe } from './harness.js';
 
 const ADMIN = 'mw_admin_datadir-test-0123456789abcdefghijklmn';
 
 const { servers, tempDir } = cleanedUpAfterAll('meterway-datadir-');
 
-/** `meterway serve` on a free port; resolves once it answers /healthz. */
-async function serve(dataDir: string, env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string }> {
-  const port = await freePort();
-  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), '--data-dir', dataDir], {
-    env: cleanEnv({ METERWAY_ADMIN_TOKEN: ADMIN, ...env }),
-    cwd: REPO,
-  });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await poll('meterway serve to listen', async () => {
-    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
-    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
-  }, 45_000, 100);
-  return { proc, url };
-}
+const serve = (dataDir: string, env: Record<string, string | undefined> = {}) => startServe(servers, ['--data-dir', dataDir], { METERWAY_ADMIN_TOKEN: ADMIN, ...env });
 
 /** `meterway serve` that is expected to refuse: the result, and whether its port was ever bound. */
 async function serveRefused(dataDir: string, env: Record<string, string | undefined> = {}): Promise<RunResult & { port: number }> {

@@ -13,8 +13,8 @@ import pino from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/load.js';
 import { createGateway } from '../../src/server/gateway.js';
-import { freePort, poll, spawnProcess, type RunResult, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, cleanedUpAfterAll, runCli } from './harness.js';
+import { freePort, type RunResult, type Spawned } from '../peers.js';
+import { cleanedUpAfterAll, runCli, startServe } from './harness.js';
 
 const ADMIN = 'mw_admin_failed-start-0123456789abcdefghijklm';
 const KEY = Buffer.alloc(32, 9).toString('base64');
@@ -30,17 +30,7 @@ async function busyPort(): Promise<number> {
   return (srv.address() as { port: number }).port;
 }
 
-async function serve(dataDir: string, env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string }> {
-  const port = await freePort();
-  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), '--data-dir', dataDir], { env: cleanEnv(env), cwd: REPO });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await poll('meterway serve to listen', async () => {
-    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
-    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
-  }, 45_000, 100);
-  return { proc, url };
-}
+const serve = (dataDir: string, env: Record<string, string | undefined> = {}) => startServe(servers, ['--data-dir', dataDir], env);
 
 /** Every entry under `dir` with its kind, mode, size and content hash: what "as it was" means. */
 function snapshot(dir: string): Record<string, string> {

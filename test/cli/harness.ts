@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect } from 'vitest';
-import { run, type RunResult, type Spawned } from '../peers.js';
+import { freePort, poll, run, spawnProcess, type RunResult, type Spawned } from '../peers.js';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** Through tsx, so no build is needed. */
@@ -77,4 +77,20 @@ export function cleanedUpAfterAll(prefix: string): { servers: Spawned[]; tempDir
       return d;
     },
   };
+}
+
+/**
+ * `meterway serve` on a free port, `args` after the port (a `--data-dir` among them) and `env`
+ * through cleanEnv; pushed into `servers` (see cleanedUpAfterAll) and resolved once it answers /healthz.
+ */
+export async function startServe(servers: Spawned[], args: string[], env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string; port: number }> {
+  const port = await freePort();
+  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), ...args], { env: cleanEnv(env), cwd: REPO });
+  servers.push(proc);
+  const url = `http://127.0.0.1:${port}`;
+  await poll('meterway serve to listen', async () => {
+    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
+    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
+  }, 45_000, 100);
+  return { proc, url, port };
 }

@@ -7,26 +7,13 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { createLogger, resolveLogFormat } from '../../src/config/logging.js';
-import { freePort, poll, run, spawnProcess, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, cleanedUpAfterAll, runCli } from './harness.js';
+import { freePort, poll, run } from '../peers.js';
+import { REPO, cleanEnv, cleanedUpAfterAll, runCli, startServe } from './harness.js';
 
 const ADMIN = 'mw_admin_logs-test-0123456789abcdefghijklmnopq';
 const { servers, tempDir } = cleanedUpAfterAll('meterway-logs-');
 
-async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string }> {
-  const port = await freePort();
-  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), '--data-dir', tempDir(), ...args], {
-    env: cleanEnv({ METERWAY_ADMIN_TOKEN: ADMIN, ...env }),
-    cwd: REPO,
-  });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await poll('meterway serve to listen', async () => {
-    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
-    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
-  }, 45_000, 100);
-  return { proc, url };
-}
+const serve = (args: string[], env: Record<string, string | undefined> = {}) => startServe(servers, ['--data-dir', tempDir(), ...args], { METERWAY_ADMIN_TOKEN: ADMIN, ...env });
 
 const lines = (text: string) => text.split('\n').filter((l) => l.trim() !== '');
 

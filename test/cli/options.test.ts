@@ -5,27 +5,14 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { freePort, poll, spawnProcess, type Spawned } from '../peers.js';
-import { CLI, REPO, cleanEnv, cleanedUpAfterAll, runCli } from './harness.js';
+import { freePort, poll } from '../peers.js';
+import { REPO, cleanedUpAfterAll, runCli, startServe } from './harness.js';
 
 const ADMIN = 'mw_admin_options-test-0123456789abcdefghijklm';
 const { servers, tempDir } = cleanedUpAfterAll('meterway-options-');
 const VERSION = (JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version;
 
-async function serve(args: string[], env: Record<string, string | undefined> = {}): Promise<{ proc: Spawned; url: string; port: number }> {
-  const port = await freePort();
-  const proc = spawnProcess(process.execPath, [...CLI, 'serve', '--port', String(port), '--data-dir', tempDir(), ...args], {
-    env: cleanEnv({ METERWAY_ADMIN_TOKEN: ADMIN, ...env }),
-    cwd: REPO,
-  });
-  servers.push(proc);
-  const url = `http://127.0.0.1:${port}`;
-  await poll('meterway serve to listen', async () => {
-    if (proc.exited) throw new Error(`serve exited early:\n${proc.stdout}\n${proc.stderr}`);
-    return (await fetch(`${url}/healthz`)).ok ? true : undefined;
-  }, 45_000, 100);
-  return { proc, url, port };
-}
+const serve = (args: string[], env: Record<string, string | undefined> = {}) => startServe(servers, ['--data-dir', tempDir(), ...args], { METERWAY_ADMIN_TOKEN: ADMIN, ...env });
 
 const levels = (stdout: string): number[] => stdout.split('\n').filter((l) => l !== '').map((l) => (JSON.parse(l) as { level: number }).level);
 
