@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { ApiError, asApiError } from '../server/errors.js';
-import { decodedBody } from './body.js';
+import { decodedBody, tooLarge } from './body.js';
 import { refused } from './events.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import { decodeJson, decodeProtobuf, OtlpBodyError } from '../sources/otlp/decode.js';
@@ -119,9 +119,7 @@ function grpcCode(status: number): number {
 
 function apiErrorOf(err: unknown, limit: number): ApiError {
   const e = err as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
-    return new ApiError(413, 'payload_too_large', `the body is larger than the limit of ${limit} bytes; send smaller batches (the SDK's max export batch size) or raise ingest.max_body_bytes`);
-  }
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return tooLarge(limit);
   if (e.statusCode !== undefined && e.statusCode < 500) return new ApiError(e.statusCode, 'bad_request', e.message ?? 'bad request');
   return new ApiError(500, 'internal', 'internal error; the server log has the details');
 }

@@ -166,7 +166,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   const gw: Gateway = { config, log: logger, db, projects, tokens, aggregator, ingestor, selfMetrics, integrations, exporter, tsdb, storage: tsdb, sampler, otlp };
   const limiter = new IngestLimiter(config.ingest.rateLimits, options.rateLimitClock, selfMetrics);
   // Until a project's first sample is stored, queries read its live series (src/tsdb/head.ts).
-  const queries = new QueryPool(new HeadQueryable(tsdb, aggregator, config.metrics.gaugeStaleAfterMs, config.storage.intervalMs), {
+  const queries = new QueryPool(new HeadQueryable(tsdb, aggregator, sampler), {
     workers: config.query.workers,
     maxQueued: config.query.maxQueued,
     workerHeapMb: config.query.workerHeapMb,

@@ -6,19 +6,16 @@
  * holds stays exactly what a Prometheus scraping the gateway would hold.
  */
 import type { Aggregator } from '../aggregate/project.js';
-import type { CounterSeries, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import type { Labels } from '../core/labels.js';
 import type { LabelMatcher, Querier, Queryable, SeriesSamples } from '../core/queryable.js';
 import { matchesAll } from '../promql/matchers.js';
-import { buildLabelSets } from './sampler.js';
+import type { Sampler } from './sampler.js';
 
 export class HeadQueryable implements Queryable {
   constructor(
     private readonly store: Queryable,
     private readonly aggregator: Aggregator,
-    private readonly gaugeStaleAfterMs: number,
-    /** How far before now a query's end may lie for the live values to count (storage.interval). */
-    private readonly recentMs: number,
+    private readonly sampler: Sampler,
   ) {}
 
   querier(project: string, minMs: number, maxMs: number): Querier {
@@ -27,23 +24,8 @@ export class HeadQueryable implements Queryable {
     // A query "now" reaches the store a little after its evaluation time: the live values count
     // as of the query's end, if that end is recent (within the first tick's reach).
     const nowMs = Math.min(Date.now(), maxMs);
-    if (pm === undefined || pm.sampled || nowMs < minMs || Date.now() - maxMs > this.recentMs) return stored;
-    const head: SeriesSamples[] = [];
-    const freshSince = nowMs - this.gaugeStaleAfterMs;
-    for (const fam of pm.families) {
-      for (const s of fam.series.values()) {
-        if (fam.def.type === 'gauge' && (s as GaugeSeries).updatedAt < freshSince) continue;
-        const sets = buildLabelSets(pm, fam, s);
-        const values: number[] = [];
-        if (fam.def.type === 'histogram') {
-          const h = s as HistogramSeries;
-          let cum = 0;
-          for (const c of h.counts) values.push((cum += c));
-          values.push(h.sum, h.count);
-        } else values.push((s as CounterSeries | GaugeSeries).value);
-        sets.forEach((labels, i) => head.push({ labels, timestamps: [nowMs], values: Float64Array.of(values[i]) }));
-      }
-    }
+    if (pm === undefined || pm.sampled || nowMs < minMs || Date.now() - maxMs > this.sampler.intervalMs) return stored;
+    const head: SeriesSamples[] = this.sampler.currentSamples(pm, nowMs).map((s) => ({ labels: s.labels, timestamps: [s.t], values: Float64Array.of(s.v) }));
     return head.length === 0 ? stored : new HeadQuerier(stored, head);
   }
 }

@@ -157,7 +157,19 @@ export class Sampler {
     }
   }
 
-  private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>, exemplars: StoredExemplar[]): void {
+  /**
+   * The samples a tick at `nowMs` would store for a project, without storing them or taking its
+   * new exemplars (src/tsdb/head.ts serves them to queries before the project's first tick).
+   */
+  currentSamples(pm: ProjectMetrics, nowMs: number): Sample[] {
+    const batch: Sample[] = [];
+    const exposed = new Map<string, Labels>();
+    for (const fam of pm.families) this.sampleFamily(pm, fam, nowMs, nowMs - this.gaugeStaleAfterMs, batch, exposed);
+    return batch;
+  }
+
+  /** Appends a family's samples to `batch`; with `exemplars`, also the new exemplars it has, taking them. */
+  private sampleFamily(pm: ProjectMetrics, fam: Family, nowMs: number, freshSince: number, batch: Sample[], exposed: Map<string, Labels>, exemplars?: StoredExemplar[]): void {
     const def = fam.def;
     for (const s of fam.series.values()) {
       if (def.type === 'gauge' && (s as GaugeSeries).updatedAt < freshSince) continue;
@@ -174,7 +186,7 @@ export class Sampler {
           batch.push({ labels: sets[i], t: nowMs, v: cum });
           exposed.set(keyOf.get(sets[i])!, sets[i]);
         }
-        if (h.exemplars !== undefined) this.newExemplars(h.exemplars, sets, exemplars);
+        if (h.exemplars !== undefined && exemplars !== undefined) this.newExemplars(h.exemplars, sets, exemplars);
         const n = h.counts.length;
         batch.push({ labels: sets[n], t: nowMs, v: h.sum });
         batch.push({ labels: sets[n + 1], t: nowMs, v: h.count });
