@@ -77,8 +77,6 @@ export class ProjectMetrics {
    * bounds, and when the project is at its series limit (an empty family would hold nothing).
    */
   declare(f: SourceFamily): Family | DeclareError {
-    const problem = metricNameProblem(f.name);
-    if (problem !== undefined) return new DeclareError(problem);
     const existing = this.registry.getFamily(f.name);
     if (existing !== undefined) {
       const def = existing.def;
@@ -88,6 +86,9 @@ export class ProjectMetrics {
       }
       return existing;
     }
+    // Checked once, when the family is made: a name already there passed this before.
+    const problem = metricNameProblem(f.name);
+    if (problem !== undefined) return new DeclareError(problem);
     if (this.registry.full()) return new DeclareError(`project ${this.projectId} has reached its limit of ${this.registry.limits.maxSeries} series`);
     return this.registry.family({ ...f, labelNames: [], perSeriesLabels: true });
   }
