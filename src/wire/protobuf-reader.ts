@@ -104,6 +104,20 @@ export class ProtoReader {
     return hi * TWO_32 + lo;
   }
 
+  /**
+   * A fixed64 of nanoseconds as whole milliseconds, truncated as Prometheus does. Exact: the
+   * nanoseconds of today's timestamps pass 2^53, so dividing their double would come out a
+   * fraction of a millisecond off (…057.9998 for …058).
+   */
+  fixed64NanosAsMillis(): number {
+    this.need(8);
+    const lo = this.view.getUint32(this.pos, true);
+    const hi = this.view.getUint32(this.pos + 4, true);
+    this.pos += 8;
+    // hi * 2^32 = hi * 4294 * 1e6 + hi * 967296, each part below 2^53.
+    return hi * 4294 + Math.floor((hi * 967_296 + lo) / 1e6);
+  }
+
   sfixed64(): number {
     this.need(8);
     const lo = this.view.getUint32(this.pos, true);

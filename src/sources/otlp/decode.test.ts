@@ -4,7 +4,7 @@
  * a valid body is a clear OtlpBodyError, never another exception.
  */
 import { describe, expect, it } from 'vitest';
-import { decodeJson, decodeProtobuf, OtlpBodyError } from './decode.js';
+import { decodeJson, decodeProtobuf, OtlpBodyError, type NumberPointIn } from './decode.js';
 import { otlpSchema } from '../../../test/otlp-receiver.js';
 
 const str = (key: string, v: string) => ({ key, value: { stringValue: v } });
@@ -80,6 +80,22 @@ describe('OTLP decoding', () => {
       { key: 'a', value: { intValue: '-1' } }, { key: 'b', value: { intValue: '-9007199254740991' } }, { key: 'c', value: { intValue: '9007199254740991' } },
     ] } }] })).finish();
     expect(decodeProtobuf(body)[0].attributes).toEqual(['a', '-1', 'b', '-9007199254740991', 'c', '9007199254740991']);
+  });
+
+  it('reads nanosecond timestamps as whole milliseconds, exactly, where the nanoseconds pass 2^53', () => {
+    const type = otlpSchema().ExportMetricsServiceRequest;
+    const cases = ['1796355611058000000', '1796355611057999999', '18446744073709551615', '999999', '1000000'];
+    const body = (ns: string) => ({ resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'g', gauge: { dataPoints: [{ timeUnixNano: ns, asDouble: 1 }] } }] }] }] });
+    for (const ns of cases) {
+      const expected = Number(BigInt(ns) / 1_000_000n);
+      const fromProto = decodeProtobuf(type.encode(type.fromObject(body(ns))).finish());
+      const fromJson = decodeJson(Buffer.from(JSON.stringify(body(ns))));
+      for (const decoded of [fromProto, fromJson]) {
+        const data = decoded[0].metrics[0].data as { points: NumberPointIn[] };
+        const point = data.points[0];
+        expect(point.timeMs, ns).toBe(expected);
+      }
+    }
   });
 
   it('refuses invalid UTF-8 in a string field', () => {

@@ -80,7 +80,6 @@ export const TEMPORALITY_CUMULATIVE = 2;
 /** OTLP's DataPointFlags.FLAG_NO_RECORDED_VALUE: the series ended (Prometheus writes a staleness marker). */
 export const FLAG_NO_RECORDED_VALUE = 1;
 
-const NS_PER_MS = 1e6;
 
 // ---- protobuf ----------------------------------------------------------------------------------
 // One reader walks the whole body: nested messages are entered and left by position (enter/leave)
@@ -324,8 +323,8 @@ function numberPoint(r: ProtoReader, end: number): NumberPointIn {
     const tag = r.tag();
     switch (tag) {
       case tagOf(7, LEN): r.skip(LEN); runs.add(at, r.pos); break;
-      case tagOf(2, 1): startMs = r.fixed64() / NS_PER_MS; break;
-      case tagOf(3, 1): timeMs = r.fixed64() / NS_PER_MS; break;
+      case tagOf(2, 1): startMs = r.fixed64NanosAsMillis(); break;
+      case tagOf(3, 1): timeMs = r.fixed64NanosAsMillis(); break;
       case tagOf(4, 1): value = r.double(); break;
       case tagOf(6, 1): value = r.sfixed64(); break;
       case tagOf(8, 0): flags = r.varint(); break;
@@ -373,8 +372,8 @@ function histogramPoint(r: ProtoReader, end: number): HistogramPointIn {
       r.skip(LEN);
       runs.add(at, r.pos);
     }
-    else if (tag === tagOf(2, 1)) startMs = r.fixed64() / NS_PER_MS;
-    else if (tag === tagOf(3, 1)) timeMs = r.fixed64() / NS_PER_MS;
+    else if (tag === tagOf(2, 1)) startMs = r.fixed64NanosAsMillis();
+    else if (tag === tagOf(3, 1)) timeMs = r.fixed64NanosAsMillis();
     else if (tag === tagOf(4, 1)) count = r.fixed64();
     else if (tag === tagOf(5, 1)) sum = r.double();
     else if (tag === tagOf(10, 0)) flags = r.varint();
@@ -394,7 +393,7 @@ function exemplar(r: ProtoReader, end: number): ExemplarIn {
     const tag = r.tag();
     if (tag === tagOf(3, 1)) value = r.double();
     else if (tag === tagOf(6, 1)) value = r.sfixed64();
-    else if (tag === tagOf(2, 1)) timeMs = r.fixed64() / NS_PER_MS;
+    else if (tag === tagOf(2, 1)) timeMs = r.fixed64NanosAsMillis();
     else if (tag === tagOf(5, LEN)) traceId = Buffer.from(r.bytes()).toString('hex');
     else if (tag === tagOf(4, LEN)) spanId = Buffer.from(r.bytes()).toString('hex');
     else r.skip(tag & 7);
@@ -464,6 +463,12 @@ function int(v: unknown, at: string): number {
   if (typeof v === 'number' && Number.isInteger(v)) return v;
   if (typeof v === 'string' && /^-?[0-9]+$/.test(v)) return Number(v);
   return fail(at, `must be an integer (a decimal string or a number), got ${JSON.stringify(v)}`);
+}
+
+/** A nanosecond timestamp as whole milliseconds, exact (see ProtoReader.fixed64NanosAsMillis). */
+function nanosAsMillis(v: unknown, at: string): number {
+  if (typeof v === 'string' && /^[0-9]+$/.test(v)) return v.length <= 6 ? 0 : Number(v.slice(0, -6));
+  return Math.floor(int(v, at) / 1e6);
 }
 
 /** A double field: a number, or one of proto3 JSON's "NaN", "Infinity", "-Infinity". */
@@ -565,8 +570,8 @@ function jsonMetric(v: unknown, at: string): MetricIn {
 
 function jsonTimes(o: Record<string, unknown>, at: string): { startMs: number; timeMs: number; flags: number } {
   return {
-    startMs: int(field(o, 'startTimeUnixNano', 'start_time_unix_nano'), `${at}.startTimeUnixNano`) / NS_PER_MS,
-    timeMs: int(field(o, 'timeUnixNano', 'time_unix_nano'), `${at}.timeUnixNano`) / NS_PER_MS,
+    startMs: nanosAsMillis(field(o, 'startTimeUnixNano', 'start_time_unix_nano'), `${at}.startTimeUnixNano`),
+    timeMs: nanosAsMillis(field(o, 'timeUnixNano', 'time_unix_nano'), `${at}.timeUnixNano`),
     flags: int(field(o, 'flags'), `${at}.flags`),
   };
 }
@@ -591,7 +596,7 @@ function jsonHistogramPoint(p: unknown, at: string): HistogramPointIn {
     const n = field(eo, 'asInt', 'as_int');
     return {
       value: d !== undefined && d !== null ? dbl(d, `${at}.exemplars[${i}].asDouble`) : n !== undefined && n !== null ? int(n, `${at}.exemplars[${i}].asInt`) : NaN,
-      timeMs: int(field(eo, 'timeUnixNano', 'time_unix_nano'), `${at}.exemplars[${i}].timeUnixNano`) / NS_PER_MS,
+      timeMs: nanosAsMillis(field(eo, 'timeUnixNano', 'time_unix_nano'), `${at}.exemplars[${i}].timeUnixNano`),
       traceId: str(field(eo, 'traceId', 'trace_id'), `${at}.exemplars[${i}].traceId`).toLowerCase(),
       spanId: str(field(eo, 'spanId', 'span_id'), `${at}.exemplars[${i}].spanId`).toLowerCase(),
     };
