@@ -89,7 +89,7 @@ describe('OTLP decoding', () => {
     for (const ns of cases) {
       const expected = Number(BigInt(ns) / 1_000_000n);
       const fromProto = decodeProtobuf(type.encode(type.fromObject(body(ns))).finish());
-      const fromJson = decodeJson(Buffer.from(JSON.stringify(body(ns))));
+      const fromJson = decodeJson(JSON.stringify(body(ns)));
       for (const decoded of [fromProto, fromJson]) {
         const data = decoded[0].metrics[0].data as { points: NumberPointIn[] };
         const point = data.points[0];
