@@ -21,6 +21,7 @@ export function resolveCatalog(opts: CatalogOptions): FamilyDef[] {
     help: def.help,
     unit: def.unit,
     otlpUnit: def.otlpUnit,
+    catalogKey: def.key,
     labelNames: [...BASE_LABELS, ...def.extraLabels],
     buckets: def.buckets === undefined ? undefined : opts.buckets[def.buckets],
   }));

@@ -18,6 +18,8 @@ export interface FamilyDef {
   readonly buckets?: readonly number[];
   /** UCUM unit for OTLP sinks (see catalog); absent for self-metrics. */
   readonly otlpUnit?: string;
+  /** The catalogue's key (src/catalog), for families of the catalogue only: names sinks map by it, whatever the prefix. */
+  readonly catalogKey?: string;
   /**
    * A family a source declared at run time: each series carries its own label names (labelNames
    * is then empty), because every point of such a source brings its own attributes.

@@ -51,7 +51,10 @@ export function snapshotProject(pm: ProjectMetrics, timeMs: number, gaugeFreshSi
       keys.push(key);
     }
     if (points.length === 0) continue;
-    metrics.push({ name: def.name, description: def.help, unit: def.otlpUnit ?? '', type: def.type, bounds: def.buckets, keys, points });
+    metrics.push({
+      name: def.name, description: def.help, unit: def.otlpUnit ?? '', type: def.type, bounds: def.buckets, keys, points,
+      ...(def.catalogKey === undefined ? {} : { catalogKey: def.catalogKey }),
+    });
   }
   return { projectId: pm.projectId, temporality: 'cumulative', startMs: pm.startedMs, timeMs, metrics };
 }

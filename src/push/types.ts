@@ -30,6 +30,8 @@ export interface BatchMetric {
   /** UCUM unit. */
   readonly unit: string;
   readonly type: MetricType;
+  /** The catalogue's key of a built-in metric (`inference_ttft`), whatever the configured prefix; absent for source families. */
+  readonly catalogKey?: string;
   readonly bounds?: readonly number[];
   /** Series identities, parallel to `points`; delivery uses them to compute deltas. */
   readonly keys: readonly string[];

@@ -6,6 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers.js';
 import { startOtlpReceiver, type LogsRequest, type Metric, type MetricsRequest, type OtlpReceiver, type ReceivedRequest } from '../otlp-receiver.js';
 import type { Sleep } from '../../src/delivery/retry.js';
+import { translateMetricName } from '../../src/sources/otlp/names.js';
 
 const SECRET = 'Basic c2VjcmV0LXZhbHVlLTQ4MjkxNw==';
 const delays: number[] = [];
@@ -289,6 +290,69 @@ describe('pushing metrics', () => {
     expect(seen[2][3]).toBe(seen[4][3]);
     expect(BigInt(seen[6][3]!)).toBeGreaterThan(BigInt(seen[4][3]!));
     expect(seen[1][3]).toBe(seen[7][3]);
+  });
+});
+
+describe('OTLP naming: otel', () => {
+  it('sends inference and GPU metrics under the semantic conventions, tokens as one metric by gen_ai.token.type, the rest as before', async () => {
+    const q = await gw.project('otel naming');
+    const res = await gw.app.inject({
+      method: 'POST', url: '/v1/events', headers: gw.auth(q.ingest), payload: [
+        { type: 'inference', app_name: 'chat', region: 'eu', model_name: 'llama-3-8b', input_tokens: 100, output_tokens: 7, status_code: 200, ttft_ms: 120, tpot_ms: 20, duration_ms: 900 },
+        { type: 'inference', app_name: 'chat', region: 'eu', model_name: 'llama-3-8b', input_tokens: 50, output_tokens: 0, status_code: 503 },
+        { type: 'resource', app_name: 'chat', gpu: '0', gpu_compute_utilization_percent: 85, gpu_memory_bytes: 2 ** 30, cpu_cores: 1.5 },
+        { type: 'run', app_name: 'chat', status: 'success', execution_time_ms: 40 },
+      ],
+    });
+    expect(res.json().rejected).toEqual([]);
+    const otlp = await gw.app.inject({
+      method: 'POST', url: '/v1/otlp/v1/metrics', headers: { ...gw.auth(q.ingest), 'content-type': 'application/json' },
+      payload: { resourceMetrics: [{ scopeMetrics: [{ metrics: [{ name: 'queue.depth', gauge: { dataPoints: [{ asDouble: 3, timeUnixNano: String(Date.now() * 1e6) }] } }] }] }] },
+    });
+    expect(otlp.statusCode, otlp.body).toBe(200);
+    const id = (await api('POST', `/v1/projects/${q.id}/integrations`, { endpoint: rx.url, config: { naming: 'otel', temporality: 'delta' } }, q.manage)).json().id as string;
+    rx.clear();
+    expect(await gw.exporter.pushNow(id)).toMatchObject({ pushed: true });
+    const [req] = await rx.waitForRequests(1, { path: '/v1/metrics' });
+    const names = metricsOf(req).map((m) => m.name);
+    expect(names).toEqual(expect.arrayContaining([
+      'gen_ai.server.request.duration', 'gen_ai.server.time_to_first_token', 'gen_ai.server.time_per_output_token', 'gen_ai.client.token.usage',
+      'hw.gpu.utilization', 'hw.gpu.memory.usage', 'meterway_inference_requests_total', 'meterway_run_execution_time_seconds', 'meterway_cpu_utilization_cores',
+      'queue_depth', // a source's own metric keeps the name it has everywhere else
+    ]));
+    expect(names.filter((n) => n.includes('tokens_total'))).toEqual([]);
+    expect(new Set(names).size).toBe(names.length);
+
+    const ttft = metric(req, 'gen_ai.server.time_to_first_token');
+    expect(ttft.unit).toBe('s');
+    expect(ttft.histogram!.dataPoints![0]).toMatchObject({ count: '1', sum: 0.12 });
+    expect(attrs(ttft.histogram!.dataPoints![0].attributes as any)).toEqual({
+      project_id: q.id, app_id: `${q.id}-chat`, app_name: 'chat', 'cloud.region': 'eu', 'gen_ai.request.model': 'llama-3-8b', service_tier: 'on_demand',
+    });
+    const usage = metric(req, 'gen_ai.client.token.usage');
+    expect(usage.unit).toBe('{token}');
+    expect(usage.sum!.isMonotonic).toBe(true);
+    expect(usage.sum!.aggregationTemporality).toBe(1);
+    const byType = Object.fromEntries(usage.sum!.dataPoints!.map((dp) => [attrs(dp.attributes as any)['gen_ai.token.type'], dp.asDouble]));
+    expect(byType).toEqual({ input: 150, output: 7 });
+
+    const requests = metric(req, 'meterway_inference_requests_total').sum!.dataPoints!.map((dp) => attrs(dp.attributes as any));
+    expect(requests.map((a) => a['error.type'] ?? null).sort()).toEqual(['5xx', null]);
+    expect(requests.every((a) => a.code_class === undefined && a['gen_ai.request.model'] === 'llama-3-8b')).toBe(true);
+
+    const gpu = metric(req, 'hw.gpu.utilization');
+    expect(gpu.unit).toBe('1');
+    expect(gpu.gauge!.dataPoints![0].asDouble).toBeCloseTo(0.85, 12);
+    expect(attrs(gpu.gauge!.dataPoints![0].attributes as any)).toMatchObject({ 'hw.id': '0', 'hw.type': 'gpu' });
+    expect(metric(req, 'hw.gpu.memory.usage').gauge!.dataPoints![0].asDouble).toBe(2 ** 30);
+    expect(metric(req, 'hw.gpu.memory.usage').unit).toBe('By');
+
+    // What Prometheus' OTLP translation then names them (the README's table).
+    const promName = (m: Metric) => translateMetricName(m.name, m.unit ?? '', m.sum?.isMonotonic ? 'monotonic_counter' : m.histogram ? 'histogram' : 'gauge');
+    expect(promName(ttft)).toBe('gen_ai_server_time_to_first_token_seconds');
+    expect(promName(usage)).toBe('gen_ai_client_token_usage_total');
+    expect(promName(gpu)).toBe('hw_gpu_utilization_ratio');
+    expect(promName(metric(req, 'meterway_inference_requests_total'))).toBe('meterway_inference_requests_total');
   });
 });
 

@@ -13,6 +13,7 @@ export const OtlpConfigSchema = Type.Object(
     timeout_s: DeliverySettings.timeout_s,
     gzip: Type.Boolean({ default: true }),
     logs: logsSetting('an OTLP log record to {endpoint}/v1/logs'),
+    naming: oneOf(['prometheus', 'otel'] as const, 'prometheus'),
   },
   { additionalProperties: false },
 );

@@ -14,6 +14,7 @@ import { OtlpConfigSchema, type OtlpConfig } from './config.js';
 import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
 import { encodeLogsJson, encodeLogsProtobuf } from './encode-logs.js';
 import { decodePartialSuccess } from './response.js';
+import { withOtelNames } from './otel-naming.js';
 
 const gzipAsync = promisify(gzip);
 
@@ -45,7 +46,8 @@ export class OtlpSink implements Sink {
     let body = this.encoded.get(batch);
     if (body === undefined) {
       const json = this.config.protocol === 'http/json';
-      body = this.compress(json ? encodeMetricsJson(batch, RESOURCE, SCOPE) : encodeMetricsProtobuf(batch, RESOURCE, SCOPE));
+      const named = this.config.naming === 'otel' ? withOtelNames(batch) : batch;
+      body = this.compress(json ? encodeMetricsJson(named, RESOURCE, SCOPE) : encodeMetricsProtobuf(named, RESOURCE, SCOPE));
       this.encoded.set(batch, body);
     }
     return this.deliver(this.metricsUrl, await body, pointCount(batch), signal);
