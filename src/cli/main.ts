@@ -164,7 +164,9 @@ clientOptions(tokens.command('revoke').description('revoke a token').argument('<
     print(opts, { revoked: tid }, () => `revoked token ${tid}`);
   });
 
-const integrations = program.command('integrations').description("manage a project's push integrations (OTLP export)");
+const integrations = program.command('integrations').description("manage a project's push integrations (OTLP, Prometheus remote write, Datadog, StatsD)");
+/** The server's sink kinds (src/sinks/registry.ts; test/cli/integrations.test.ts keeps the two lists the same). */
+const INTEGRATION_KINDS = ['otlp', 'prometheus_remote_write', 'datadog', 'statsd'] as const;
 const INTEGRATION_COLUMNS = ['id', 'name', 'kind', 'endpoint', 'enabled', 'state', 'last_success_at', 'consecutive_failures'];
 const integrationRow = (i: Record<string, any>) => ({ ...i, state: i.status?.state, last_success_at: i.status?.last_success_at, consecutive_failures: i.status?.consecutive_failures });
 const integrationPath = (pid: string, iid?: string) =>
@@ -205,7 +207,14 @@ const configOptions = (cmd: Command) =>
     .option('--temporality <temporality>', 'cumulative or delta')
     .option('--timeout <seconds>', 'seconds before one request is given up')
     .option('--no-gzip', 'send uncompressed')
-    .option('--logs', 'also forward every raw event as an OTLP log record')
+    .option('--logs', 'also forward every raw event as an OTLP log record (otlp), or as timings (statsd)')
+    .addOption(new Option('--naming <naming>', 'metric names (otlp): prometheus, or otel for the semantic conventions').choices(['prometheus', 'otel']))
+    .addOption(new Option('--protocol-version <version>', 'remote write version (prometheus_remote_write)').choices(['1.0', '2.0']))
+    .addOption(new Option('--histograms <as>', 'histograms as distributions or as counters (datadog)').choices(['distributions', 'counters']))
+    .option('--tag <key:value>', 'an extra tag on every series (datadog; repeatable)', collect)
+    .addOption(new Option('--flavor <flavor>', 'dogstatsd (labels as tags) or statsd (labels folded into the name)').choices(['dogstatsd', 'statsd']))
+    .option('--prefix <prefix>', 'prepended to every metric name (statsd)')
+    .option('--max-datagram-bytes <bytes>', 'largest UDP datagram to send (statsd)')
     .option('--config-json <json>', 'config as JSON, merged under the flags above');
 function configFrom(opts: Record<string, any>): Record<string, unknown> | undefined {
   const c: Record<string, unknown> = { ...parseConfig(opts.configJson) };
@@ -215,6 +224,15 @@ function configFrom(opts: Record<string, any>): Record<string, unknown> | undefi
   if (opts.timeout !== undefined) c.timeout_s = Number(opts.timeout);
   if (opts.gzip === false) c.gzip = false;
   if (opts.logs) c.logs = true;
+  if (opts.naming !== undefined) c.naming = opts.naming;
+  if (opts.protocolVersion !== undefined) c.protocol_version = opts.protocolVersion;
+  if (opts.histograms !== undefined) c.histograms = opts.histograms;
+  if (opts.tag !== undefined) c.tags = opts.tag;
+  if (opts.flavor !== undefined) c.flavor = opts.flavor;
+  if (opts.prefix !== undefined) c.prefix = opts.prefix;
+  if (opts.maxDatagramBytes !== undefined) c.max_datagram_bytes = Number(opts.maxDatagramBytes);
+  // The native datadog kind takes the site in its config and the key as its header; the flags are the presets' own.
+  if (opts.kind === 'datadog' && opts.preset === undefined && opts.site !== undefined) c.site = opts.site;
   return Object.keys(c).length > 0 ? c : undefined;
 }
 
@@ -228,11 +246,11 @@ withProject(integrations.command('get').description('show an integration and its
 const presetOptions = (cmd: Command) =>
   cmd
     .option('--preset <name>', 'grafana-cloud, datadog, newrelic, honeycomb, prometheus or custom')
-    .option('--api-key <key>', 'API key for the datadog, newrelic and honeycomb presets')
+    .option('--api-key <key>', 'API key for the datadog kind and the datadog, newrelic and honeycomb presets; stored encrypted')
     .option('--instance-id <id>', 'Grafana Cloud instance id (grafana-cloud preset)')
     .option('--api-token <token>', 'Grafana Cloud token with the MetricsPublisher role (grafana-cloud preset)')
     .option('--dataset <name>', 'Honeycomb dataset (honeycomb preset)')
-    .option('--site <site>', 'Datadog site, e.g. datadoghq.eu (datadog preset)');
+    .option('--site <site>', 'Datadog site, e.g. datadoghq.eu (datadog kind and preset)');
 const presetBody = (opts: Record<string, any>) =>
   opts.preset === undefined ? {} : {
     preset: opts.preset,
@@ -242,13 +260,15 @@ const presetBody = (opts: Record<string, any>) =>
   };
 presetOptions(configOptions(withProject(integrations.command('create').description('create an integration'))))
   .option('--name <name>', 'a name to recognise it by')
-  .option('--kind <kind>', 'integration kind', 'otlp')
-  .option('--endpoint <url>', 'base URL (OTLP: metrics go to {endpoint}/v1/metrics)')
+  .addOption(new Option('--kind <kind>', 'integration kind').choices(INTEGRATION_KINDS).default('otlp'))
+  .option('--endpoint <url>', 'otlp: base URL (metrics go to {endpoint}/v1/metrics); prometheus_remote_write: the receiver URL; statsd: udp://host:port; datadog: none (--site)')
   .option('--header <header>', "an auth header, 'Name: value' (repeatable); stored encrypted", collect)
   .option('--disabled', 'create it disabled')
   .option('-q, --quiet', 'print only the integration id, for IID=$(meterway integrations create ... -q)')
   .action(async (opts) => {
-    const body = { name: opts.name, kind: opts.kind, endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), enabled: opts.disabled ? false : undefined, ...presetBody(opts) };
+    let authHeaders = parseHeaders(opts.header);
+    if (opts.kind === 'datadog' && opts.preset === undefined && opts.apiKey !== undefined) authHeaders = { ...authHeaders, 'DD-API-KEY': opts.apiKey };
+    const body = { name: opts.name, kind: opts.kind, endpoint: opts.endpoint, auth_headers: authHeaders, config: configFrom(opts), enabled: opts.disabled ? false : undefined, ...presetBody(opts) };
     showCreated(opts, await client(opts).request('POST', integrationPath(opts.project), body));
   });
 presetOptions(configOptions(withProject(integrations.command('connect-otlp').description('connect an OTLP collector or backend: metrics, and with --logs raw events too'))))
