@@ -74,7 +74,8 @@ printf '%s\\n' "\${COMPREPLY[@]}"`;
     expect(await bashComplete('serve', '--log-format', '')).toEqual(['auto', 'pretty', 'json']);
     // an option's value is skipped when finding the command
     expect(await bashComplete('serve', '--port', '9470', '--log-level', 'w')).toEqual(['warn']);
-    expect(await bashComplete('integrations', 'create', '--project', 'p-abcdefgh', '--pre')).toEqual(['--preset']);
+    expect(await bashComplete('integrations', 'create', '--project', 'p-abcdefgh', '--pres')).toEqual(['--preset']);
+    expect(await bashComplete('integrations', 'create', '--kind', '')).toEqual(['otlp', 'prometheus_remote_write', 'datadog', 'statsd']);
     expect(await bashComplete('completion', '')).toEqual(['bash', 'zsh', 'fish']);
     expect(await bashComplete('help', '')).toEqual(tree.get('')!.filter((c) => c !== 'help'));
     expect(await bashComplete('-')).toEqual(['-V', '--version', '-h', '--help']);
