@@ -9,6 +9,7 @@ import type { Attributes, EventRecord, MetricBatch } from '../../push/types.js';
 import { pointCount } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { post, expectSuccess } from '../../delivery/http.js';
+import { describeForPeople } from '../../delivery/describe.js';
 import { CredentialError } from '../../control/crypto.js';
 import { OtlpConfigSchema, type OtlpConfig } from './config.js';
 import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
@@ -95,26 +96,6 @@ export class OtlpSink implements Sink {
     if (partial === undefined || (partial.rejected === 0 && partial.message === '')) return { sent: count };
     // The message becomes status.last_error: it is the destination's text like any error body.
     return { sent: count, partial: { rejected: partial.rejected, message: res.redact(partial.message) } };
-  }
-}
-
-/** What test connection says: what failed, in words that point at the fix. */
-export function describeForPeople(e: DeliveryError, url: URL): string {
-  switch (e.reason) {
-    case 'auth':
-      return `HTTP ${e.statusCode}: the destination refused the request; check the credentials (auth headers)`;
-    case 'not_found':
-      return `HTTP 404: check the path; tried ${url}`;
-    case 'dns':
-      return `DNS failure: ${url.hostname} does not resolve; check the host name`;
-    case 'refused':
-      return `connection refused by ${url.host}: nothing is listening there; check the host and port`;
-    case 'tls':
-      return `TLS problem: ${e.message}`;
-    case 'timeout':
-      return `timeout: ${url.host} did not answer in time; check that it is reachable from the gateway`;
-    default:
-      return e.message;
   }
 }
 
