@@ -10,7 +10,7 @@ import type { Database, IntegrationsTable } from '../store/schema.js';
 import type { CredentialCipher } from './crypto.js';
 import { DEFAULT_SINK_SCHEMES, type SinkFactory } from '../push/sink.js';
 import { checkHost, EgressForbiddenError } from '../delivery/egress.js';
-import { controlErrors as fail } from './errors.js';
+import { ControlError, controlErrors as fail } from './errors.js';
 import { randomId } from './ids.js';
 
 export type IntegrationState = 'active' | 'paused' | 'disabled';
@@ -134,9 +134,12 @@ export class Integrations {
   async create(projectId: string, input: IntegrationInput): Promise<Integration> {
     const kind = input.kind ?? 'otlp';
     const factory = this.factory(kind);
-    if (input.endpoint === undefined) throw fail.validation('endpoint: is required, e.g. "https://otlp.example.com"');
-    const endpoint = await this.checkEndpoint(input.endpoint, factory);
+    if (input.endpoint === undefined && factory.defaultEndpoint === undefined) throw fail.validation('endpoint: is required, e.g. "https://otlp.example.com"');
+    const given = input.endpoint === undefined ? undefined : await this.checkEndpoint(input.endpoint, factory);
     const config = this.checkConfig(factory, input.config ?? {}, {});
+    // Checked even when an endpoint is given, so a stored config always names a valid default.
+    const derived = this.defaultEndpointOf(factory, config);
+    const endpoint = given ?? (await this.checkDerivedEndpoint(derived!, factory));
     const id = `i-${randomId(12)}`;
     const now = new Date().toISOString();
     const enabled = input.enabled ?? true;
@@ -161,8 +164,12 @@ export class Integrations {
     // and a copy of the whole row would write an older status over it.
     const changes: Partial<IntegrationsTable> = { updated_at: new Date().toISOString() };
     if (patch.name !== undefined) changes.name = checkName(patch.name);
-    if (patch.endpoint !== undefined) changes.endpoint = await this.checkEndpoint(patch.endpoint, factory);
-    if (patch.config !== undefined) changes.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
+    if (factory.defaultEndpoint !== undefined) {
+      await this.updateWithDefaultEndpoint(h, factory, patch, changes);
+    } else {
+      if (patch.endpoint !== undefined) changes.endpoint = await this.checkEndpoint(patch.endpoint, factory);
+      if (patch.config !== undefined) changes.config = JSON.stringify(this.checkConfig(factory, patch.config, h.config));
+    }
     if (patch.auth_headers !== undefined) {
       const headers = checkHeaders(patch.auth_headers ?? {});
       const sealed = Object.keys(headers).length > 0 ? this.cipher.seal(JSON.stringify(headers), id) : undefined;
@@ -311,6 +318,53 @@ export class Integrations {
     return url.toString().replace(/\/+$/, '');
   }
 
+  /**
+   * Endpoint and config of an update for a kind whose endpoint can come from its config: `""`
+   * goes back to the config's endpoint, and an endpoint that was the config's follows a config
+   * change (a new `site`); an endpoint given by hand stays until it is changed by hand.
+   */
+  private async updateWithDefaultEndpoint(h: Held, factory: SinkFactory, patch: IntegrationInput, changes: Partial<IntegrationsTable>): Promise<void> {
+    const config = patch.config === undefined ? h.config : this.checkConfig(factory, patch.config, h.config);
+    const derived = this.defaultEndpointOf(factory, config)!;
+    if (patch.endpoint === '') {
+      changes.endpoint = await this.checkDerivedEndpoint(derived, factory);
+    } else if (patch.endpoint !== undefined) {
+      changes.endpoint = await this.checkEndpoint(patch.endpoint, factory);
+    } else if (patch.config !== undefined && normalEndpoint(derived.url) !== h.row.endpoint && this.followsConfig(h, factory)) {
+      changes.endpoint = await this.checkDerivedEndpoint(derived, factory);
+    }
+    if (patch.config !== undefined) changes.config = JSON.stringify(config);
+  }
+
+  /** Whether the stored endpoint is the one the stored config makes (not one given by hand). */
+  private followsConfig(h: Held, factory: SinkFactory): boolean {
+    try {
+      return normalEndpoint(factory.defaultEndpoint!(h.config as never).url) === h.row.endpoint;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The endpoint a kind makes from its config; undefined for kinds that make none. */
+  private defaultEndpointOf(factory: SinkFactory, config: Record<string, unknown>): { url: string; from: string } | undefined {
+    if (factory.defaultEndpoint === undefined) return undefined;
+    try {
+      return factory.defaultEndpoint(config as never);
+    } catch (err) {
+      throw fail.validation((err as Error).message);
+    }
+  }
+
+  /** checkEndpoint for an endpoint made from the config: a refusal names the config key, which is what to change. */
+  private async checkDerivedEndpoint(derived: { url: string; from: string }, factory: SinkFactory): Promise<string> {
+    try {
+      return await this.checkEndpoint(derived.url, factory);
+    } catch (err) {
+      if (!(err instanceof ControlError)) throw err;
+      throw new ControlError(err.code, `${derived.from}: ${err.message.replace(/^endpoint: /, '')} (the endpoint ${derived.url} is made from ${derived.from})`);
+    }
+  }
+
   private checkConfig(factory: SinkFactory, patch: Record<string, unknown>, base: Record<string, unknown>): Record<string, unknown> {
     if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) throw fail.validation('config: must be an object');
     const merged = Value.Default(factory.configSchema, { ...base, ...patch }) as Record<string, unknown>;
@@ -350,6 +404,11 @@ function enabledChanges(enabled: boolean): Partial<IntegrationsTable> {
   return enabled
     ? { enabled: 1, state: 'active', consecutive_failures: 0, paused_reason: null }
     : { enabled: 0, state: 'disabled' };
+}
+
+/** An endpoint as checkEndpoint stores it. */
+function normalEndpoint(url: string): string {
+  return new URL(url).toString().replace(/\/+$/, '');
 }
 
 /** "http:// or https://", "udp://", "a://, b:// or c://". */

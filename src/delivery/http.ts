@@ -41,6 +41,18 @@ const agents = {
 
 /** POSTs `body`; resolves with any HTTP answer, rejects with a DeliveryError when none came. */
 export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Promise<HttpResponse> {
+  return request('POST', url, body, opts);
+}
+
+/**
+ * GETs `url` through the same guard, deadline and redaction as `post()`: for the checks some
+ * destinations have instead of an empty export (Datadog's key validation).
+ */
+export function get(url: URL, opts: PostOptions): Promise<HttpResponse> {
+  return request('GET', url, undefined, opts);
+}
+
+function request(method: 'GET' | 'POST', url: URL, body: Uint8Array | string | undefined, opts: PostOptions): Promise<HttpResponse> {
   const secure = url.protocol === 'https:';
   const host = url.hostname.replace(/^\[|\]$/g, '');
   // A literal address needs no lookup, so guardedLookup never sees it: it is checked here.
@@ -60,9 +72,9 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
       reject(redactError(err, redact));
     };
     const req = (secure ? https : http).request(url, {
-      method: 'POST',
+      method,
       agent,
-      headers: { ...secrets, ...opts.headers, 'content-length': Buffer.byteLength(body) },
+      headers: body === undefined ? { ...secrets, ...opts.headers } : { ...secrets, ...opts.headers, 'content-length': Buffer.byteLength(body) },
     });
     const timer = setTimeout(() => fail(new DeliveryError('timeout', `no answer from ${url.origin} within ${opts.timeoutMs} ms (timeout)`, true)), opts.timeoutMs);
     const onAbort = () => fail(new DeliveryError('network', 'the request was cancelled', true));
@@ -84,7 +96,8 @@ export function post(url: URL, body: Uint8Array | string, opts: PostOptions): Pr
         resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks), redact });
       });
     });
-    req.end(body);
+    if (body === undefined) req.end();
+    else req.end(body);
   });
 }
 

@@ -56,6 +56,14 @@ export interface SinkFactory<C extends BaseSinkConfig = BaseSinkConfig> {
   readonly schemes?: readonly string[];
   readonly configSchema: TSchema;
   temporality(config: C): Temporality;
+  /**
+   * For a kind whose destination follows from its config (Datadog's `site`): the endpoint used
+   * when an integration is created without one, or is given `""` on update. `from` is the config
+   * key it was made from, so refusals name what to change. Throws an Error whose message names
+   * that key and the fix when the config makes no valid endpoint. Kinds without it require an
+   * endpoint.
+   */
+  defaultEndpoint?(config: C): { readonly url: string; readonly from: string };
   /** Builds a sink; does no I/O. */
   create(endpoint: URL, config: C, ctx: SinkContext): Sink;
 }
