@@ -49,6 +49,6 @@ export function intakeOf(site: string): string {
   if (bare !== s) {
     throw new Error(`config.site: ${quoted} is the address of Datadog's ${s.startsWith('app.') ? 'web app' : 'API'}, not the site; use "${bare}"`);
   }
-  if (!HOST.test(s)) throw new Error(`config.site: must be a host name such as ${SITES_WORDS}, got ${quoted}`);
+  if (!HOST.test(s)) throw new Error(`config.site: must be a host name, ${SITES_WORDS} or another Datadog site, got ${quoted}`);
   return `https://api.${s}`;
 }

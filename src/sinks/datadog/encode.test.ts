@@ -243,7 +243,7 @@ describe('what earlier parts delivered', () => {
     // The next push covers the same interval and more: 2 more runs, one more observation in bucket 4.
     const metrics = sample();
     (metrics[0].points[0] as { value: number }).value = 5;
-    const h = metrics[2].points[0] as { count: number; sum: number; bucketCounts: Float64Array };
+    const h = metrics[2].points[0] as unknown as { count: number; sum: number; bucketCounts: Float64Array };
     h.count = 7;
     h.sum = 12.38;
     h.bucketCounts[4] = 4;

@@ -9,6 +9,7 @@ import type { CheckResult, SendResult, Sink, SinkContext, SinkFactory } from '..
 import type { MetricBatch } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { expectSuccess, get, post } from '../../delivery/http.js';
+import { describeForPeople } from '../../delivery/describe.js';
 import { CredentialError } from '../../control/crypto.js';
 import { DatadogConfigSchema, intakeOf, KNOWN_SITES, type DatadogConfig } from './config.js';
 import { encodeUnits, LIMITS, newCaches, normalizeTag, packParts, unitId, type Amount, type EncodeCaches, type EncodeOptions, type Part } from './encode.js';
@@ -198,20 +199,10 @@ export class DatadogSink implements Sink {
   }
 
   private describe(e: DeliveryError, url: URL): string {
-    switch (e.reason) {
-      case 'dns':
-        return this.atSite
-          ? `DNS failure: ${url.hostname} does not resolve, so ${JSON.stringify(this.config.site)} is not a Datadog site; check config.site (${KNOWN_SITES.join(', ')})`
-          : `DNS failure: ${url.hostname} does not resolve; check the endpoint's host name`;
-      case 'refused':
-        return `connection refused by ${url.host}: nothing is listening there; check the ${this.atSite ? 'network path to Datadog' : 'host and port'}`;
-      case 'tls':
-        return `TLS problem: ${e.message}`;
-      case 'timeout':
-        return `timeout: ${url.host} did not answer in time; check that it is reachable from the gateway`;
-      default:
-        return e.message;
+    if (e.reason === 'dns' && this.atSite) {
+      return `DNS failure: ${url.hostname} does not resolve, so ${JSON.stringify(this.config.site)} is not a Datadog site; check config.site (${KNOWN_SITES.join(', ')})`;
     }
+    return describeForPeople(e, url);
   }
 }
 
