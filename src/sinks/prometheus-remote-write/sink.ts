@@ -223,7 +223,7 @@ function shortfall(res: HttpResponse, sent: number, points: number): Pick<SendRe
   const exact = sent === points;
   const message = exact
     ? `the receiver wrote ${written} of the ${sent} samples sent (X-Prometheus-Remote-Write-Samples-Written)`
-    : `the receiver wrote ${written} of the ${sent} samples sent (X-Prometheus-Remote-Write-Samples-Written; a histogram point is one sample per bucket plus _sum and _count, so ${rejected} is the most data points this can be)`;
+    : `the receiver wrote ${written} of the ${sent} samples sent (X-Prometheus-Remote-Write-Samples-Written; remote write counts a histogram point as one sample per bucket plus _sum and _count, so the data points rejected are at most ${rejected})`;
   return { partial: { rejected, message } };
 }
 
