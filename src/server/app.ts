@@ -18,6 +18,7 @@ import { healthRoutes } from '../api/health.js';
 import { integrationRoutes } from '../api/integrations.js';
 import { importRoutes } from '../api/import.js';
 import { otlpRoutes } from '../api/otlp.js';
+import { promWriteRoutes } from '../api/prom-write.js';
 import { prometheusRoutes } from '../api/prometheus.js';
 import { ErrorBody } from '../api/schemas.js';
 import { ACCESS_MESSAGE } from '../config/logging.js';
@@ -86,6 +87,7 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
     await secured.register(async (scope) => integrationRoutes(scope, gw));
     await secured.register(async (scope) => importRoutes(scope, gw, limiter));
     await secured.register(async (scope) => otlpRoutes(scope, gw, limiter));
+    await secured.register(async (scope) => promWriteRoutes(scope, gw, limiter));
     await secured.register(async (scope) => prometheusRoutes(scope, gw, gw.tsdb, queries));
   });
   return app;
