@@ -82,10 +82,15 @@ export interface EncodeCaches {
   readonly tagByPair: Map<string, Map<string, string>>;
   /** JSON string of a normalized metric name, by batch name and suffix. */
   readonly names: Map<string, string>;
+  /** Entries in tagByPair: a sink can live for months while apps come and go, so the cache is emptied past a bound. */
+  pairs: number;
 }
 
+/** Label pairs kept normalized at most; far more than a project's series limit allows at once. */
+const MAX_CACHED_PAIRS = 200_000;
+
 export function newCaches(): EncodeCaches {
-  return { tagsByAttributes: new WeakMap(), tagByPair: new Map(), names: new Map() };
+  return { tagsByAttributes: new WeakMap(), tagByPair: new Map(), names: new Map(), pairs: 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -156,6 +161,7 @@ function tagJson(caches: EncodeCaches, key: string, value: string): string {
     const t = value === '' ? undefined : normalizeTag(`${key}:${value}`);
     s = t === undefined ? '' : JSON.stringify(t);
     byValue.set(value, s);
+    caches.pairs++;
   }
   return s;
 }
@@ -316,6 +322,10 @@ function extraTagsJson(tags: readonly string[]): string {
  * interval is counted once.
  */
 export function encodeUnits(batch: MetricBatch, opts: EncodeOptions, caches: EncodeCaches, delivered?: ReadonlyMap<string, Amount>): { series: Unit[]; distributions: Unit[] } {
+  if (caches.pairs > MAX_CACHED_PAIRS) {
+    caches.tagByPair.clear();
+    caches.pairs = 0;
+  }
   const w = new UnitWriter(batch, opts, delivered);
   const extra = extraTagsJson(opts.extraTags);
   for (const m of batch.metrics) writeMetric(w, m, opts, caches, extra);
