@@ -218,3 +218,58 @@ export async function promtoolHasFlag(args: readonly string[], flag: string): Pr
   const r = await run(PROMTOOL_BIN, [...args, '--help']);
   return `${r.stdout}${r.stderr}`.includes(flag);
 }
+
+export const VICTORIA_METRICS_BIN = '/usr/bin/victoria-metrics';
+export const hasVictoriaMetrics = existsSync(VICTORIA_METRICS_BIN);
+
+export interface VictoriaMetricsPeer {
+  readonly url: string;
+  readonly dir: string;
+  readonly proc: Spawned;
+  /** GET a Prometheus-compatible API path; answers the parsed `data` or throws. */
+  api<T = any>(path: string, params?: Record<string, string>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a real single-node VictoriaMetrics on a free loopback port, its data in a new temp
+ * directory (removed by `stop`), and waits until it is healthy. It takes remote write at
+ * `/api/v1/write` and answers PromQL at `/api/v1/query`. `-search.latencyOffset=0s` makes samples
+ * searchable as soon as they are in (the default hides the last 30 s) and `-search.disableCache`
+ * keeps an answer from outliving a later write; `args` are further flags.
+ */
+export async function startVictoriaMetrics(opts: { readyTimeoutMs?: number; args?: readonly string[] } = {}): Promise<VictoriaMetricsPeer> {
+  const dir = mkdtempSync(join(tmpdir(), 'meterway-victoria-metrics-'));
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const proc = spawnProcess(VICTORIA_METRICS_BIN, [
+    `-httpListenAddr=127.0.0.1:${port}`,
+    `-storageDataPath=${join(dir, 'data')}`,
+    '-search.latencyOffset=0s',
+    '-search.disableCache',
+    '-loggerLevel=ERROR',
+    ...(opts.args ?? []),
+  ], { cwd: dir });
+  const stop = async () => {
+    await proc.stop();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await poll('VictoriaMetrics to be healthy', async () => {
+      if (proc.exited) throw new Error(`victoria-metrics exited early:\n${proc.stderr}`);
+      const res = await fetch(`${url}/health`);
+      return res.ok ? true : undefined;
+    }, opts.readyTimeoutMs ?? 15_000, 100);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const api = async (path: string, params?: Record<string, string>): Promise<any> => {
+    const q = params === undefined ? '' : `${path.includes('?') ? '&' : '?'}${new URLSearchParams(params).toString()}`;
+    const res = await fetch(`${url}${path}${q}`);
+    const body = (await res.json()) as { status: string; data?: unknown; error?: string };
+    if (body.status !== 'success') throw new Error(`VictoriaMetrics ${path}: ${res.status} ${body.error ?? JSON.stringify(body)}`);
+    return body.data;
+  };
+  return { url, dir, proc, api, stop };
+}
