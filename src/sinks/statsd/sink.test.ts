@@ -123,7 +123,7 @@ describe('the sink', () => {
       address: '127.0.0.1', refusals: 0, broken: false,
       send: () => {},
       nextRefusal: async () => false,
-      retire: () => {},
+      retire: async () => {},
       close: async () => {},
     };
     // Confirms the first 3 datagrams, then holds the rest forever: a socket whose queue stays full.

@@ -58,8 +58,8 @@ export interface Link extends DatagramLink {
   nextRefusal(ms: number, signal?: AbortSignal): Promise<boolean>;
   /** Whether the link can no longer send (its socket closed or failed). */
   readonly broken: boolean;
-  /** Closes once the datagrams with it are confirmed. */
-  retire(): void;
+  /** Closes once the datagrams with it are confirmed; resolves when closed. */
+  retire(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -136,9 +136,10 @@ class UdpLink implements Link {
     });
   }
 
-  retire(): void {
+  retire(): Promise<void> {
     this.retired = true;
-    if (this.inFlight === 0) void this.close();
+    if (this.inFlight === 0 || this.closing !== undefined) return this.close();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
   }
 
   close(): Promise<void> {
@@ -351,7 +352,10 @@ export class StatsdSink implements Sink {
       throw new DeliveryError('dns', `DNS lookup for ${this.host} failed (${code}): check the host name`, true);
     }
     if (addresses.length === 0) throw new DeliveryError('dns', `DNS lookup for ${this.host} found no address: check the host name`, true);
-    const address = addresses[0];
+    // UDP has no connection attempt to fall back from, and StatsD servers listen on IPv4 unless
+    // told otherwise (Etsy's StatsD unless `address_ipv6`; the Agent's DogStatsD on `localhost`,
+    // usually 127.0.0.1), so a name with both kinds of address is sent to over IPv4.
+    const address = addresses.find((a) => isIP(a) === 4) ?? addresses[0];
     return { target: { address, family: isIP(address) === 6 ? 6 : 4, port: this.port, guarded }, addresses, literal: false };
   }
 
@@ -360,11 +364,12 @@ export class StatsdSink implements Sink {
     const next = this.linking.then(async () => {
       if (this.closed) throw new DeliveryError('network', `the ${this.where} sink was closed`, true);
       const current = this.link;
-      if (current !== undefined && current.address === r.target.address && !current.broken) return current;
+      // A name whose answers rotate (round-robin DNS) keeps its socket while its address is still one of them.
+      if (current !== undefined && !current.broken && r.addresses.includes(current.address)) return current;
       if (current !== undefined) {
         // Datagrams still with the old socket go out before it closes.
         this.retired.add(current);
-        current.retire();
+        void current.retire().then(() => this.retired.delete(current));
         this.link = undefined;
       }
       try {
