@@ -70,7 +70,7 @@ class UdpLink implements Link {
   private inFlight = 0;
   private retired = false;
   private closing: Promise<void> | undefined;
-  private readonly refusalWaiters = new Set<() => void>();
+  private readonly refusalWaiters = new Set<(refused: boolean) => void>();
 
   private constructor(
     private readonly socket: dgram.Socket,
@@ -89,11 +89,26 @@ class UdpLink implements Link {
   static open(t: Target): Promise<Link> {
     const socket = dgram.createSocket({ type: t.family === 6 ? 'udp6' : 'udp4', ...(t.guarded ? { lookup: guardedLookup as dgram.SocketOptions['lookup'] } : {}) });
     return new Promise((resolve, reject) => {
-      socket.connect(t.port, t.address, (err?: Error) => {
-        if (err) {
+      let settled = false;
+      const fail = (err: Error) => {
+        if (settled) return;
+        settled = true;
+        try {
           socket.close();
-          reject(err);
-        } else resolve(new UdpLink(socket, t.address));
+        } catch {
+          // closed already
+        }
+        reject(err);
+      };
+      // Until the link listens itself: an 'error' with no listener would end the process.
+      socket.once('error', fail);
+      socket.connect(t.port, t.address, (err?: Error) => {
+        socket.off('error', fail);
+        if (err) fail(err);
+        else if (!settled) {
+          settled = true;
+          resolve(new UdpLink(socket, t.address));
+        }
       });
     });
   }
@@ -128,7 +143,7 @@ class UdpLink implements Link {
         signal?.removeEventListener('abort', onAbort);
         resolve(refused);
       };
-      const onRefusal = () => finish(true);
+      const onRefusal = (refused: boolean) => finish(refused);
       const onAbort = () => finish(false);
       const timer = setTimeout(() => finish(false), ms);
       this.refusalWaiters.add(onRefusal);
@@ -145,7 +160,7 @@ class UdpLink implements Link {
   close(): Promise<void> {
     this.closing ??= new Promise<void>((resolve) => {
       this.broken = true;
-      for (const wake of [...this.refusalWaiters]) wake();
+      for (const wake of [...this.refusalWaiters]) wake(false);
       try {
         this.socket.close(() => resolve());
       } catch {
@@ -157,7 +172,7 @@ class UdpLink implements Link {
 
   private refused(): void {
     this.refusals++;
-    for (const wake of [...this.refusalWaiters]) wake();
+    for (const wake of [...this.refusalWaiters]) wake(true);
   }
 }
 
