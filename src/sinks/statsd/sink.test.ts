@@ -117,6 +117,18 @@ describe('the sink', () => {
     expect(got).toEqual([]);
   });
 
+  it('lets a public address through the guard, and connects to the very address it checked', async () => {
+    const targets: Target[] = [];
+    const sink = new StatsdSink(new URL('udp://8.8.8.8:8125'), CONFIG, ctx(false), {
+      openLink: async (t) => {
+        targets.push(t);
+        throw Object.assign(new Error('no network in tests'), { code: 'ENETUNREACH' });
+      },
+    });
+    await expect(sink.send(counters(1), never)).rejects.toMatchObject({ reason: 'network', retryable: true, message: expect.stringContaining('ENETUNREACH') });
+    expect(targets).toEqual([{ address: '8.8.8.8', family: 4, port: 8125, guarded: true }]);
+  });
+
   it('reports datagrams the socket did not take in time as a partial send, in points, and says what to do', async () => {
     let opened = 0;
     const stuck: Link = {

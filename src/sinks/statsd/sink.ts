@@ -10,7 +10,7 @@ import { isIP } from 'node:net';
 import type { CheckResult, SendResult, Sink, SinkContext, SinkFactory } from '../../push/sink.js';
 import type { EventRecord, MetricBatch } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
-import { checkHost, EgressForbiddenError, guardedLookup, refusedLiteral } from '../../delivery/egress.js';
+import { checkHost, EgressForbiddenError, refusedLiteral } from '../../delivery/egress.js';
 import { StatsdConfigSchema, type StatsdConfig } from './config.js';
 import { encodeBatch, encodeEvents, testDatagram, type EncodeOptions, type Encoded } from './encode.js';
 import { Outbox, type DatagramLink, type OutboxReport } from './outbox.js';
@@ -45,7 +45,7 @@ export interface Target {
   readonly address: string;
   readonly family: 4 | 6;
   readonly port: number;
-  /** The egress guard checks the address again when the socket connects (guardedLookup). */
+  /** Whether the egress guard checked `address` (off where the gateway allows private egress). */
   readonly guarded: boolean;
 }
 
@@ -87,7 +87,10 @@ class UdpLink implements Link {
   }
 
   static open(t: Target): Promise<Link> {
-    const socket = dgram.createSocket({ type: t.family === 6 ? 'udp6' : 'udp4', ...(t.guarded ? { lookup: guardedLookup as dgram.SocketOptions['lookup'] } : {}) });
+    // No guarded `lookup` here: dgram also looks up the implicit bind address 0.0.0.0 with it,
+    // which the guard refuses as unspecified. The address connected to is the literal resolve()
+    // checked, so no second DNS answer can come between the check and the connection.
+    const socket = dgram.createSocket(t.family === 6 ? 'udp6' : 'udp4');
     return new Promise((resolve, reject) => {
       let settled = false;
       const fail = (err: Error) => {
