@@ -211,6 +211,7 @@ const configOptions = (cmd: Command) =>
     .addOption(new Option('--naming <naming>', 'metric names (otlp): prometheus, or otel for the semantic conventions').choices(['prometheus', 'otel']))
     .addOption(new Option('--protocol-version <version>', 'remote write version (prometheus_remote_write)').choices(['1.0', '2.0']))
     .addOption(new Option('--histograms <as>', 'histograms as distributions or as counters (datadog)').choices(['distributions', 'counters']))
+    .addOption(new Option('--series-api <version>', 'v2, or v1 for receivers that only take v1 (datadog)').choices(['v2', 'v1']))
     .option('--tag <key:value>', 'an extra tag on every series (datadog; repeatable)', collect)
     .addOption(new Option('--flavor <flavor>', 'dogstatsd (labels as tags) or statsd (labels folded into the name)').choices(['dogstatsd', 'statsd']))
     .option('--prefix <prefix>', 'prepended to every metric name (statsd)')
@@ -227,6 +228,7 @@ function configFrom(opts: Record<string, any>): Record<string, unknown> | undefi
   if (opts.naming !== undefined) c.naming = opts.naming;
   if (opts.protocolVersion !== undefined) c.protocol_version = opts.protocolVersion;
   if (opts.histograms !== undefined) c.histograms = opts.histograms;
+  if (opts.seriesApi !== undefined) c.series_api = opts.seriesApi;
   if (opts.tag !== undefined) c.tags = opts.tag;
   if (opts.flavor !== undefined) c.flavor = opts.flavor;
   if (opts.prefix !== undefined) c.prefix = opts.prefix;

@@ -25,7 +25,8 @@ const SECRET_NEW = 'rotated-secret-value-2202';
 const GRAFANA_TOKEN = 'glc_grafana-token-secret-8841';
 const GRAFANA_BASIC = `Basic ${Buffer.from(`987654:${GRAFANA_TOKEN}`).toString('base64')}`;
 const ROTATE_SECRET = 'Bearer survives-rotation-6610';
-const SECRETS = [SECRET_AUTH, SECRET_SCOPE, SECRET_NEW, GRAFANA_TOKEN, GRAFANA_BASIC, ROTATE_SECRET];
+const DD_KEY = 'dd-api-key-secret-40c1f2';
+const SECRETS = [DD_KEY, SECRET_AUTH, SECRET_SCOPE, SECRET_NEW, GRAFANA_TOKEN, GRAFANA_BASIC, ROTATE_SECRET];
 
 
 
@@ -208,6 +209,34 @@ describe('meterway integrations against a running gateway', { timeout: 90_000 },
     expect(delTable.trim()).toBe(`deleted integration ${other.id}`);
     const gone = await meterway(['integrations', 'get', created.id, ...as()]);
     expectServerError(gone, await serverError(url, 'GET', `/v1/projects/${p.id}/integrations/${created.id}`, p.manage));
+  });
+
+  it('create --kind takes each kind with its own flags, and the server names a flag that is not the kind\'s', async () => {
+    const [otlp, rw, dd, statsd] = await Promise.all([
+      okJson(['integrations', 'create', ...as(), '--endpoint', `${rx.url}/otel`, '--naming', 'otel']),
+      okJson(['integrations', 'create', ...as(), '--kind', 'prometheus_remote_write', '--endpoint', `${rx.url}/api/v1/write`, '--protocol-version', '2.0']),
+      okJson(['integrations', 'create', ...as(), '--kind', 'datadog', '--site', 'datadoghq.eu', '--api-key', DD_KEY, '--histograms', 'counters', '--tag', 'env:prod', '--tag', 'team:ml']),
+      okJson(['integrations', 'create', ...as(), '--kind', 'statsd', '--endpoint', 'udp://127.0.0.1:8125', '--flavor', 'statsd', '--prefix', 'prod', '--max-datagram-bytes', '8192', '--interval', '10']),
+    ]);
+    expect(otlp).toMatchObject({ kind: 'otlp', config: { naming: 'otel' } });
+    expect(rw).toMatchObject({ kind: 'prometheus_remote_write', endpoint: `${rx.url}/api/v1/write`, config: { protocol_version: '2.0' } });
+    expect(dd).toMatchObject({ kind: 'datadog', endpoint: 'https://api.datadoghq.eu', auth_header_names: ['DD-API-KEY'], config: { site: 'datadoghq.eu', histograms: 'counters', tags: ['env:prod', 'team:ml'] } });
+    expect(statsd).toMatchObject({ kind: 'statsd', endpoint: 'udp://127.0.0.1:8125', config: { flavor: 'statsd', prefix: 'prod', max_datagram_bytes: 8192, interval_s: 10 } });
+    const wrong = await meterway(['integrations', 'create', ...as(), '--kind', 'statsd', '--endpoint', 'udp://127.0.0.1:8125', '--protocol', 'http/json']);
+    expect(wrong.code).not.toBe(0);
+    expect(wrong.stderr).toContain('config');
+    expect(wrong.stderr).toContain('protocol');
+    const unknown = await meterway(['integrations', 'create', ...as(), '--kind', 'kafka', '--endpoint', rx.url]);
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr).toContain('otlp, prometheus_remote_write, datadog, statsd');
+    for (const i of [otlp, rw, dd, statsd]) await ok(['integrations', 'delete', i.id, ...as()]);
+  });
+
+  it('--kind offers exactly the server\'s sink kinds', async () => {
+    const { SINK_FACTORIES } = await import('../../src/sinks/registry.js');
+    const help = await ok(['integrations', 'create', '--help']);
+    const choices = /--kind <kind>[\s\S]*?\(choices: ([^)]*?),\s+default:/.exec(help)![1];
+    expect([...choices.matchAll(/"([^"]+)"/g)].map((m) => m[1])).toEqual([...SINK_FACTORIES.keys()]);
   });
 
   it('create and connect-otlp -q print only the id, for IID=$(...)', async () => {
