@@ -19,6 +19,7 @@ const Status = Type.Object({
   current_attempt: Type.Union([Type.Integer(), Type.Null()], { description: 'the attempt of the push under way that is running or waiting (1 is the first); null when no push is under way' }),
   max_attempts: Type.Union([Type.Integer(), Type.Null()], { description: 'attempts the push under way may make in all' }),
   next_retry_at: Type.Union([Type.String(), Type.Null()], { description: 'when the next attempt starts, while the push waits to retry' }),
+  last_notice: Type.Union([Type.String(), Type.Null()], { description: 'what the last successful push wants known although nothing was lost, e.g. remote write falling back to 1.0' }),
 });
 
 const IntegrationSchema = Type.Object(

@@ -30,6 +30,11 @@ export interface IntegrationStatus {
   max_attempts: number | null;
   /** When the next attempt starts, while a push waits to retry. */
   next_retry_at: string | null;
+  /**
+   * What the last successful push wants known although nothing was lost (remote write falling
+   * back to 1.0); null otherwise. Kept in memory: it describes that push only.
+   */
+  last_notice: string | null;
 }
 
 /** Where the push in flight is: in memory only, as a push does not outlive the process. */
@@ -80,6 +85,7 @@ interface Held {
   config: Record<string, unknown>;
   headerNames: string[];
   progress?: PushProgress;
+  notice?: string;
 }
 
 export class Integrations {
@@ -236,7 +242,7 @@ export class Integrations {
    * Records the outcome of one push (after its retries). Returns the integration as it now is:
    * paused once PAUSE_AFTER_FAILURES pushes in a row have failed.
    */
-  recordPush(id: string, outcome: { ok: true; partial?: string } | { ok: false; error: string }): Integration | undefined {
+  recordPush(id: string, outcome: { ok: true; partial?: string; notice?: string } | { ok: false; error: string }): Integration | undefined {
     const h = this.held.get(id);
     if (h === undefined) return undefined;
     const now = new Date().toISOString();
@@ -248,6 +254,7 @@ export class Integrations {
       row.last_success_at = now;
       row.consecutive_failures = 0;
       row.last_error = outcome.partial ?? null;
+      h.notice = outcome.notice;
     } else {
       row.consecutive_failures++;
       row.last_error = outcome.error;
@@ -461,6 +468,7 @@ function toIntegration(h: Held): Integration {
       current_attempt: h.progress?.attempt ?? null,
       max_attempts: h.progress?.max ?? null,
       next_retry_at: h.progress?.nextRetryAt ?? null,
+      last_notice: h.notice ?? null,
     },
     created_at: r.created_at,
     updated_at: r.updated_at,

@@ -47,6 +47,7 @@ export interface PushReport {
   readonly points: number;
   readonly error?: string;
   readonly partial?: string;
+  readonly notice?: string;
 }
 
 export class ExportManager {
@@ -241,9 +242,10 @@ export class ExportManager {
       commit();
       const partial = outcome.value?.partial;
       const partialText = partial === undefined ? undefined : `partial success: the destination rejected ${partial.rejected} of ${points} data points${partial.message ? `: ${partial.message}` : ''}`;
-      this.integrations.recordPush(integration.id, { ok: true, partial: partialText });
+      const notice = outcome.value?.notice;
+      this.integrations.recordPush(integration.id, { ok: true, partial: partialText, notice });
       this.observer.push(kind, partial === undefined ? 'success' : 'partial', points);
-      return { pushed: true, attempts: outcome.attempts, points, partial: partialText };
+      return { pushed: true, attempts: outcome.attempts, points, partial: partialText, ...(notice === undefined ? {} : { notice }) };
     }
     const err = outcome.error;
     this.observer.push(kind, 'failure', 0);

@@ -19,6 +19,8 @@ export interface SendResult {
   readonly sent: number;
   /** The destination kept only part of the request (OTLP partial success): recorded, not retried. */
   readonly partial?: { readonly rejected: number; readonly message: string };
+  /** Nothing was lost, but the status should say something (a fallback the sink took): `status.last_notice`. */
+  readonly notice?: string;
 }
 
 export interface CheckResult {

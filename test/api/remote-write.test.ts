@@ -278,13 +278,14 @@ describe('the prometheus_remote_write kind', () => {
     expect(v1.headers).toMatchObject({ 'content-type': 'application/x-protobuf', 'x-prometheus-remote-write-version': '0.1.0', authorization: SECRET });
     const digest = (r: Received) => r.series.map((s) => `${JSON.stringify(Object.entries(s.labels).sort())} ${s.value} ${s.timestamp}`).sort();
     expect(digest(v1)).toEqual(digest(v2));
-    expect(report.partial).toMatch(/rejected 0 of \d+ data points: .* answered a remote write 2\.0 request without the X-Prometheus-Remote-Write-\*-Written headers, so it is taken for a 1\.0 receiver.*; sent as remote write 1\.0, which this integration uses from now on/);
-    expect((await status(i.id)).last_error).toBe(report.partial);
+    expect(report.partial).toBeUndefined();
+    expect(report.notice).toMatch(/answered a remote write 2\.0 request without the X-Prometheus-Remote-Write-\*-Written headers, so it is taken for a 1\.0 receiver.*; sent as remote write 1\.0, which this integration uses from now on/);
+    expect(await status(i.id)).toMatchObject({ last_error: null, last_notice: report.notice });
     // From then on, 1.0 only.
     rx.clear();
     await gw.exporter.pushNow(i.id);
     expect(rx.requests.map((r) => r.version)).toEqual(['1.0']);
-    expect((await status(i.id)).last_error).toBeNull();
+    expect(await status(i.id)).toMatchObject({ last_error: null, last_notice: null });
     await remove(i.id);
   });
 
@@ -295,7 +296,7 @@ describe('the prometheus_remote_write kind', () => {
     expect(report).toMatchObject({ pushed: true, attempts: 1 });
     expect(rx.requests.map((r) => r.version)).toEqual(['2.0', '1.0']);
     expect(delays).toEqual([]);
-    expect((await status(i.id)).last_error).toMatch(/refused remote write 2\.0 with HTTP 415 \(Unsupported Media Type\); sent as remote write 1\.0/);
+    expect((await status(i.id)).last_notice).toMatch(/refused remote write 2\.0 with HTTP 415 \(Unsupported Media Type\); sent as remote write 1\.0/);
     await remove(i.id);
   });
 });
@@ -325,7 +326,7 @@ describe('delivery of remote write', () => {
     expect(rx.requests.map((r) => r.version)).toEqual(['2.0', '1.0', '1.0']);
     expect(rx.requests[2].raw.equals(rx.requests[1].raw)).toBe(true);
     // The failed resend does not lose the note: the success that follows carries it.
-    expect((await status(j.id)).last_error).toMatch(/HTTP 415/);
+    expect((await status(j.id)).last_notice).toMatch(/HTTP 415/);
     await remove(i.id);
     await remove(j.id);
   });

@@ -130,7 +130,7 @@ function compareWith(receiver: () => Receiver) {
     const got = await pushAndCompare(q, id);
     expect(has(got, 'meterway_runs_total')).toEqual([23]);
     const status = (await gw.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/integrations/${id}`, headers: gw.auth(q.manage) })).json().status;
-    expect(status.last_error).toMatch(/without the X-Prometheus-Remote-Write-\*-Written headers.*; sent as remote write 1\.0, which this integration uses from now on/);
+    expect(status.last_notice).toMatch(/without the X-Prometheus-Remote-Write-\*-Written headers.*; sent as remote write 1\.0, which this integration uses from now on/);
     const test = await gw.app.inject({ method: 'POST', url: `/v1/projects/${q.id}/integrations/${id}/test`, headers: gw.auth(q.manage) });
     expect(test.json()).toMatchObject({ ok: true, message: expect.stringMatching(/it looks like a 1\.0 receiver/) });
   });

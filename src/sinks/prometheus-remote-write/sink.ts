@@ -170,9 +170,8 @@ export class RemoteWriteSink implements Sink {
     expectSuccess(res, this.url);
     const note = this.fallbackNote;
     this.fallbackNote = undefined;
-    // Nothing was refused: the note rides on a partial result, the one way a success reaches
-    // status.last_error, so the status says why this integration now sends 1.0.
-    return note === undefined ? { sent: p.points } : { sent: p.points, partial: { rejected: 0, message: note } };
+    // Nothing was refused: status.last_notice says why this integration now sends 1.0.
+    return note === undefined ? { sent: p.points } : { sent: p.points, notice: note };
   }
 
   private fallBack(why: string): void {
