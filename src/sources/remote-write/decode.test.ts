@@ -65,11 +65,21 @@ describe('remote write 1.0 decoding', () => {
     ]);
   });
 
-  it('keys a series by its label bytes: the same labels the same key, other labels another', () => {
+  it('knows a series by its label bytes: the same labels the same hash and bytes, other labels others', () => {
     const body = encode({ timeseries: [request.timeseries[0], { ...request.timeseries[0], samples: [{ value: 1, timestamp: 1 }] }, request.timeseries[1]] });
     const { series: s } = decodeWriteRequest(body);
-    expect(s.labelKeys[0]).toBe(s.labelKeys[1]);
-    expect(s.labelKeys[0]).not.toBe(s.labelKeys[2]);
+    expect(s.labelHash[0]).toBeGreaterThanOrEqual(0);
+    expect(s.labelHash[0]).toBe(s.labelHash[1]);
+    expect(s.labelHash[0]).not.toBe(s.labelHash[2]);
+    const words = s.labelWords(0);
+    const length = s.labelEnd[0] - s.labelStart[0];
+    expect(s.sameLabels(1, words, length)).toBe(true);
+    expect(s.sameLabels(2, words, length)).toBe(false);
+    // One byte changed in the last, partial word.
+    const other = encode({ timeseries: [{ ...request.timeseries[0], labels: [...request.timeseries[0].labels.slice(0, 3), label('path', 'ünïcødé/日本'.slice(0, -1) + '木')] }] });
+    const { series: o } = decodeWriteRequest(other);
+    expect(o.labelEnd[0] - o.labelStart[0]).toBe(length);
+    expect(o.sameLabels(0, words, length)).toBe(false);
   });
 
   it('reads labels that come after samples, and keys them by the labels alone', () => {
@@ -83,7 +93,9 @@ describe('remote write 1.0 decoding', () => {
     const inner = [...field(1, lab('__name__', 'a')), ...field(2, sample), ...field(1, lab('job', 'x'))];
     const { series: s2 } = decodeWriteRequest(Uint8Array.from(field(1, Uint8Array.from(inner))));
     expect(s2.labels(0)).toEqual(['__name__', 'a', 'job', 'x']);
-    expect(s2.labelKeys[0]).toBe(s1.labelKeys[0]);
+    // Not one run: known by the labels' bytes as a string, the bytes the one-run series has.
+    expect(s2.labelHash[0]).toBe(-1);
+    expect(s2.labelKey(0)).toBe(Buffer.from(one.subarray(s1.labelStart[0], s1.labelEnd[0])).toString('latin1'));
     expect([s2.newestValue[0], s2.newestMs[0]]).toEqual([2, 7]);
   });
 

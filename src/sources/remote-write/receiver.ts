@@ -18,7 +18,7 @@ import { applyCounter, applyGauge, identity, type SeriesIdentity } from '../../a
 import { labelNameProblem, metricNameProblem, METRIC_NAME } from '../../core/labels.js';
 import { MAX_LABEL_CHARS } from '../../ingest/fields.js';
 import type { Source, SourceObserver } from '../source.js';
-import { RemoteWriteBodyError, type MetadataIn, type MetricTypeName, type WriteRequestIn } from './decode.js';
+import { RemoteWriteBodyError, type MetadataIn, type MetricTypeName, type SeriesColumns, type WriteRequestIn } from './decode.js';
 
 /** The label that names the project for a server-wide ingest token. */
 export const PROJECT_LABEL = 'project_id';
@@ -98,8 +98,8 @@ const COMPONENT_SUFFIXES = ['_bucket', '_sum', '_count', '_created'] as const;
 
 export class RemoteWriteReceiver implements Source {
   readonly name = 'remote_write';
-  /** By scope (the bound project's id, or SERVER_WIDE), then by the exact bytes of a series' labels. */
-  private readonly cache = new Map<string, Map<string, ParsedSeries>>();
+  /** Parsed label sets by scope (the bound project's id, or SERVER_WIDE). */
+  private readonly cache = new Map<string, ScopeCache>();
   private cached = 0;
   /** Metadata by sender and family name: `${sender}\0${name}`. */
   private readonly metadata = new Map<string, Meta>();
@@ -123,21 +123,19 @@ export class RemoteWriteReceiver implements Source {
     const costs = new Map<string, number>();
     const bound = scope.project === undefined ? undefined : this.aggregator.get(scope.project);
     let cache = this.cache.get(scopeKey);
-    if (cache === undefined) this.cache.set(scopeKey, (cache = new Map()));
+    if (cache === undefined) this.cache.set(scopeKey, (cache = newScopeCache()));
     // Server-wide: the projects series name, looked up once per request each.
     const named = new Map<string, ProjectMetrics | undefined>();
     let boundCost = 0;
     for (let i = 0; i < s.count; i++) {
-      const key = s.labelKeys[i];
-      let p = cache.get(key);
+      let p = lookup(cache, s, i);
       if (p === undefined) {
         p = this.parse(s.labels.bind(s), i, scope.project);
-        cache.set(key, p);
-        if (++this.cached >= SERIES_CACHE_MAX) {
+        if (store(cache, s, i, p) && ++this.cached >= SERIES_CACHE_MAX) {
           // A request holding entries of the dropped maps is unaffected.
           this.cache.clear();
           this.cached = 0;
-          this.cache.set(scopeKey, (cache = new Map()));
+          this.cache.set(scopeKey, (cache = newScopeCache()));
         }
       }
       parsed[i] = p;
@@ -390,6 +388,56 @@ export class RemoteWriteReceiver implements Source {
     const id = identity(pairs.map((x) => x[0]), pairs.map((x) => x[1]));
     return { name, project: boundProject === undefined ? project : undefined, id, problem: undefined, fam: undefined, famOf: undefined };
   }
+}
+
+/**
+ * One scope's parsed label sets: by the hash of their bytes (each entry keeps the bytes, compared
+ * in full on every hit, so a collision can never hand one series another's identity), and, for
+ * the rare series whose labels are not one run of bytes, by the bytes as a string.
+ */
+interface ScopeCache {
+  readonly byHash: Map<number, Cached[]>;
+  readonly byKey: Map<string, ParsedSeries>;
+}
+
+interface Cached {
+  readonly words: Int32Array;
+  readonly length: number;
+  readonly parsed: ParsedSeries;
+}
+
+/**
+ * Label sets sharing one hash that are kept; past it a label set is parsed each time it comes. A
+ * bound on the work of one lookup, whatever labels a sender makes up to collide.
+ */
+const MAX_CHAIN = 4;
+
+function newScopeCache(): ScopeCache {
+  return { byHash: new Map(), byKey: new Map() };
+}
+
+function lookup(cache: ScopeCache, s: SeriesColumns, i: number): ParsedSeries | undefined {
+  const h = s.labelHash[i];
+  if (h < 0) return cache.byKey.get(s.labelKey(i));
+  const chain = cache.byHash.get(h);
+  if (chain === undefined) return undefined;
+  for (const c of chain) if (s.sameLabels(i, c.words, c.length)) return c.parsed;
+  return undefined;
+}
+
+/** Caches series `i`'s parse; false when it was not kept. */
+function store(cache: ScopeCache, s: SeriesColumns, i: number, parsed: ParsedSeries): boolean {
+  const h = s.labelHash[i];
+  if (h < 0) {
+    cache.byKey.set(s.labelKey(i), parsed);
+    return true;
+  }
+  const entry = { words: s.labelWords(i), length: s.labelEnd[i] - s.labelStart[i], parsed };
+  const chain = cache.byHash.get(h);
+  if (chain === undefined) cache.byHash.set(h, [entry]);
+  else if (chain.length < MAX_CHAIN) chain.push(entry);
+  else return false;
+  return true;
 }
 
 function invalid(name: string, problem: string): ParsedSeries {
