@@ -1,9 +1,11 @@
 /**
- * Push export at scale (issue 3): 1,000 OTLP integrations at `interval_s: 1`, one per project, each
+ * Push export at scale (issue 3): 1,000 integrations at `interval_s: 1`, one per project, each
  * project holding about 200 series, against a local receiver in a child process that answers 200
  * at once, except for 5% of the integrations (path prefix /hang/) whose requests it never answers,
  * so those run into their `timeout_s: 2` and their retries. One gateway (createGateway, the real
- * scheduler, no listening socket) in this process.
+ * scheduler, no listening socket) in this process. The kinds are mixed, in turn: OTLP, Prometheus
+ * remote write, Datadog and StatsD (UDP, which cannot hang); `EXPORT_SCALE_KINDS=otlp` (a comma
+ * list) runs fewer.
  *
  * Reported for the measured window: pushes per second (successful and failed, after retries),
  * lateness of a push against its schedule, CPU of this process as a share of one core, and the
@@ -36,6 +38,7 @@ const WARMUP_MS = Number(process.env.EXPORT_SCALE_WARMUP_MS ?? 6_000);
 const MEASURE_MS = Number(process.env.EXPORT_SCALE_MEASURE_MS ?? 25_000);
 const IDLE_MS = 2_000;
 const TARGET_P99_LATENESS_MS = 1_000;
+const KINDS = (process.env.EXPORT_SCALE_KINDS ?? 'otlp,prometheus_remote_write,datadog,statsd').split(',');
 
 interface Window {
   measuring: boolean;
@@ -60,7 +63,7 @@ interface Window {
 }
 
 export async function main(): Promise<void> {
-  header(`export-scale: ${PROJECTS} OTLP integrations (one per project, ~${SERIES_PER_PROJECT} series each) at interval_s ${INTERVAL_S}, ${100 / HANG_EVERY}% hanging until timeout_s ${TIMEOUT_S}; ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured`);
+  header(`export-scale: ${PROJECTS} integrations (${KINDS.join(', ')} in turn; one per project, ~${SERIES_PER_PROJECT} series each) at interval_s ${INTERVAL_S}, ${100 / HANG_EVERY}% hanging until timeout_s ${TIMEOUT_S}; ${WARMUP_MS / 1000} s warm-up, ${MEASURE_MS / 1000} s measured`);
   const receiver = await startReceiver();
   const dataDir = mkdtempSync(join(tmpdir(), 'meterway-bench-export-'));
   let gw: RunningGateway | undefined;
@@ -96,17 +99,24 @@ export async function main(): Promise<void> {
 
     const create0 = performance.now();
     let hanging = 0;
+    const byKind = new Map<string, number>();
     for (let i = 0; i < PROJECTS; i++) {
-      const hang = i % HANG_EVERY === HANG_EVERY - 1;
+      const kind = KINDS[i % KINDS.length];
+      // Every HANG_EVERY-th integration of each HTTP kind (UDP has nothing to wait for).
+      const hang = kind !== 'statsd' && Math.floor(i / KINDS.length) % HANG_EVERY === HANG_EVERY - 1;
       if (hang) hanging++;
+      byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
+      const url = `http://127.0.0.1:${receiver.port}/${hang ? 'hang' : 'ok'}/${i}`;
       const created = await gw.integrations.create(pids[i], {
         name: `rx ${i}`,
-        endpoint: `http://127.0.0.1:${receiver.port}/${hang ? 'hang' : 'ok'}/${i}`,
-        auth_headers: { Authorization: `Bearer bench-secret-${i}` },
+        kind,
+        endpoint: kind === 'statsd' ? `udp://127.0.0.1:${receiver.udpPort}` : url,
+        auth_headers: kind === 'statsd' ? undefined : kind === 'datadog' ? { 'DD-API-KEY': `bench-secret-${i}` } : { Authorization: `Bearer bench-secret-${i}` },
         config: { interval_s: INTERVAL_S, timeout_s: TIMEOUT_S },
       });
       if (hang) w.hangingIds.add(created.id);
     }
+    console.log(`   kinds: ${[...byKind].map(([k, n]) => `${k} ${n}`).join(', ')}`);
     console.log(`   integrations: ${PROJECTS} created in ${((performance.now() - create0) / 1000).toFixed(1)} s (${hanging} pointed at /hang/), schedules spread at random over ${INTERVAL_S} s`);
 
     const phases0 = phaseSpread(gw);
@@ -144,7 +154,7 @@ export async function main(): Promise<void> {
     console.log(`   pushes (after retries): ${perS(w.success + w.partial + w.failure).toFixed(0)}/s in all; ${perS(w.success + w.partial).toFixed(0)}/s successful, ${perS(w.failure).toFixed(1)}/s failed (${[...w.failures].map(([r, n]) => `${r} ${n}`).join(', ') || 'none'}) over ${(ms / 1000).toFixed(1)} s`);
     console.log(`   expected at most: ${PROJECTS - hanging}/s successful (every answered integration once a second)`);
     console.log(`   data points delivered: ${perS(w.points).toFixed(0)}/s; turns skipped because the previous push still ran: ${perS(w.skipped).toFixed(1)}/s`);
-    console.log(`   receiver (child process): ${perS(okReq).toFixed(0)} requests/s answered, ${perS(hungReq).toFixed(1)}/s left hanging, ${(perS(rx1.bytes - rx0.bytes) / 1e6).toFixed(2)} MB/s of request bodies`);
+    console.log(`   receiver (child process): ${perS(okReq).toFixed(0)} requests/s answered, ${perS(hungReq).toFixed(1)}/s left hanging, ${perS(rx1.datagrams - rx0.datagrams).toFixed(0)} datagrams/s, ${(perS(rx1.bytes - rx0.bytes) / 1e6).toFixed(2)} MB/s of request bodies and datagrams`);
     console.log(`   lateness against the schedule    p50        p99        max     samples`);
     console.log(`     scheduler hook (export_lag)  ${pad(fmtMs(hook.p50))} ${pad(fmtMs(hook.p99))} ${pad(fmtMs(hook.max))} ${hook.n.toString().padStart(8)}`);
     console.log(`     start of the push            ${pad(fmtMs(start.p50))} ${pad(fmtMs(start.p99))} ${pad(fmtMs(start.max))} ${start.n.toString().padStart(8)}`);
@@ -283,6 +293,7 @@ function appsForSeries(gw: RunningGateway, pid: string, target: number): number 
 
 interface Receiver {
   readonly port: number;
+  readonly udpPort: number;
   stats(): Promise<Extract<ReceiverMessage, { kind: 'stats' }>>;
   close(): void;
 }
@@ -290,9 +301,9 @@ interface Receiver {
 async function startReceiver(): Promise<Receiver> {
   const child: ChildProcess = fork(fileURLToPath(new URL('./_export-receiver.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
   const waiting: Array<(m: Extract<ReceiverMessage, { kind: 'stats' }>) => void> = [];
-  const port = await new Promise<number>((resolve, reject) => {
+  const { port, udpPort } = await new Promise<{ port: number; udpPort: number }>((resolve, reject) => {
     child.on('message', (m: ReceiverMessage) => {
-      if (m.kind === 'listening') resolve(m.port);
+      if (m.kind === 'listening') resolve(m);
       else waiting.shift()?.(m);
     });
     child.once('error', reject);
@@ -300,6 +311,7 @@ async function startReceiver(): Promise<Receiver> {
   });
   return {
     port,
+    udpPort,
     stats: () => new Promise((resolve) => {
       waiting.push(resolve);
       child.send({ kind: 'stats' });

@@ -130,6 +130,26 @@ describe('DeltaTracker', () => {
     expect(d.prepare(batch(4000, 18, [3, 2])).batch.startMs).toBe(3000);
   });
 
+  it('commits the counts as they were when prepared, over many pushes, and forgets a series the project removed', () => {
+    const d = new DeltaTracker(0);
+    const live = [1, 0];
+    const b1 = batch(1000, 1, live);
+    const p1 = d.prepare(b1);
+    live[0] = 100; // the snapshot's arrays are live: what was sent is what counts
+    p1.commit();
+    const sent: unknown[] = [];
+    for (let i = 2; i <= 5; i++) {
+      const p = d.prepare(batch(i * 1000, i, [i, i - 1]));
+      sent.push(values(p.batch).slice(0, 2));
+      p.commit();
+    }
+    expect(sent).toEqual([[1, [1, 1]], [1, [1, 1]], [1, [1, 1]], [1, [1, 1]]]);
+    const withoutCounter = (t: number): MetricBatch => ({ ...batch(t, 0, [5, 4]), metrics: batch(t, 0, [5, 4]).metrics.slice(1) });
+    d.prepare(withoutCounter(6000)).commit();
+    // Back after it was gone: a new series, all of it new.
+    expect(values(d.prepare(batch(7000, 7, [5, 4])).batch)[0]).toBe(7);
+  });
+
   it('treats a counter that went down as restarted', () => {
     const d = new DeltaTracker(0);
     d.prepare(batch(1000, 10, [1, 0])).commit();

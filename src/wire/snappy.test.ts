@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { snappyCompress, snappyUncompress } from './snappy.js';
+import { nativeSnappy, snappyCompress, snappyCompressAsync, snappyUncompress } from './snappy.js';
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 const text = (s: string) => new TextEncoder().encode(s);
@@ -44,5 +44,13 @@ describe('snappy (block format)', () => {
     expect(() => snappyUncompress(bytes(0x05, 0x10, 0x68))).toThrow(/Invalid Snappy/);
     // varint 0x80 0x80 0x80 0x01 is 2^21 bytes, over a 1 MiB limit.
     expect(() => snappyUncompress(bytes(0x80, 0x80, 0x80, 0x01, 0x00, 0x61), 1 << 20)).toThrow(/too big/);
+  });
+
+  it('compresses off the event loop (native, prebuilt for Linux x64 and arm64) into blocks snappyjs reads back', async () => {
+    if (process.platform === 'linux' && (process.arch === 'x64' || process.arch === 'arm64')) expect(nativeSnappy).toBe(true);
+    const input = text(Array.from({ length: 5000 }, (_, i) => `meterway_runs_total{project_id="p-${i % 50}",app_name="app-${i % 7}"} ${i}`).join('\n'));
+    const block = await snappyCompressAsync(input);
+    expect(block.length).toBeLessThan(input.length / 3);
+    expect(Buffer.from(snappyUncompress(block)).equals(Buffer.from(input))).toBe(true);
   });
 });

@@ -10,7 +10,7 @@ import { DeliveryError } from '../../delivery/errors.js';
 import { expectSuccess, post, type HttpResponse } from '../../delivery/http.js';
 import { describeForPeople } from '../../delivery/describe.js';
 import { CredentialError } from '../../control/crypto.js';
-import { snappyCompress } from '../../wire/snappy.js';
+import { snappyCompressAsync } from '../../wire/snappy.js';
 import { RemoteWriteConfigSchema, type RemoteWriteConfig } from './config.js';
 import { encodeRequestV2, encodeWriteRequestV1, type GoneSeries } from './encode.js';
 import { goneSince, seriesOf, type PushedSeries } from './stale.js';
@@ -43,8 +43,9 @@ interface Prepared {
   /** The series the batch carries: the memory for the next push's markers once this one is delivered. */
   readonly series: PushedSeries;
   readonly gone: readonly GoneSeries[];
-  v1?: { readonly body: Uint8Array; readonly samples: number };
-  v2?: { readonly body: Uint8Array; readonly samples: number };
+  /** Compressed off the event loop (src/wire/snappy.ts); encoded in the snapshot's turn. */
+  v1?: { readonly body: Promise<Uint8Array>; readonly samples: number };
+  v2?: { readonly body: Promise<Uint8Array>; readonly samples: number };
   /**
    * For a 2.0 request, the batch with its histogram counts copied: a fallback to 1.0 encodes it
    * after the 2.0 answer came, when the live counts the batch points at have moved on.
@@ -93,13 +94,13 @@ export class RemoteWriteSink implements Sink {
     const url = this.url;
     try {
       if (this.version === '1.0') {
-        const res = await this.post(compress(encodeWriteRequestV1(empty).bytes), HEADERS_V1, signal);
+        const res = await this.post(await snappyCompressAsync(encodeWriteRequestV1(empty).bytes), HEADERS_V1, signal);
         expectSuccess(res, url);
         return { ok: true, status_code: res.status, latency_ms: latency(), message: `works: ${url} accepted a remote write 1.0 request` };
       }
-      const res = await this.post(compress(encodeRequestV2(empty).bytes), HEADERS_V2, signal);
+      const res = await this.post(await snappyCompressAsync(encodeRequestV2(empty).bytes), HEADERS_V2, signal);
       if (res.status === 415) {
-        const v1 = await this.post(compress(encodeWriteRequestV1(empty).bytes), HEADERS_V1, signal);
+        const v1 = await this.post(await snappyCompressAsync(encodeWriteRequestV1(empty).bytes), HEADERS_V1, signal);
         expectSuccess(v1, url);
         return {
           ok: true, status_code: v1.status, latency_ms: latency(),
@@ -127,10 +128,10 @@ export class RemoteWriteSink implements Sink {
     try {
       if (this.version === '1.0') {
         const e = encodeWriteRequestV1(batch, gone);
-        p.v1 = { body: compress(e.bytes), samples: e.samples };
+        p.v1 = { body: snappyCompressAsync(e.bytes), samples: e.samples };
       } else {
         const e = encodeRequestV2(batch, gone);
-        p.v2 = { body: compress(e.bytes), samples: e.samples };
+        p.v2 = { body: snappyCompressAsync(e.bytes), samples: e.samples };
         p.frozen = frozen(batch);
       }
     } catch (err) {
@@ -141,7 +142,7 @@ export class RemoteWriteSink implements Sink {
 
   private async deliver(p: Prepared, signal: AbortSignal): Promise<SendResult> {
     if (this.version === '1.0' || p.v2 === undefined) return this.deliverV1(p, signal);
-    const res = await this.post(p.v2.body, HEADERS_V2, signal);
+    const res = await this.post(await p.v2.body, HEADERS_V2, signal);
     if (res.status === 415) {
       this.fallBack(`${this.url} refused remote write 2.0 with HTTP 415 (Unsupported Media Type)`);
       return this.deliverV1(p, signal);
@@ -164,9 +165,9 @@ export class RemoteWriteSink implements Sink {
       } catch (err) {
         throw new DeliveryError('encode', `could not encode the remote write request: ${(err as Error).message}`, false);
       }
-      p.v1 = { body: compress(e.bytes), samples: e.samples };
+      p.v1 = { body: snappyCompressAsync(e.bytes), samples: e.samples };
     }
-    const res = await this.post(p.v1.body, HEADERS_V1, signal);
+    const res = await this.post(await p.v1.body, HEADERS_V1, signal);
     expectSuccess(res, this.url);
     const note = this.fallbackNote;
     this.fallbackNote = undefined;
@@ -189,10 +190,6 @@ export class RemoteWriteSink implements Sink {
     }
     return post(this.url, body, { headers, secretHeaders, timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal });
   }
-}
-
-function compress(bytes: Uint8Array): Uint8Array {
-  return snappyCompress(bytes);
 }
 
 /** The batch with copies of its live parts (histogram counts); everything else in a snapshot is already a value. */
