@@ -11,6 +11,8 @@ import type { Sink, SinkFactory, CheckResult, BaseSinkConfig, SendResult } from 
 import { pointCount, type EventRecord, type MetricBatch } from '../push/types.js';
 import { snapshotProject } from '../push/snapshot.js';
 import { DeltaTracker } from './delta.js';
+import { DeliveryError } from './errors.js';
+import { CredentialError } from '../control/crypto.js';
 import { DEFAULT_RETRY, realSleep, withRetries, type RetryOutcome, type RetryPolicy, type Sleep } from './retry.js';
 import { Scheduler } from './scheduler.js';
 import { DEFAULT_LOG_FORWARDING, LogForwarder, type LogForwarderOptions } from './log-forwarder.js';
@@ -261,7 +263,15 @@ export class ExportManager {
       integrationId: integration.id,
       projectId: integration.project_id,
       allowPrivateEgress: this.opts.allowPrivateEgress,
-      authHeaders: () => this.integrations.authHeaders(integration.id),
+      authHeaders: () => {
+        try {
+          return this.integrations.authHeaders(integration.id);
+        } catch (err) {
+          // Stored under another master key, or damaged: no attempt can succeed until they are set again.
+          if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
+          throw err;
+        }
+      },
     };
   }
 }

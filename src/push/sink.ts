@@ -11,7 +11,10 @@ export interface SinkContext {
   readonly integrationId: string;
   readonly projectId: string;
   readonly allowPrivateEgress: boolean;
-  /** The decrypted auth headers, read when a request is built and never kept in the sink. */
+  /**
+   * The decrypted auth headers, read when a request is built and never kept in the sink. Throws a
+   * non-retryable DeliveryError ('credentials') when they cannot be decrypted.
+   */
   authHeaders(): Record<string, string>;
 }
 

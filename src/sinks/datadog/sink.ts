@@ -10,7 +10,6 @@ import type { MetricBatch } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { expectSuccess, get, post } from '../../delivery/http.js';
 import { describeForPeople } from '../../delivery/describe.js';
-import { CredentialError } from '../../control/crypto.js';
 import { DatadogConfigSchema, intakeOf, KNOWN_SITES, type DatadogConfig } from './config.js';
 import { encodeUnits, LIMITS, newCaches, normalizeTag, packParts, unitId, type Amount, type EncodeCaches, type EncodeOptions, type Part } from './encode.js';
 
@@ -139,20 +138,12 @@ export class DatadogSink implements Sink {
     return new URL(`${this.base}/api/${this.opts.seriesApi}/series`);
   }
 
-  private secretHeaders(): Record<string, string> {
-    try {
-      return this.ctx.authHeaders();
-    } catch (err) {
-      if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
-      throw err;
-    }
-  }
 
   private async deliver(part: Part, signal: AbortSignal): Promise<void> {
     const url = this.urlOf(part.api);
     const headers = { 'content-type': 'application/json', 'content-encoding': 'deflate', 'user-agent': USER_AGENT };
     const res = await post(url, part.body, {
-      headers, secretHeaders: this.secretHeaders(), timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal,
+      headers, secretHeaders: this.ctx.authHeaders(), timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal,
     });
     expectSuccess(res, url);
   }
@@ -164,7 +155,7 @@ export class DatadogSink implements Sink {
     const url = new URL(`${this.base}/api/v1/validate`);
     let secrets: Record<string, string>;
     try {
-      secrets = this.secretHeaders();
+      secrets = this.ctx.authHeaders();
     } catch (err) {
       return { ok: false, latency_ms: latency(), message: (err as Error).message };
     }

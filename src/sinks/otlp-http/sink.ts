@@ -10,7 +10,6 @@ import { pointCount } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { post, expectSuccess } from '../../delivery/http.js';
 import { describeForPeople } from '../../delivery/describe.js';
-import { CredentialError } from '../../control/crypto.js';
 import { OtlpConfigSchema, type OtlpConfig } from './config.js';
 import { encodeMetricsJson, encodeMetricsProtobuf } from './encode-metrics.js';
 import { encodeLogsJson, encodeLogsProtobuf } from './encode-logs.js';
@@ -80,13 +79,7 @@ export class OtlpSink implements Sink {
   }
 
   private async deliver(url: URL, body: Uint8Array | string, count: number, signal: AbortSignal): Promise<SendResult> {
-    let secretHeaders: Record<string, string>;
-    try {
-      secretHeaders = this.ctx.authHeaders();
-    } catch (err) {
-      if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
-      throw err;
-    }
+    const secretHeaders = this.ctx.authHeaders();
     const json = this.config.protocol === 'http/json';
     const headers: Record<string, string> = { 'content-type': json ? 'application/json' : 'application/x-protobuf', 'user-agent': USER_AGENT };
     if (this.config.gzip) headers['content-encoding'] = 'gzip';

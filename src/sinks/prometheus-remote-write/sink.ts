@@ -9,7 +9,6 @@ import { pointCount } from '../../push/types.js';
 import { DeliveryError } from '../../delivery/errors.js';
 import { expectSuccess, post, type HttpResponse } from '../../delivery/http.js';
 import { describeForPeople } from '../../delivery/describe.js';
-import { CredentialError } from '../../control/crypto.js';
 import { snappyCompressAsync } from '../../wire/snappy.js';
 import { RemoteWriteConfigSchema, type RemoteWriteConfig } from './config.js';
 import { encodeRequestV2, encodeWriteRequestV1, type GoneSeries } from './encode.js';
@@ -181,13 +180,7 @@ export class RemoteWriteSink implements Sink {
   }
 
   private post(body: Uint8Array, headers: Readonly<Record<string, string>>, signal: AbortSignal): Promise<HttpResponse> {
-    let secretHeaders: Record<string, string>;
-    try {
-      secretHeaders = this.ctx.authHeaders();
-    } catch (err) {
-      if (err instanceof CredentialError) throw new DeliveryError('credentials', err.message, false);
-      throw err;
-    }
+    const secretHeaders = this.ctx.authHeaders();
     return post(this.url, body, { headers, secretHeaders, timeoutMs: this.config.timeout_s * 1000, allowPrivate: this.ctx.allowPrivateEgress, signal });
   }
 }
