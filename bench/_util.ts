@@ -55,6 +55,41 @@ export function gc(): void {
 }
 
 /**
+ * Items per second of an encoder, best and median of `rounds` rounds of about `budgetMs` of
+ * encoding each (the best is the round least disturbed on a shared machine). `encode` returns how
+ * many bytes it made, so an encoder that makes nothing fails the run; `setup`, when given, makes
+ * each call's input outside the timed part (a cold cache, a fresh batch).
+ */
+export async function encodeRate<T>(
+  encode: (input: T) => number | Promise<number>, items: number, budgetMs: number, rounds: number, setup: () => T = () => undefined as T,
+): Promise<{ best: number; med: number }> {
+  const t0 = performance.now();
+  await encode(setup());
+  const once = Math.max(0.05, performance.now() - t0);
+  const iters = Math.max(3, Math.round(budgetMs / once));
+  const rates: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    gc();
+    let ms = 0;
+    let bytes = 0;
+    for (let i = 0; i < iters; i++) {
+      const input = setup();
+      const s = performance.now();
+      bytes += await encode(input);
+      ms += performance.now() - s;
+    }
+    if (bytes === 0) throw new Error('nothing encoded');
+    rates.push((items * iters * 1000) / ms);
+  }
+  return { best: Math.max(...rates), med: median(rates) };
+}
+
+/** The base labels of `n` series with an inference model and tier each, as the encoding benchmarks use them. */
+export function inferenceLabelSets(n: number, models = ['llama-3.1-8b', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'], tiers = ['standard', 'priority']): Array<Record<string, string>> {
+  return seriesLabels(n).map((l, i) => ({ ...l, model_name: models[i % models.length], service_tier: tiers[(i >> 2) % tiers.length] }));
+}
+
+/**
  * Runs `body(n)` `rounds` times and returns operations per second of the fastest round: the one
  * least disturbed by the other tenants of a shared 2-core machine.
  */

@@ -20,7 +20,7 @@ import { v2 } from '@datadog/datadog-api-client';
 import type { BatchMetric, MetricBatch } from '../src/push/types.js';
 import { DEFAULT_BUCKETS } from '../src/catalog/catalog.js';
 import { encodeUnits, LIMITS, newCaches, packParts, type EncodeOptions } from '../src/sinks/datadog/encode.js';
-import { fmtNum, fmtRate, gc, header, latencies, median, seriesLabels } from './_util.js';
+import { fmtNum, fmtRate, header, latencies, median, encodeRate, inferenceLabelSets } from './_util.js';
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -28,11 +28,6 @@ const BOUNDS = DEFAULT_BUCKETS.latency; // 15 bounds
 const OBS_PER_HIST = 20;
 const OPTS: EncodeOptions = { seriesApi: 'v2', histograms: 'counters', intervalS: 60, extraTags: ['env:prod'] };
 const compress = async (s: string) => deflateSync(s, { level: 1 });
-
-function labelSets(n: number): Array<Record<string, string>> {
-  const models = ['llama-3.1-8b', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'];
-  return seriesLabels(n).map((l, i) => ({ ...l, model_name: models[i % models.length] }));
-}
 
 function ourBatch(labels: Array<Record<string, string>>, timeMs: number): MetricBatch {
   const values = latencies(labels.length * OBS_PER_HIST);
@@ -87,27 +82,8 @@ function digest(bodies: readonly Buffer[]): string {
   return rows.sort().join('\n');
 }
 
-/** Best-of-rounds points per second of `encode`, each round about `budgetMs` long. */
-async function measure(encode: () => Promise<number>, points: number, budgetMs: number): Promise<{ best: number; med: number }> {
-  const t0 = performance.now();
-  await encode();
-  const once = Math.max(0.05, performance.now() - t0);
-  const iters = Math.max(3, Math.round(budgetMs / once));
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    gc();
-    const s = performance.now();
-    let bytes = 0;
-    for (let i = 0; i < iters; i++) bytes += await encode();
-    const ms = performance.now() - s;
-    if (bytes === 0) throw new Error('nothing encoded');
-    rates.push((points * iters * 1000) / ms);
-  }
-  return { best: Math.max(...rates), med: median(rates) };
-}
-
 export async function main(): Promise<void> {
-  const labels = labelSets(SERIES);
+  const labels = inferenceLabelSets(SERIES);
   const batch = ourBatch(labels, Date.now());
   const warm = newCaches();
   const ours = async () => {
@@ -138,11 +114,11 @@ export async function main(): Promise<void> {
     await peer();
   }
   // Alternate so drift on a shared machine hits both sides alike.
-  const p1 = await measure(peer, points, 200);
-  const o1 = await measure(ours, points, 200);
-  const p2 = await measure(peer, points, 200);
-  const o2 = await measure(ours, points, 200);
-  const cold = await measure(oursCold, points, 200);
+  const p1 = await encodeRate(peer, points, 200, ROUNDS);
+  const o1 = await encodeRate(ours, points, 200, ROUNDS);
+  const p2 = await encodeRate(peer, points, 200, ROUNDS);
+  const o2 = await encodeRate(ours, points, 200, ROUNDS);
+  const cold = await encodeRate(oursCold, points, 200, ROUNDS);
   const oursBest = Math.max(o1.best, o2.best);
   const peerBest = Math.max(p1.best, p2.best);
   console.log(`   ours (encodeUnits + packParts), caches warm:  ${fmtRate(oursBest)} points (median of rounds ${fmtRate(median([o1.med, o2.med]))})`);

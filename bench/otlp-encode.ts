@@ -13,7 +13,7 @@ import type { Attributes, BatchMetric, MetricBatch } from '../src/push/types.js'
 import { DEFAULT_BUCKETS } from '../src/catalog/catalog.js';
 import { encodeMetricsProtobuf } from '../src/sinks/otlp-http/encode-metrics.js';
 import { decodeMetricsProtobuf, type MetricsRequest } from '../test/otlp-receiver.js';
-import { fmtNum, fmtRate, gc, header, latencies, median, seriesLabels, verdict } from './_util.js';
+import { fmtNum, fmtRate, header, latencies, median, verdict, encodeRate, inferenceLabelSets } from './_util.js';
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 2000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -27,17 +27,6 @@ const SCOPE = { name: 'meterway', version: '0.1.0' };
 class ManualReader extends MetricReader {
   protected override async onShutdown(): Promise<void> {}
   protected override async onForceFlush(): Promise<void> {}
-}
-
-/** Label sets: the base labels plus the inference ones, as the catalogue's series carry them. */
-function labelSets(n: number): Array<Record<string, string>> {
-  const tiers = ['standard', 'priority'];
-  const models = ['llama-3.1-8b', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'];
-  return seriesLabels(n).map((l, i) => ({
-    ...l,
-    model_name: models[i % models.length],
-    service_tier: tiers[(i >> 2) % tiers.length],
-  }));
 }
 
 async function sdkResourceMetrics(labels: Array<Record<string, string>>, values: Float64Array): Promise<ResourceMetrics> {
@@ -103,29 +92,9 @@ function digest(req: MetricsRequest): string {
   return parts.sort().join('\n');
 }
 
-/** Best-of-rounds points per second of `encode`, each round about `budgetMs` long. */
-function measure(encode: () => Uint8Array, points: number, budgetMs: number): { best: number; med: number } {
-  let iters = 1;
-  const t0 = performance.now();
-  encode();
-  const once = Math.max(0.05, performance.now() - t0);
-  iters = Math.max(3, Math.round(budgetMs / once));
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    gc();
-    const s = performance.now();
-    let bytes = 0;
-    for (let i = 0; i < iters; i++) bytes += encode().length;
-    const ms = performance.now() - s;
-    if (bytes === 0) throw new Error('nothing encoded');
-    rates.push((points * iters * 1000) / ms);
-  }
-  return { best: Math.max(...rates), med: median(rates) };
-}
-
 export async function main(): Promise<void> {
   header(`OTLP encoding: ${fmtNum(SERIES)} counter + ${fmtNum(SERIES)} histogram series (${BOUNDS.length} bounds), one request`);
-  const labels = labelSets(SERIES);
+  const labels = inferenceLabelSets(SERIES);
   const values = latencies(SERIES * OBS_PER_HIST);
   const rm = await sdkResourceMetrics(labels, values);
   const startMs = Date.now() - 60_000;
@@ -148,10 +117,12 @@ export async function main(): Promise<void> {
     encodeMetricsProtobuf(batch, RESOURCE, SCOPE);
     ProtobufMetricsSerializer.serializeRequest(rm);
   }
-  const sdk = measure(() => ProtobufMetricsSerializer.serializeRequest(rm) as Uint8Array, points, 150);
-  const ours = measure(() => encodeMetricsProtobuf(batch, RESOURCE, SCOPE), points, 150);
-  const sdk2 = measure(() => ProtobufMetricsSerializer.serializeRequest(rm) as Uint8Array, points, 150);
-  const ours2 = measure(() => encodeMetricsProtobuf(batch, RESOURCE, SCOPE), points, 150);
+  const sdkEncode = () => (ProtobufMetricsSerializer.serializeRequest(rm) as Uint8Array).length;
+  const ourEncode = () => encodeMetricsProtobuf(batch, RESOURCE, SCOPE).length;
+  const sdk = await encodeRate(sdkEncode, points, 150, ROUNDS);
+  const ours = await encodeRate(ourEncode, points, 150, ROUNDS);
+  const sdk2 = await encodeRate(sdkEncode, points, 150, ROUNDS);
+  const ours2 = await encodeRate(ourEncode, points, 150, ROUNDS);
   const oursBest = Math.max(ours.best, ours2.best);
   const sdkBest = Math.max(sdk.best, sdk2.best);
   const ratio = oursBest / sdkBest;

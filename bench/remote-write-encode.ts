@@ -19,7 +19,7 @@ import { DEFAULT_BUCKETS } from '../src/catalog/catalog.js';
 import { formatValue } from '../src/exposition/escape.js';
 import { compareLabelNames, encodeRequestV2, encodeWriteRequestV1 } from '../src/sinks/prometheus-remote-write/encode.js';
 import { snappyCompress } from '../src/wire/snappy.js';
-import { fmtNum, fmtRate, gc, header, latencies, median, seriesLabels } from './_util.js';
+import { fmtNum, fmtRate, header, latencies, median, encodeRate, inferenceLabelSets } from './_util.js';
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 1000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
@@ -30,12 +30,6 @@ const GAUGE = { name: 'meterway_gpu_memory_usage_bytes', unit: 'By', description
 const HIST = { name: 'meterway_inference_request_duration_seconds', unit: 's', description: 'Duration of an inference request, in seconds.' };
 
 type PeerSeries = { labels: { __name__: string; [k: string]: string }; samples: Array<{ value: number; timestamp: number }> };
-
-function labelSets(n: number): Array<Record<string, string>> {
-  const tiers = ['standard', 'priority'];
-  const models = ['llama-3.1-8b', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'];
-  return seriesLabels(n).map((l, i) => ({ ...l, model_name: models[i % models.length], service_tier: tiers[(i >> 2) % tiers.length] }));
-}
 
 function ourBatch(labels: Array<Record<string, string>>, timeMs: number): MetricBatch {
   const values = latencies(labels.length * OBS_PER_HIST);
@@ -103,27 +97,8 @@ async function digest(compressed: Uint8Array): Promise<string> {
     .join('\n');
 }
 
-/** Best-of-rounds samples per second of `encode`, each round about `budgetMs` long. */
-async function measure(encode: () => Promise<number>, samples: number, budgetMs: number): Promise<{ best: number; med: number }> {
-  const t0 = performance.now();
-  await encode();
-  const once = Math.max(0.05, performance.now() - t0);
-  const iters = Math.max(3, Math.round(budgetMs / once));
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    gc();
-    const s = performance.now();
-    let bytes = 0;
-    for (let i = 0; i < iters; i++) bytes += await encode();
-    const ms = performance.now() - s;
-    if (bytes === 0) throw new Error('nothing encoded');
-    rates.push((samples * iters * 1000) / ms);
-  }
-  return { best: Math.max(...rates), med: median(rates) };
-}
-
 export async function main(): Promise<void> {
-  const labels = labelSets(SERIES);
+  const labels = inferenceLabelSets(SERIES);
   const batch = ourBatch(labels, Date.now());
   const peerInput = peerSeries(batch);
   const samples = peerInput.length;
@@ -153,11 +128,11 @@ export async function main(): Promise<void> {
     await ours();
     await peer();
   }
-  const p1 = await measure(peer, samples, 200);
-  const o1 = await measure(ours, samples, 200);
-  const p2 = await measure(peer, samples, 200);
-  const o2 = await measure(ours, samples, 200);
-  const v2 = await measure(oursV2, samples, 200);
+  const p1 = await encodeRate(peer, samples, 200, ROUNDS);
+  const o1 = await encodeRate(ours, samples, 200, ROUNDS);
+  const p2 = await encodeRate(peer, samples, 200, ROUNDS);
+  const o2 = await encodeRate(ours, samples, 200, ROUNDS);
+  const v2 = await encodeRate(oursV2, samples, 200, ROUNDS);
   const oursBest = Math.max(o1.best, o2.best);
   const peerBest = Math.max(p1.best, p2.best);
   const ratio = oursBest / peerBest;

@@ -14,19 +14,13 @@
 import type { Attributes, BatchMetric, HistogramPoint, MetricBatch, NumberPoint } from '../src/push/types.js';
 import { DEFAULT_BUCKETS } from '../src/catalog/catalog.js';
 import { encodeBatch, type EncodeOptions } from '../src/sinks/statsd/encode.js';
-import { fmtNum, fmtRate, gc, header, latencies, median, seriesLabels } from './_util.js';
+import { fmtNum, fmtRate, header, latencies, median, encodeRate, inferenceLabelSets } from './_util.js';
 
 const SERIES = Number(process.env.BENCH_SERIES ?? 10_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const BOUNDS = DEFAULT_BUCKETS.latency;
 const OBS_PER_HIST = 20;
 const OPTS: EncodeOptions = { flavor: 'dogstatsd', prefix: '', maxDatagramBytes: 1432 };
-
-function labelSets(n: number): Array<Record<string, string>> {
-  const tiers = ['on_demand', 'pt'];
-  const models = ['meta-llama/Llama-3.1-8B', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'];
-  return seriesLabels(n).map((l, i) => ({ ...l, model_name: models[i % models.length], service_tier: tiers[(i >> 2) % tiers.length] }));
-}
 
 /** A delta batch as delivery hands it to the sink. */
 function deltaBatch(labels: Array<Record<string, string>>, values: Float64Array): MetricBatch {
@@ -98,37 +92,11 @@ function naiveEncode(batch: MetricBatch, max: number): Buffer[] {
   return out;
 }
 
-/**
- * Best-of-rounds points per second of `encode`, each round about `budgetMs` of encoding. `setup`,
- * when given, makes each call's input outside the timed part.
- */
-function measure<T>(encode: (input: T) => number, points: number, budgetMs: number, setup: () => T = () => undefined as T): { best: number; med: number } {
-  const t0 = performance.now();
-  encode(setup());
-  const once = Math.max(0.05, performance.now() - t0);
-  const iters = Math.max(3, Math.round(budgetMs / once));
-  const rates: number[] = [];
-  for (let r = 0; r < ROUNDS; r++) {
-    gc();
-    let ms = 0;
-    let bytes = 0;
-    for (let i = 0; i < iters; i++) {
-      const input = setup();
-      const s = performance.now();
-      bytes += encode(input);
-      ms += performance.now() - s;
-    }
-    if (bytes === 0) throw new Error('nothing encoded');
-    rates.push((points * iters * 1000) / ms);
-  }
-  return { best: Math.max(...rates), med: median(rates) };
-}
-
 const total = (ds: Buffer[]) => ds.reduce((n, d) => n + d.length, 0);
 
 export async function main(): Promise<void> {
   header(`StatsD encoding: ${fmtNum(SERIES)} counter + ${fmtNum(SERIES)} histogram series (${BOUNDS.length} bounds), one push, DogStatsD, 1432-byte datagrams`);
-  const labels = labelSets(SERIES);
+  const labels = inferenceLabelSets(SERIES, ['meta-llama/Llama-3.1-8B', 'mistral-7b', 'qwen2.5-72b', 'gpt-oss-20b'], ['on_demand', 'pt']);
   const batch = deltaBatch(labels, latencies(SERIES * OBS_PER_HIST));
   const points = SERIES * 2;
 
@@ -143,15 +111,15 @@ export async function main(): Promise<void> {
     encodeBatch(batch, OPTS);
     naiveEncode(batch, OPTS.maxDatagramBytes);
   }
-  const run = () => ({
-    naive: measure(() => total(naiveEncode(batch, OPTS.maxDatagramBytes)), points, 300),
-    warm: measure(() => total(encodeBatch(batch, OPTS).datagrams), points, 300),
+  const run = async () => ({
+    naive: await encodeRate(() => total(naiveEncode(batch, OPTS.maxDatagramBytes)), points, 300, ROUNDS),
+    warm: await encodeRate(() => total(encodeBatch(batch, OPTS).datagrams), points, 300, ROUNDS),
     // A batch is cold once (then its attribute lists are cached): each call gets a new copy, made untimed.
-    cold: measure((b: MetricBatch) => total(encodeBatch(b, OPTS).datagrams), points, 300, () => refreshed(batch)),
-    plain: measure(() => total(encodeBatch(batch, { ...OPTS, flavor: 'statsd' }).datagrams), points, 300),
+    cold: await encodeRate((b: MetricBatch) => total(encodeBatch(b, OPTS).datagrams), points, 300, ROUNDS, () => refreshed(batch)),
+    plain: await encodeRate(() => total(encodeBatch(batch, { ...OPTS, flavor: 'statsd' }).datagrams), points, 300, ROUNDS),
   });
-  const a = run();
-  const b = run();
+  const a = await run();
+  const b = await run();
   const best = (k: keyof typeof a) => Math.max(a[k].best, b[k].best);
   const med = (k: keyof typeof a) => median([a[k].med, b[k].med]);
   console.log(`   ours, DogStatsD, warm (every push after the first):  ${fmtRate(best('warm'))} points (median of rounds ${fmtRate(med('warm'))})`);
