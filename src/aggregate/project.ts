@@ -5,6 +5,8 @@
 import { BASE_LABELS, CATALOG, DEFAULT_BUCKETS, type BucketFamily } from '../catalog/catalog.js';
 import { MetricRegistry, type Family, type FamilyDef, type SeriesRow } from './registry.js';
 import { metricNameProblem } from '../core/labels.js';
+import { AccrualBook, ENTITY_KEEP_MS } from './accrual.js';
+import { ActiveDevices } from './devices.js';
 
 export interface CatalogOptions {
   readonly prefix: string;
@@ -12,6 +14,9 @@ export interface CatalogOptions {
 }
 
 export const DEFAULT_CATALOG_OPTIONS: CatalogOptions = { prefix: 'meterway', buckets: DEFAULT_BUCKETS };
+
+/** `metrics.gauge_stale_after`'s default. */
+export const DEFAULT_STALE_AFTER_MS = 300_000;
 
 /** The catalogue resolved into family definitions (full names, label names, bucket bounds). */
 export function resolveCatalog(opts: CatalogOptions): FamilyDef[] {
@@ -23,7 +28,7 @@ export function resolveCatalog(opts: CatalogOptions): FamilyDef[] {
     otlpUnit: def.otlpUnit,
     catalogKey: def.key,
     labelNames: [...BASE_LABELS, ...def.extraLabels],
-    buckets: def.buckets === undefined ? undefined : opts.buckets[def.buckets],
+    buckets: def.buckets === undefined ? undefined : typeof def.buckets === 'string' ? opts.buckets[def.buckets] : def.buckets,
   }));
 }
 
@@ -51,7 +56,11 @@ export class ProjectMetrics {
   readonly families: Family[];
   readonly apps = new Set<string>();
   /** Per event type, the series each event key feeds (see src/ingest/events.ts). */
-  readonly rows = { run: new Map<string, SeriesRow>(), inference: new Map<string, SeriesRow>() };
+  readonly rows = { run: new Map<string, SeriesRow>(), inference: new Map<string, SeriesRow>(), device: new Map<string, SeriesRow>() };
+  /** Instances' and jobs' states and the exact sums of their running time and cost (src/aggregate/accrual.ts). */
+  readonly accrual: AccrualBook;
+  /** Devices seen within the staleness time, for `devices_active` (src/aggregate/devices.ts). */
+  readonly devices = new ActiveDevices();
   /** When counting began: the start time of every cumulative series pushed out. */
   readonly startedMs = Date.now();
   /**
@@ -65,10 +74,18 @@ export class ProjectMetrics {
     readonly projectId: string,
     defs: readonly FamilyDef[],
     maxSeries: number,
+    /**
+     * `metrics.gauge_stale_after`: how long a gauge stays exposed without an update, how long a
+     * device counts as active after it was seen, and the longest interval between two events
+     * of an instance or job that running time and cost accrue over.
+     */
+    readonly staleAfterMs = DEFAULT_STALE_AFTER_MS,
+    onAccrualChange?: () => void,
   ) {
     this.registry = new MetricRegistry({ maxSeries });
     this.families = this.registry.families;
     for (const d of defs) this.registry.family(d);
+    this.accrual = new AccrualBook(this.registry, this.families, onAccrualChange);
   }
 
   /**
@@ -103,10 +120,17 @@ function sameBounds(a: readonly number[], b: readonly number[]): boolean {
 export class Aggregator {
   private readonly projects = new Map<string, ProjectMetrics>();
   readonly defs: readonly FamilyDef[];
+  /**
+   * Called when a project's accrual book has something new to persist (src/store/accrual.ts
+   * sets it); called again only once the book's changes were taken.
+   */
+  onAccrualChange: (() => void) | undefined;
 
   constructor(
     catalog: CatalogOptions,
     private readonly maxSeriesPerProject: number,
+    /** `metrics.gauge_stale_after` (see ProjectMetrics.staleAfterMs). */
+    readonly staleAfterMs = DEFAULT_STALE_AFTER_MS,
   ) {
     this.defs = resolveCatalog(catalog);
   }
@@ -118,7 +142,7 @@ export class Aggregator {
   ensure(projectId: string): ProjectMetrics {
     let pm = this.projects.get(projectId);
     if (pm === undefined) {
-      pm = new ProjectMetrics(projectId, this.defs, this.maxSeriesPerProject);
+      pm = new ProjectMetrics(projectId, this.defs, this.maxSeriesPerProject, this.staleAfterMs, () => this.onAccrualChange?.());
       this.projects.set(projectId, pm);
     }
     return pm;
@@ -132,9 +156,19 @@ export class Aggregator {
     return this.projects.values();
   }
 
+  /**
+   * Removes gauges not updated since `cutoffMs` (and sources' series, see MetricRegistry); first
+   * counts out the devices last seen before it, and forgets instances and jobs not heard from
+   * for ENTITY_KEEP_MS (or the staleness time, when longer) before it.
+   */
   sweepStale(cutoffMs: number): number {
     let removed = 0;
-    for (const pm of this.projects.values()) removed += pm.registry.sweepStale(cutoffMs);
+    const entityCutoff = cutoffMs + this.staleAfterMs - Math.max(ENTITY_KEEP_MS, this.staleAfterMs);
+    for (const pm of this.projects.values()) {
+      pm.devices.prune(cutoffMs);
+      pm.accrual.prune(entityCutoff);
+      removed += pm.registry.sweepStale(cutoffMs);
+    }
     return removed;
   }
 }

@@ -2,8 +2,9 @@
  * Event types: each one's field rules and how it turns into samples. Adding an event type is one
  * entry in EVENT_TYPES.
  */
-import { CATALOG_INDEX as I } from '../catalog/catalog.js';
+import { CATALOG, CATALOG_INDEX as I, seriesKey } from '../catalog/catalog.js';
 import type { ProjectMetrics } from '../aggregate/project.js';
+import { accrualScale, type AccrualKind, type Entity } from '../aggregate/accrual.js';
 import type { AnySeries, CounterSeries, ExemplarLabels, GaugeSeries, HistogramSeries } from '../aggregate/series.js';
 import { SeriesRow, type Family } from '../aggregate/registry.js';
 import { FieldError, describe, type FieldRule } from './fields.js';
@@ -21,12 +22,17 @@ const MS = 1 / 1000;
 
 type Values = Array<string | undefined>;
 
+/** What a series is created with: its label values, built only when it is created. */
+interface Labeller {
+  values(): Values;
+}
+
 /**
  * An event's label values, built only when a series is created. A small object rather than a
  * closure: closures made per event cost an allocation each and, under tsx's keepNames, a
  * defineProperty call that showed as 4% of ingest time.
  */
-class AppLabels {
+class AppLabels implements Labeller {
   constructor(
     readonly projectId: string,
     readonly app: string | undefined,
@@ -50,17 +56,17 @@ class AppLabels {
   }
 }
 
-function lookup<S extends AnySeries>(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): S | undefined {
+function lookup<S extends AnySeries>(pm: ProjectMetrics, idx: number, key: string, labels: Labeller): S | undefined {
   const fam = pm.families[idx] as Family<S>;
   return fam.series.get(key) ?? pm.registry.series(fam, key, labels.values());
 }
 
-function gauge(pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): GaugeSeries | undefined {
+function gauge(pm: ProjectMetrics, idx: number, key: string, labels: Labeller): GaugeSeries | undefined {
   return lookup<GaugeSeries>(pm, idx, key, labels);
 }
 
 /** The series in `slot` of `row`, looked up (or created) and kept there on first use. */
-function cached<S extends AnySeries>(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, labels: AppLabels): S | undefined {
+function cached<S extends AnySeries>(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, labels: Labeller): S | undefined {
   const s = row.slots[slot];
   if (s !== undefined) return s as S;
   // Left empty when the series limit dropped it, so the next event tries again, as without a row.
@@ -107,14 +113,14 @@ function counterRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: numb
   return s === undefined ? undefined : overflow(field, v, s.value, v, pm.families[idx].def.name);
 }
 
-function histogramRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, field: string, ms: number | undefined): FieldError | undefined {
+function histogramRoom(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, field: string, ms: number | undefined, scale = MS): FieldError | undefined {
   if (ms === undefined) return undefined;
   const s = existing<HistogramSeries>(row, slot, pm, idx, key);
   // The same product observeMs adds, so the check and the sum cannot disagree.
-  return s === undefined ? undefined : overflow(field, ms, s.sum, ms * MS, `${pm.families[idx].def.name}_sum`);
+  return s === undefined ? undefined : overflow(field, ms, s.sum, ms * scale, `${pm.families[idx].def.name}_sum`);
 }
 
-function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: AppLabels, ex?: EventExemplar): void {
+function observeMs(row: SeriesRow, slot: number, pm: ProjectMetrics, idx: number, key: string, ms: number | undefined, labels: Labeller, ex?: EventExemplar): void {
   if (ms === undefined) return;
   cached<HistogramSeries>(row, slot, pm, idx, key, labels)?.observe(ms * MS, ex?.labels, ex?.timeMs);
 }
@@ -284,8 +290,245 @@ const RESOURCE: EventType = {
   },
 };
 
+/** Label values given as a list: the base labels, then the family's extra labels. */
+class ListLabels implements Labeller {
+  constructor(
+    readonly projectId: string,
+    readonly app: string | undefined,
+    readonly region: string | undefined,
+    readonly extras: Values,
+  ) {}
+  values(): Values {
+    const { projectId, app } = this;
+    return [projectId, app === undefined ? undefined : `${projectId}-${app}`, app, this.region, ...this.extras];
+  }
+}
+
+/**
+ * On-device inference telemetry, as Octomil's SDK sends it. An event that carries a duration,
+ * time to first token, throughput or token count is one inference; one that carries only a
+ * battery level or memory use (a status report) is not.
+ */
+const DEVICE: EventType = {
+  rules: [
+    { name: 'device_id', kind: 'label', required: true },
+    { name: 'model_name', kind: 'label' },
+    { name: 'app_name', kind: 'label' },
+    { name: 'region', kind: 'label' },
+    { name: 'platform', kind: 'label' },
+    { name: 'event_name', kind: 'label' },
+    { name: 'duration_ms', kind: 'duration_ms' },
+    { name: 'ttft_ms', kind: 'duration_ms' },
+    { name: 'throughput_tokens_per_second', kind: 'quantity' },
+    { name: 'total_tokens', kind: 'count' },
+    { name: 'battery_level_percent', kind: 'percent' },
+    { name: 'memory_used_bytes', kind: 'quantity' },
+  ],
+  apply(ev, pm, eventMs, nowMs) {
+    const device: string = ev.device_id;
+    const app: string | undefined = ev.app_name;
+    const region: string | undefined = ev.region;
+    const model: string | undefined = ev.model_name;
+    const platform: string | undefined = ev.platform;
+    const tokens: number | undefined = ev.total_tokens;
+    const throughput: number | undefined = ev.throughput_tokens_per_second;
+    // seriesKey of the label values, written out (restore rebuilds it with seriesKey itself).
+    const site = `${app ?? ''}\u0000${region ?? ''}`;
+    const key = `${site}\u0000${model ?? ''}\u0000${platform ?? ''}`;
+    const row = rowFor(pm.rows.device, pm, key, 5);
+    // All sums checked before any is touched (see RUN); the inference counter only adds 1.
+    const refused =
+      (tokens === undefined ? undefined : counterRoom(row, 1, pm, I.device_tokens, key, 'total_tokens', tokens)) ??
+      histogramRoom(row, 2, pm, I.device_inference_duration, key, 'duration_ms', ev.duration_ms) ??
+      histogramRoom(row, 3, pm, I.device_ttft, key, 'ttft_ms', ev.ttft_ms) ??
+      histogramRoom(row, 4, pm, I.device_throughput, key, 'throughput_tokens_per_second', throughput, 1);
+    if (refused !== undefined) return refused;
+    if (app !== undefined) pm.apps.add(app);
+    const values = new ListLabels(pm.projectId, app, region, [model, platform]);
+    const inference = ev.duration_ms !== undefined || ev.ttft_ms !== undefined || throughput !== undefined || tokens !== undefined;
+    if (inference) cached<CounterSeries>(row, 0, pm, I.device_inferences, key, values)?.inc(1);
+    if (tokens !== undefined) cached<CounterSeries>(row, 1, pm, I.device_tokens, key, values)?.inc(tokens);
+    observeMs(row, 2, pm, I.device_inference_duration, key, ev.duration_ms, values);
+    observeMs(row, 3, pm, I.device_ttft, key, ev.ttft_ms, values);
+    if (throughput !== undefined) cached<HistogramSeries>(row, 4, pm, I.device_throughput, key, values)?.observe(throughput);
+    keepRow(pm.rows.device, key, row, 0);
+    // The per-device gauges: the one place device_id is a label, so each device is a series of
+    // its own and counts against the project's series limit.
+    const battery: number | undefined = ev.battery_level_percent;
+    const memory: number | undefined = ev.memory_used_bytes;
+    if (battery !== undefined || memory !== undefined) {
+      const perDevice = `${site}\u0000${platform ?? ''}\u0000${device}`;
+      const labels = new ListLabels(pm.projectId, app, region, [platform, device]);
+      if (battery !== undefined) gauge(pm, I.device_battery_level, perDevice, labels)?.set(battery, eventMs, nowMs);
+      if (memory !== undefined) gauge(pm, I.device_memory_used, perDevice, labels)?.set(memory, eventMs, nowMs);
+    }
+    // Active devices, without a series per device. A device counts from when an event of it
+    // arrives, if the event is recent: a backfill of old telemetry does not make it active now.
+    const cutoff = nowMs - pm.staleAfterMs;
+    if (eventMs >= cutoff) {
+      const activeKey = `${site}\u0000${platform ?? ''}`;
+      const set = pm.devices.seen(activeKey, device, nowMs, cutoff);
+      const g = gauge(pm, I.devices_active, activeKey, new ListLabels(pm.projectId, app, region, [platform]));
+      set.gauge = g;
+      if (g !== undefined) {
+        // Set outright: the count is as of now, whatever the time of the event that moved it.
+        g.value = set.count;
+        g.sampleMs = nowMs;
+        g.updatedAt = nowMs;
+      }
+    }
+    return undefined;
+  },
+};
+
+/** How an instance or a job accrues: its kind, identity, states and families. */
+interface AccrualSpec {
+  readonly kind: AccrualKind;
+  /** The two fields that name one entity (a fleet's instance, a run's job). */
+  readonly identity: readonly [string, string];
+  /** The field that holds its state. */
+  readonly stateField: string;
+  /** The state it accrues in, from one event to the next. */
+  readonly running: string;
+  /** States it ends in: accrual stops and its gauges go. */
+  readonly terminal: ReadonlySet<string>;
+  readonly runningIdx: number;
+  readonly costIdx: number;
+  readonly priceIdx: number;
+  readonly gpuCountIdx: number;
+  /** The counter of entities that reached a terminal state, each once (jobs). */
+  readonly endedIdx?: number;
+}
+
+/**
+ * The label values an event gives a family: the base labels (instances and jobs have no app),
+ * then each of the family's extra labels from the event's field of the same name (the catalogue
+ * names them so, and the event's rules validate each of them as a label).
+ */
+function labelValuesOf(pm: ProjectMetrics, idx: number, ev: Record<string, any>): Values {
+  const values: Values = [pm.projectId, undefined, undefined, ev.region];
+  for (const name of CATALOG[idx].extraLabels) values.push(ev[name]);
+  return values;
+}
+
+/** Why adding `by` (scale units) to an accrued counter cannot be done (see overflow), or undefined. */
+function accrualRoom(pm: ProjectMetrics, idx: number, key: string, field: string, v: unknown, by: number): FieldError | undefined {
+  if (by === 0) return undefined;
+  const total = pm.accrual.total(idx, key);
+  const scale = accrualScale(idx);
+  if (Number.isFinite(total + by) && Number.isFinite((total + by) / scale)) return undefined;
+  return new FieldError(
+    'overflow',
+    `${field}: ${describe(v)} would take ${pm.families[idx].def.name} past the largest number a series can hold (about 1.8e308) to +Inf; it is at ${describe(total / scale)}. The event was not applied`,
+  );
+}
+
+/**
+ * Applies an instance or job event: accrues running time and cost over the interval since the
+ * entity's previous event (src/aggregate/accrual.ts says how and why), counts a terminal state
+ * once, and sets or hides the entity's gauges.
+ */
+function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMetrics, eventMs: number, nowMs: number): FieldError | undefined {
+  const book = pm.accrual;
+  const id = `${ev[spec.identity[0]]}\u0000${ev[spec.identity[1]]}`;
+  const prev = book.entity(spec.kind, id);
+  // Older than the newest event applied (out of order, or sent again): the interval it falls in
+  // was counted by the events around it, so it changes nothing. Still accepted: it is valid.
+  if (prev !== undefined && eventMs < prev.lastMs) return undefined;
+  const state: string = ev[spec.stateField];
+  // The interval since the previous event ran at the previous event's state and price; one
+  // longer than the staleness time counts only that long.
+  const ranMs = prev !== undefined && prev.state === spec.running ? Math.min(eventMs - prev.lastMs, pm.staleAfterMs) : 0;
+  const costBy = ranMs > 0 && prev!.price !== undefined ? ranMs * prev!.price : 0;
+  const price: number | undefined = ev.price_per_hour ?? prev?.price;
+  const ended = spec.terminal.has(state);
+  const endsNow = ended && (prev === undefined || !spec.terminal.has(prev.state));
+  const values = labelValuesOf(pm, spec.runningIdx, ev);
+  const key = seriesKey(values);
+  const endedValues = endsNow && spec.endedIdx !== undefined ? labelValuesOf(pm, spec.endedIdx, ev) : undefined;
+  const endedKey = endedValues === undefined ? '' : seriesKey(endedValues);
+  const refused =
+    accrualRoom(pm, spec.runningIdx, key, 'timestamp', eventMs, ranMs) ??
+    accrualRoom(pm, spec.costIdx, key, 'price_per_hour', prev?.price ?? 0, costBy) ??
+    (endedValues === undefined ? undefined : accrualRoom(pm, spec.endedIdx!, endedKey, spec.stateField, state, 1));
+  if (refused !== undefined) return refused;
+  // Counters start at 0 once an entity runs, so the first increase shows in rate().
+  const running = state === spec.running;
+  if (ranMs > 0 || running) book.add(spec.runningIdx, key, values, ranMs);
+  if (costBy > 0 || (running && price !== undefined)) book.add(spec.costIdx, key, values, costBy);
+  if (endedValues !== undefined) book.add(spec.endedIdx!, endedKey, endedValues, 1);
+  const gpuCount: number | undefined = ev.gpu_count ?? prev?.gpuCount;
+  const shown: GaugeSeries[] = [];
+  if (!ended) {
+    const labels = new ListLabels(pm.projectId, undefined, ev.region, values.slice(4));
+    for (const [idx, v] of [[spec.priceIdx, price], [spec.gpuCountIdx, gpuCount]] as const) {
+      if (v === undefined) continue;
+      const g = gauge(pm, idx, key, labels);
+      if (g === undefined) continue;
+      g.set(v, eventMs, nowMs);
+      shown.push(g);
+    }
+  }
+  // A gauge the entity no longer sets (it ended, or its labels changed) is hidden at once and
+  // swept with the stale ones: a terminated instance has no price any more.
+  for (const g of prev?.gauges ?? []) if (!shown.includes(g)) g.updatedAt = 0;
+  const next: Entity = { lastMs: eventMs, state, price, touchedAt: nowMs, gpuCount, gauges: shown.length > 0 ? shown : undefined };
+  book.put(spec.kind, id, next);
+  return undefined;
+}
+
+export const INSTANCE_STATES = ['provisioning', 'running', 'terminated'] as const;
+export const JOB_STATUSES = ['submitted', 'running', 'done', 'failed', 'terminated'] as const;
+
+const INSTANCE_SPEC: AccrualSpec = {
+  kind: 'instance', identity: ['fleet_name', 'instance_name'], stateField: 'state', running: 'running', terminal: new Set(['terminated']),
+  runningIdx: I.instance_running_seconds, costIdx: I.instance_cost, priceIdx: I.instance_price, gpuCountIdx: I.instance_gpus,
+};
+
+const JOB_SPEC: AccrualSpec = {
+  kind: 'job', identity: ['run_name', 'job_name'], stateField: 'status', running: 'running', terminal: new Set(['done', 'failed', 'terminated']),
+  runningIdx: I.job_running_seconds, costIdx: I.job_cost, priceIdx: I.job_price, gpuCountIdx: I.job_gpus, endedIdx: I.jobs,
+};
+
+/** A fleet instance, as dstack's fleets report them; a heartbeat a minute keeps its running time and cost current. */
+const INSTANCE: EventType = {
+  rules: [
+    { name: 'fleet_name', kind: 'label', required: true },
+    { name: 'instance_name', kind: 'label', required: true },
+    { name: 'state', kind: 'enum', required: true, values: INSTANCE_STATES },
+    { name: 'backend', kind: 'label' },
+    { name: 'instance_type', kind: 'label' },
+    { name: 'region', kind: 'label' },
+    { name: 'gpu_name', kind: 'label' },
+    { name: 'gpu_count', kind: 'count' },
+    { name: 'price_per_hour', kind: 'price' },
+  ],
+  apply: (ev, pm, eventMs, nowMs) => applyAccrual(INSTANCE_SPEC, ev, pm, eventMs, nowMs),
+};
+
+/** A job of a run, as dstack's jobs report them. */
+const JOB: EventType = {
+  rules: [
+    { name: 'run_name', kind: 'label', required: true },
+    { name: 'job_name', kind: 'label', required: true },
+    { name: 'status', kind: 'enum', required: true, values: JOB_STATUSES },
+    { name: 'user', kind: 'label' },
+    { name: 'fleet_name', kind: 'label' },
+    { name: 'instance_name', kind: 'label' },
+    { name: 'backend', kind: 'label' },
+    { name: 'region', kind: 'label' },
+    { name: 'gpu_name', kind: 'label' },
+    { name: 'gpu_count', kind: 'count' },
+    { name: 'price_per_hour', kind: 'price' },
+  ],
+  apply: (ev, pm, eventMs, nowMs) => applyAccrual(JOB_SPEC, ev, pm, eventMs, nowMs),
+};
+
 export const EVENT_TYPES: Readonly<Record<string, EventType>> = {
   run: RUN,
   inference: INFERENCE,
   resource: RESOURCE,
+  device: DEVICE,
+  instance: INSTANCE,
+  job: JOB,
 };

@@ -2,12 +2,14 @@
  * Field rules for events. Each rule checks one field and says, on failure, what was wrong and
  * what is allowed, so the ingest response can name the field and the fix.
  */
-export type FieldKind = 'label' | 'duration_ms' | 'quantity' | 'count' | 'percent' | 'status_code' | 'gpu' | 'run_status';
+export type FieldKind = 'label' | 'duration_ms' | 'quantity' | 'count' | 'percent' | 'price' | 'status_code' | 'gpu' | 'run_status' | 'enum';
 
 export interface FieldRule {
   readonly name: string;
   readonly kind: FieldKind;
   readonly required?: boolean;
+  /** For `enum`: the values allowed, in the order the error lists them. */
+  readonly values?: readonly string[];
 }
 
 /** Node 20 has String.prototype.isWellFormed; the ES2023 lib types here predate it. */
@@ -68,6 +70,7 @@ const CHECKS: Readonly<Record<FieldKind, (name: string, v: unknown) => FieldErro
     if ((v as number) > 100) return new FieldError('invalid_field', `${name}: must be between 0 and 100 (percent), got ${describe(v)}`);
     return undefined;
   },
+  price: (name, v) => checkNumber(name, v, 'US dollars per hour'),
   status_code(name, v) {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 100 || v > 599) {
       return new FieldError('invalid_field', `${name}: must be an HTTP status code, a whole number from 100 to 599, got ${describe(v)}`);
@@ -83,7 +86,16 @@ const CHECKS: Readonly<Record<FieldKind, (name: string, v: unknown) => FieldErro
     if (v === 'success' || v === 'error') return undefined;
     return new FieldError('invalid_field', `${name}: must be "success" or "error", got ${describe(v)}`);
   },
+  // Checked in checkFields, which has the rule's values.
+  enum: () => undefined,
 };
+
+function checkEnum(name: string, v: unknown, values: readonly string[]): FieldError | undefined {
+  if (typeof v === 'string' && values.includes(v)) return undefined;
+  const listed = values.map((x) => JSON.stringify(x));
+  const allowed = listed.length === 1 ? listed[0] : `${listed.slice(0, -1).join(', ')} or ${listed[listed.length - 1]}`;
+  return new FieldError('invalid_field', `${name}: must be one of ${allowed}, got ${describe(v)}`);
+}
 
 /** Checks an event's fields against its rules; the first problem found is returned. */
 export function checkFields(event: Record<string, unknown>, rules: readonly FieldRule[]): FieldError | undefined {
@@ -93,7 +105,7 @@ export function checkFields(event: Record<string, unknown>, rules: readonly Fiel
       if (rule.required) return new FieldError('missing_field', `${rule.name}: is required`);
       continue;
     }
-    const err = CHECKS[rule.kind](rule.name, v);
+    const err = rule.kind === 'enum' ? checkEnum(rule.name, v, rule.values ?? []) : CHECKS[rule.kind](rule.name, v);
     if (err !== undefined) return err;
   }
   return undefined;

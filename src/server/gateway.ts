@@ -20,6 +20,7 @@ import { SINK_FACTORIES } from '../sinks/registry.js';
 import { Tsdb, Sampler, restoreInto } from '../tsdb/index.js';
 import { HeadQueryable } from '../tsdb/head.js';
 import { Ingestor } from '../ingest/ingest.js';
+import { AccrualStore } from '../store/accrual.js';
 import { IngestLimiter } from '../ingest/rate-limit.js';
 import { QueryPool } from '../query/pool.js';
 import { limitsFor } from '../query/limits.js';
@@ -131,6 +132,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   const aggregator = new Aggregator(
     { prefix: config.metrics.prefix, buckets: config.metrics.buckets },
     config.metrics.maxSeriesPerProject,
+    config.metrics.gaugeStaleAfterMs,
   );
   const projects = new Projects(db, aggregator);
   const tokens = new Tokens(db, config.adminToken);
@@ -150,6 +152,9 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   // Before any event arrives: counters and histograms go on from their stored values, not from zero.
   const restored = restoreInto(aggregator, tsdb);
   logger.debug({ restored }, 'restored series from the embedded store');
+  // After the store's restore: instances' and jobs' accrued counters go on from their exact sums.
+  const accrual = await AccrualStore.open(db, aggregator, (err) => logger.error({ err }, 'could not record instance and job accrual in the control database'));
+  logger.debug({ accrual: accrual.report }, 'restored instance and job accrual');
   const sampler = new Sampler(aggregator, tsdb, {
     intervalMs: config.storage.intervalMs,
     gaugeStaleAfterMs: config.metrics.gaugeStaleAfterMs,
@@ -219,6 +224,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
         await sampler.stop();
         await tokens.flushUsage();
         await integrations.flushStatus(true);
+        await accrual.store.close();
         tsdb.close();
         await db.destroy();
       } finally {

@@ -62,3 +62,31 @@ MIGRATIONS['0002_integrations'] = {
     await db.schema.createIndex('integrations_project').on('integrations').column('project_id').execute();
   },
 };
+
+/**
+ * Instances' and jobs' accrual state and the exact sums of their counters, written together so a
+ * restart neither loses nor counts twice the cost accrued between two events (src/aggregate/accrual.ts).
+ */
+MIGRATIONS['0003_accrual'] = {
+  async up(db: Kysely<any>) {
+    await db.schema
+      .createTable('accrual_entities')
+      .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('kind', 'text', (c) => c.notNull())
+      .addColumn('entity', 'text', (c) => c.notNull())
+      .addColumn('last_ms', 'double precision', (c) => c.notNull())
+      .addColumn('state', 'text', (c) => c.notNull())
+      .addColumn('price_per_hour', 'double precision')
+      .addColumn('updated_at', 'text', (c) => c.notNull())
+      .addPrimaryKeyConstraint('accrual_entities_pk', ['project_id', 'kind', 'entity'])
+      .execute();
+    await db.schema
+      .createTable('accrual_sums')
+      .addColumn('project_id', 'text', (c) => c.notNull().references('projects.id').onDelete('cascade'))
+      .addColumn('family', 'text', (c) => c.notNull())
+      .addColumn('labels', 'text', (c) => c.notNull())
+      .addColumn('total', 'double precision', (c) => c.notNull())
+      .addPrimaryKeyConstraint('accrual_sums_pk', ['project_id', 'family', 'labels'])
+      .execute();
+  },
+};

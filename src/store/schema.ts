@@ -50,9 +50,37 @@ export interface IntegrationsTable {
   updated_at: string;
 }
 
+/** An instance's or job's accrual state (src/aggregate/accrual.ts): its newest event's time, state and price. */
+export interface AccrualEntitiesTable {
+  project_id: string;
+  /** `instance` or `job`. */
+  kind: string;
+  /** JSON array of the names that identify it: [fleet_name, instance_name] or [run_name, job_name]. */
+  entity: string;
+  /** Event time of its newest event, epoch milliseconds. */
+  last_ms: number;
+  state: string;
+  /** US dollars per hour; null until an event gave one. */
+  price_per_hour: number | null;
+  /** Wall-clock time of its newest event: it is forgotten a day after. */
+  updated_at: string;
+}
+
+/** The exact sum behind an accrued counter (running time, cost, jobs), in the units accrual.ts keeps it in. */
+export interface AccrualSumsTable {
+  project_id: string;
+  /** The catalogue key of the counter's family (`instance_cost`), whatever the configured prefix. */
+  family: string;
+  /** JSON array of the series' label values after project_id and app_id, null where absent. */
+  labels: string;
+  total: number;
+}
+
 export interface Database {
   projects: ProjectsTable;
   tokens: TokensTable;
   meta: MetaTable;
   integrations: IntegrationsTable;
+  accrual_entities: AccrualEntitiesTable;
+  accrual_sums: AccrualSumsTable;
 }

@@ -9,6 +9,7 @@ import type { CounterSeries, HistogramSeries, LabelValues } from '../aggregate/s
 import { isStaleNaN, type Labels } from '../core/labels.js';
 import { identity } from '../aggregate/samples.js';
 import { formatValue } from '../exposition/escape.js';
+import { LABEL_KEYED_SOURCES, METRIC, seriesKey } from '../catalog/catalog.js';
 import type { MemSeries } from './series.js';
 import type { Tsdb } from './store.js';
 
@@ -26,10 +27,13 @@ export interface RestoreReport {
  * EVENT_TYPES after a restore and fails on any duplicate.
  * - run families (base labels only): `app` or `app\0region`;
  * - inference families: `model\0tier\0app\0region` (absent app or region as ''), and for
- *   `code_class` one more `\0class`.
+ *   `code_class` one more `\0class`;
+ * - device, instance and job families: the catalogue's `seriesKey` of the label values.
  */
 export function ingestKey(def: FamilyDef, values: LabelValues): string | undefined {
   const names = def.labelNames;
+  const source = def.catalogKey === undefined ? undefined : METRIC[def.catalogKey]?.source;
+  if (source !== undefined && LABEL_KEYED_SOURCES.has(source)) return seriesKey(values);
   if (names[0] !== 'project_id' || names[1] !== 'app_id' || names[2] !== 'app_name' || names[3] !== 'region') return undefined;
   const app = values[2];
   const region = values[3];

@@ -120,7 +120,7 @@ describe('POST /v1/events', () => {
         { index: 1, error: 'app_name: is required' },
         { index: 2, error: 'queue_time_ms: must be a finite, non-negative number (milliseconds), got -5' },
         { index: 3, error: 'execution_time_ms: must be a number (milliseconds), got "12"' },
-        { index: 4, error: 'type: unknown event type "telemetry"; use one of run, inference, resource' },
+        { index: 4, error: 'type: unknown event type "telemetry"; use one of run, inference, resource, device, instance, job' },
         { index: 5, error: 'project_id: unknown project "p-nothere1" for this token' },
         { index: 6, error: 'status: must be "success" or "error", got "ok"' },
         { index: 7, error: 'timestamp: must be RFC 3339 (like "2026-01-02T15:04:05Z") or epoch milliseconds, got "yesterday"' },
