@@ -27,7 +27,7 @@ interface Sighting {
 }
 
 export class ActiveDevices {
-  /** `seriesKey\0\0\0deviceId` → its last sighting, oldest first. */
+  /** `seriesKey\0deviceId` → its last sighting, oldest first. */
   private readonly sightings = new Map<string, Sighting>();
   private readonly sets = new Map<string, ActiveSet>();
 
@@ -45,8 +45,8 @@ export class ActiveDevices {
   seen(key: string, deviceId: string, nowMs: number, cutoffMs: number): ActiveSet {
     let set = this.sets.get(key);
     if (set === undefined) this.sets.set(key, (set = { key, count: 0, gauge: undefined }));
-    // Three NULs: a series key may itself hold two in a row (absent labels are '').
-    const id = `${key}\u0000\u0000\u0000${deviceId}`;
+    // Unambiguous: every series key has the same number of NULs, and a device id has none.
+    const id = `${key}\u0000${deviceId}`;
     const s = this.sightings.get(id);
     if (s !== undefined) {
       this.sightings.delete(id);

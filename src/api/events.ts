@@ -50,7 +50,7 @@ export async function eventRoutes(app: FastifyInstance, gw: Gateway, limiter: In
         project_id,
         limit: max,
         dropped_samples: dropped,
-        message: `project ${project_id} has reached its limit of ${max} series: ${dropped} samples for new series were dropped; reduce label cardinality (app_name, region, model_name) or raise metrics.max_series_per_project`,
+        message: `project ${project_id} has reached its limit of ${max} series: ${dropped} samples for new series were dropped; reduce label cardinality (app_name, region, model_name, device_id) or raise metrics.max_series_per_project`,
       }));
     }
     return reply.code(result.accepted > 0 ? 200 : 400).send(response);
