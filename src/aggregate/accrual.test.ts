@@ -68,12 +68,22 @@ describe('instance accrual', () => {
     expect(value(pm, I.instance_running_seconds)).toEqual([60]);
   });
 
-  it('hides a gauge whose labels the entity no longer gives', () => {
+  it('hides a gauge whose labels the entity no longer has', () => {
     const { pm } = project();
-    apply(pm, ...beat(0));
+    apply(pm, ...beat(0, { backend: 'aws' }));
     apply(pm, ...beat(1, { backend: 'gcp' }));
     const prices = [...pm.families[I.instance_price].series.values()];
     expect(prices.map((g) => [g.labelValues.includes('gcp'), g.updatedAt > 0])).toEqual([[false, false], [true, true]]);
+  });
+
+  it('keeps labels an event leaves out, so a bare heartbeat or termination feeds the same series', () => {
+    const { pm } = project();
+    apply(pm, ...beat(0, { backend: 'aws', gpu_name: 'A100', region: 'us' }));
+    apply(pm, { type: 'instance', fleet_name: 'f', instance_name: 'i', state: 'running' }, T0 + MIN);
+    apply(pm, { type: 'instance', fleet_name: 'f', instance_name: 'i', state: 'terminated' }, T0 + 2 * MIN);
+    const series = [...(pm.families[I.instance_cost].series.values() as Iterable<CounterSeries>)];
+    expect(series.map((c) => [c.labelValues, c.value])).toEqual([[['p1', undefined, undefined, 'us', 'f', 'i', 'aws', undefined, 'A100'], 2 * 60 * 2 / 3600]]);
+    expect(pm.accrual.entity('instance', 'f\u0000i')!.labels).toEqual({ region: 'us', backend: 'aws', gpu_name: 'A100' });
   });
 });
 
@@ -107,7 +117,7 @@ describe('the book', () => {
     expect(calls).toBe(1);
     const changes = book.takeChanges()!;
     expect(book.takeChanges()).toBeUndefined();
-    expect(changes.entities).toEqual([{ kind: 'instance', entity: ['f', 'i'], lastMs: T0 + MIN, state: 'running', price: 2, touchedAt: T0 + MIN }]);
+    expect(changes.entities).toEqual([{ kind: 'instance', entity: ['f', 'i'], lastMs: T0 + MIN, state: 'running', price: 2, labels: {}, touchedAt: T0 + MIN }]);
     expect(changes.sums.map((s) => [s.family, s.total])).toEqual([['instance_running_seconds', 60_000], ['instance_cost', 120_000]]);
     expect(changes.sums[0].labels).toEqual([null, null, 'f', 'i', null, null, null]);
     apply(pm, ...beat(2));
@@ -139,7 +149,7 @@ describe('the book', () => {
     expect(pm.accrual.takeChanges()!.removed).toEqual([{ kind: 'instance', entity: ['f', 'i'] }]);
 
     const small = new AccrualBook(pm.registry, pm.families, () => {}, 2);
-    for (const k of ['a', 'b', 'c']) small.put('job', k, { lastMs: 0, state: 'running', price: undefined, touchedAt: 0 });
+    for (const k of ['a', 'b', 'c']) small.put('job', k, { lastMs: 0, state: 'running', price: undefined, labels: {}, touchedAt: 0 });
     expect(small.tracked('job')).toBe(2);
     expect(small.entity('job', 'a')).toBeUndefined();
   });

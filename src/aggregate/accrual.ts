@@ -2,8 +2,8 @@
  * Running time and cost of instances and jobs, accrued between their events (CONTRACT section 4),
  * and what of it must outlive a restart.
  *
- * Each instance or job (an *entity*: a fleet's instance, a run's job) keeps the time, state and
- * price of its newest event. An event newer than that adds the interval since it to the running
+ * Each instance or job (an *entity*: a fleet's instance, a run's job) keeps the time, state,
+ * price and labels of its newest event (a price or label left out of an event holds). An event newer than that adds the interval since it to the running
  * time, and the interval times the price per hour to the cost, when the entity was running over
  * it; an event older than that (out of order, or resent) changes nothing, so nothing is counted
  * twice and no counter goes back. An interval longer than the gauge staleness time counts only
@@ -69,6 +69,8 @@ export interface Entity {
   state: string;
   /** The newest price given, in dollars per hour; it holds until another is given. */
   price: number | undefined;
+  /** Its label fields (backend, gpu_name, ...) as last given; each holds until another is given. */
+  labels: Readonly<Record<string, string>>;
   /** Wall-clock time of the newest event applied: what ageing out goes by. */
   touchedAt: number;
   /** The newest GPU count given (memory only: it is a gauge, sent again). */
@@ -92,6 +94,7 @@ export interface EntityRow {
   readonly lastMs: number;
   readonly state: string;
   readonly price: number | null;
+  readonly labels: Readonly<Record<string, string>>;
   readonly touchedAt: number;
 }
 
@@ -215,7 +218,7 @@ export class AccrualBook {
     for (const kind of ACCRUAL_KINDS) {
       for (const key of this.dirty[kind]) {
         const e = this.entities[kind].get(key)!;
-        changes.entities.push({ kind, entity: key.split('\u0000'), lastMs: e.lastMs, state: e.state, price: e.price ?? null, touchedAt: e.touchedAt });
+        changes.entities.push({ kind, entity: key.split('\u0000'), lastMs: e.lastMs, state: e.state, price: e.price ?? null, labels: e.labels, touchedAt: e.touchedAt });
       }
       for (const key of this.removed[kind]) changes.removed.push({ kind, entity: key.split('\u0000') });
       this.dirty[kind].clear();
@@ -248,7 +251,7 @@ export class AccrualBook {
 
   /** At start-up: an entity as persisted (call in the order they were last heard from). */
   restoreEntity(row: EntityRow): void {
-    this.entities[row.kind].set(row.entity.join('\u0000'), { lastMs: row.lastMs, state: row.state, price: row.price ?? undefined, touchedAt: row.touchedAt });
+    this.entities[row.kind].set(row.entity.join('\u0000'), { lastMs: row.lastMs, state: row.state, price: row.price ?? undefined, labels: row.labels, touchedAt: row.touchedAt });
   }
 
   /**

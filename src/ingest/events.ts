@@ -398,6 +398,16 @@ interface AccrualSpec {
   readonly gpuCountIdx: number;
   /** The counter of entities that reached a terminal state, each once (jobs). */
   readonly endedIdx?: number;
+  /** Label fields beside the identity and the state: an event that leaves one out keeps the entity's last value. */
+  readonly labelFields: readonly string[];
+}
+
+/** The label fields of a spec's families (and `region`), without its identity and state fields. */
+function labelFieldsOf(spec: Omit<AccrualSpec, 'labelFields'>): string[] {
+  const idxs = [spec.runningIdx, spec.costIdx, spec.priceIdx, spec.gpuCountIdx, ...(spec.endedIdx === undefined ? [] : [spec.endedIdx])];
+  const names = new Set(['region', ...idxs.flatMap((i) => CATALOG[i].extraLabels)]);
+  for (const n of [...spec.identity, spec.stateField]) names.delete(n);
+  return [...names];
 }
 
 /**
@@ -436,6 +446,14 @@ function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMet
   // was counted by the events around it, so it changes nothing. Still accepted: it is valid.
   if (prev !== undefined && eventMs < prev.lastMs) return undefined;
   const state: string = ev[spec.stateField];
+  // What describes the entity holds until an event says otherwise, as its price does: a
+  // heartbeat or a terminated event that leaves out the backend or the GPU feeds the same series.
+  const labels: Record<string, string> = {};
+  for (const f of spec.labelFields) {
+    const v: string | undefined = ev[f] ?? prev?.labels[f];
+    if (v !== undefined) labels[f] = v;
+  }
+  const described = { ...labels, [spec.identity[0]]: ev[spec.identity[0]], [spec.identity[1]]: ev[spec.identity[1]], [spec.stateField]: state };
   // The interval since the previous event ran at the previous event's state and price; one
   // longer than the staleness time counts only that long.
   const ranMs = prev !== undefined && prev.state === spec.running ? Math.min(eventMs - prev.lastMs, pm.staleAfterMs) : 0;
@@ -443,9 +461,9 @@ function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMet
   const price: number | undefined = ev.price_per_hour ?? prev?.price;
   const ended = spec.terminal.has(state);
   const endsNow = ended && (prev === undefined || !spec.terminal.has(prev.state));
-  const values = labelValuesOf(pm, spec.runningIdx, ev);
+  const values = labelValuesOf(pm, spec.runningIdx, described);
   const key = seriesKey(values);
-  const endedValues = endsNow && spec.endedIdx !== undefined ? labelValuesOf(pm, spec.endedIdx, ev) : undefined;
+  const endedValues = endsNow && spec.endedIdx !== undefined ? labelValuesOf(pm, spec.endedIdx, described) : undefined;
   const endedKey = endedValues === undefined ? '' : seriesKey(endedValues);
   const refused =
     accrualRoom(pm, spec.runningIdx, key, 'timestamp', eventMs, ranMs) ??
@@ -460,10 +478,10 @@ function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMet
   const gpuCount: number | undefined = ev.gpu_count ?? prev?.gpuCount;
   const shown: GaugeSeries[] = [];
   if (!ended) {
-    const labels = new ListLabels(pm.projectId, undefined, ev.region, values.slice(4));
+    const gaugeLabels = new ListLabels(pm.projectId, undefined, values[3], values.slice(4));
     for (const [idx, v] of [[spec.priceIdx, price], [spec.gpuCountIdx, gpuCount]] as const) {
       if (v === undefined) continue;
-      const g = gauge(pm, idx, key, labels);
+      const g = gauge(pm, idx, key, gaugeLabels);
       if (g === undefined) continue;
       g.set(v, eventMs, nowMs);
       shown.push(g);
@@ -472,7 +490,7 @@ function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMet
   // A gauge the entity no longer sets (it ended, or its labels changed) is hidden at once and
   // swept with the stale ones: a terminated instance has no price any more.
   for (const g of prev?.gauges ?? []) if (!shown.includes(g)) g.updatedAt = 0;
-  const next: Entity = { lastMs: eventMs, state, price, touchedAt: nowMs, gpuCount, gauges: shown.length > 0 ? shown : undefined };
+  const next: Entity = { lastMs: eventMs, state, price, labels, touchedAt: nowMs, gpuCount, gauges: shown.length > 0 ? shown : undefined };
   book.put(spec.kind, id, next);
   return undefined;
 }
@@ -480,15 +498,17 @@ function applyAccrual(spec: AccrualSpec, ev: Record<string, any>, pm: ProjectMet
 export const INSTANCE_STATES = ['provisioning', 'running', 'terminated'] as const;
 export const JOB_STATUSES = ['submitted', 'running', 'done', 'failed', 'terminated'] as const;
 
-const INSTANCE_SPEC: AccrualSpec = {
+const withLabelFields = (spec: Omit<AccrualSpec, 'labelFields'>): AccrualSpec => ({ ...spec, labelFields: labelFieldsOf(spec) });
+
+const INSTANCE_SPEC = withLabelFields({
   kind: 'instance', identity: ['fleet_name', 'instance_name'], stateField: 'state', running: 'running', terminal: new Set(['terminated']),
   runningIdx: I.instance_running_seconds, costIdx: I.instance_cost, priceIdx: I.instance_price, gpuCountIdx: I.instance_gpus,
-};
+});
 
-const JOB_SPEC: AccrualSpec = {
+const JOB_SPEC = withLabelFields({
   kind: 'job', identity: ['run_name', 'job_name'], stateField: 'status', running: 'running', terminal: new Set(['done', 'failed', 'terminated']),
   runningIdx: I.job_running_seconds, costIdx: I.job_cost, priceIdx: I.job_price, gpuCountIdx: I.job_gpus, endedIdx: I.jobs,
-};
+});
 
 /** A fleet instance, as dstack's fleets report them; a heartbeat a minute keeps its running time and cost current. */
 const INSTANCE: EventType = {

@@ -25,7 +25,7 @@ function aggregator(ids: string[] = ['p-aaaaaaaa']): Aggregator {
 }
 
 const heartbeat = (agg: Aggregator, pid: string, minute: number, state = 'running') =>
-  EVENT_TYPES.instance.apply({ fleet_name: 'f', instance_name: 'i', state, price_per_hour: 1.5 }, agg.get(pid)!, T0 + minute * MIN, Date.now());
+  EVENT_TYPES.instance.apply({ fleet_name: 'f', instance_name: 'i', state, price_per_hour: 1.5, ...(minute === 0 ? { backend: 'aws' } : {}) }, agg.get(pid)!, T0 + minute * MIN, Date.now());
 
 const turn = () => new Promise((r) => setImmediate(r));
 
@@ -42,7 +42,7 @@ describe('AccrualStore', () => {
     await turn();
     await store.close();
     const rows = await db.selectFrom('accrual_entities').selectAll().execute();
-    expect(rows).toMatchObject([{ project_id: 'p-aaaaaaaa', kind: 'instance', entity: '["f","i"]', last_ms: T0 + 10 * MIN, state: 'running', price_per_hour: 1.5 }]);
+    expect(rows).toMatchObject([{ project_id: 'p-aaaaaaaa', kind: 'instance', entity: '["f","i"]', last_ms: T0 + 10 * MIN, state: 'running', price_per_hour: 1.5, labels: '{"backend":"aws"}' }]);
     const sums = await db.selectFrom('accrual_sums').select(['family', 'total']).orderBy('family').execute();
     expect(sums).toEqual([{ family: 'instance_cost', total: 10 * MIN * 1.5 }, { family: 'instance_running_seconds', total: 10 * MIN }]);
 
@@ -52,6 +52,7 @@ describe('AccrualStore', () => {
     expect(cost(again, 'p-aaaaaaaa')).toEqual([0.25]);
     heartbeat(again, 'p-aaaaaaaa', 10); // sent again after the restart: nothing more
     heartbeat(again, 'p-aaaaaaaa', 15);
+    // The backend the first heartbeat gave holds across the restart: still one series.
     expect(cost(again, 'p-aaaaaaaa')).toEqual([0.375]);
   });
 
@@ -91,7 +92,7 @@ describe('AccrualStore', () => {
   it('drops at start-up the entities not heard from for a day', async () => {
     await setup();
     await db.insertInto('accrual_entities').values({
-      project_id: 'p-aaaaaaaa', kind: 'job', entity: '["r","j"]', last_ms: 0, state: 'running', price_per_hour: null,
+      project_id: 'p-aaaaaaaa', kind: 'job', entity: '["r","j"]', last_ms: 0, state: 'running', price_per_hour: null, labels: '{}',
       updated_at: new Date(Date.now() - 25 * 3_600_000).toISOString(),
     }).execute();
     const { report } = await AccrualStore.open(db, aggregator());

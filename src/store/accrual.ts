@@ -59,7 +59,7 @@ export class AccrualStore {
       if (pm === undefined || !(ACCRUAL_KINDS as readonly string[]).includes(r.kind)) continue;
       pm.accrual.restoreEntity({
         kind: r.kind as AccrualKind, entity: JSON.parse(r.entity) as string[], lastMs: r.last_ms, state: r.state,
-        price: r.price_per_hour, touchedAt: Date.parse(r.updated_at),
+        price: r.price_per_hour, labels: JSON.parse(r.labels) as Record<string, string>, touchedAt: Date.parse(r.updated_at),
       });
       report.entities++;
     }
@@ -121,11 +121,12 @@ async function writeProject(trx: Transaction<Database>, projectId: string, c: Ac
   for (let i = 0; i < c.entities.length; i += ROWS_PER_STATEMENT) {
     const rows = c.entities.slice(i, i + ROWS_PER_STATEMENT).map((e) => ({
       project_id: projectId, kind: e.kind, entity: JSON.stringify(e.entity), last_ms: e.lastMs, state: e.state,
-      price_per_hour: e.price, updated_at: new Date(e.touchedAt).toISOString(),
+      price_per_hour: e.price, labels: JSON.stringify(e.labels), updated_at: new Date(e.touchedAt).toISOString(),
     }));
     await trx.insertInto('accrual_entities').values(rows)
       .onConflict((oc) => oc.columns(['project_id', 'kind', 'entity']).doUpdateSet((eb) => ({
-        last_ms: eb.ref('excluded.last_ms'), state: eb.ref('excluded.state'), price_per_hour: eb.ref('excluded.price_per_hour'), updated_at: eb.ref('excluded.updated_at'),
+        last_ms: eb.ref('excluded.last_ms'), state: eb.ref('excluded.state'), price_per_hour: eb.ref('excluded.price_per_hour'),
+        labels: eb.ref('excluded.labels'), updated_at: eb.ref('excluded.updated_at'),
       })))
       .execute();
   }

@@ -77,6 +77,7 @@ MIGRATIONS['0003_accrual'] = {
       .addColumn('last_ms', 'double precision', (c) => c.notNull())
       .addColumn('state', 'text', (c) => c.notNull())
       .addColumn('price_per_hour', 'double precision')
+      .addColumn('labels', 'text', (c) => c.notNull())
       .addColumn('updated_at', 'text', (c) => c.notNull())
       .addPrimaryKeyConstraint('accrual_entities_pk', ['project_id', 'kind', 'entity'])
       .execute();

@@ -62,6 +62,8 @@ export interface AccrualEntitiesTable {
   state: string;
   /** US dollars per hour; null until an event gave one. */
   price_per_hour: number | null;
+  /** JSON object of its label fields as last given (`{"backend":"aws"}`), which hold until others are given. */
+  labels: string;
   /** Wall-clock time of its newest event: it is forgotten a day after. */
   updated_at: string;
 }

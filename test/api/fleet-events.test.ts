@@ -159,6 +159,15 @@ describe('instance running time and cost', () => {
     expect(sample(text, `meterway_instance_price_dollars_per_hour{${l}}`)).toBe(3.6);
   });
 
+  it('keeps the labels and price an event leaves out: a bare termination ends the same series', async () => {
+    const l = instanceLabels(p, 'i-bare');
+    const bare = (minute: number, state: string) => ({ type: 'instance', project_id: p.id, fleet_name: 'train', instance_name: 'i-bare', state, timestamp: T0 + minute * MIN });
+    await post(gw, p, [instance(p, 'i-bare', 0), bare(1, 'running'), bare(2, 'terminated')]);
+    const text = await scrape(gw, p);
+    expect(sample(text, `meterway_instance_cost_dollars_total{${l}}`)).toBe(120 * 2 / 3600);
+    expect(text.split('\n').filter((line) => line.includes('instance_name="i-bare"'))).toHaveLength(2);
+  });
+
   it('gives no label for an absent optional field', async () => {
     await post(gw, p, { type: 'instance', project_id: p.id, fleet_name: 'bare', instance_name: 'b-0', state: 'running', timestamp: T0 });
     const text = await scrape(gw, p);
