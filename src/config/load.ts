@@ -13,6 +13,7 @@ import { PROJECT_ID } from '../control/ids.js';
 import type { ProjectRateLimits, RateLimit, RateLimits } from '../ingest/rate-limit.js';
 import { defaultQueryLimits, defaultWorkerCount, type QueryConfig, type QueryLimits } from '../query/limits.js';
 import { ConfigSchema, type LogFormat, type RawConfig } from './schema.js';
+import { resolveScrapeConfigs, type ScrapeJob } from '../sources/scrape/config.js';
 import { Secret } from './secret.js';
 
 export interface Config {
@@ -42,6 +43,8 @@ export interface Config {
   readonly storage: { readonly intervalMs: number };
   readonly query: QueryConfig;
   readonly otlp: { readonly promoteResourceAttributes: readonly string[] };
+  /** `scrape_configs`: the exporters the gateway scrapes, each job's targets resolved. */
+  readonly scrape: { readonly jobs: readonly ScrapeJob[] };
 }
 
 export class ConfigError extends Error {
@@ -137,6 +140,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
     issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
   }
+  const scrapeJobs = resolveScrapeConfigs(raw.scrape_configs, raw.global, { gaugeStaleAfterMs }, issues);
   if (issues.length > 0) fail(issues);
 
   return {
@@ -160,6 +164,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     storage: { intervalMs: storageIntervalMs },
     query,
     otlp: { promoteResourceAttributes: raw.otlp.promote_resource_attributes },
+    scrape: { jobs: scrapeJobs },
   };
 }
 

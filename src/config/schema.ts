@@ -3,6 +3,7 @@
  * schema. The file form uses the same snake_case keys.
  */
 import { Type, type Static } from '@sinclair/typebox';
+import { GlobalSchema, ScrapeConfigSchema } from '../sources/scrape/config.js';
 
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 /** `auto`: human-readable on a terminal, JSON lines otherwise. */
@@ -122,6 +123,9 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    // Prometheus' own keys, so a job copied from prometheus.yml works (src/sources/scrape/config.ts).
+    global: Type.Optional(GlobalSchema),
+    scrape_configs: Type.Array(ScrapeConfigSchema, { default: [], description: 'exporters the gateway scrapes itself, with Prometheus\' scrape_configs keys' }),
   },
   { additionalProperties: false },
 );
