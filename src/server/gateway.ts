@@ -26,6 +26,7 @@ import { QueryPool } from '../query/pool.js';
 import { limitsFor } from '../query/limits.js';
 import { SelfMetrics } from './self-metrics.js';
 import { OtlpReceiver } from '../sources/otlp/receiver.js';
+import { ScrapeManager } from '../sources/scrape/manager.js';
 import { buildApp } from './app.js';
 import { lockDataDir, prepareDataDir, type DataDirLock, type DataDirStart } from './datadir-lock.js';
 import type { Gateway } from './context.js';
@@ -190,6 +191,9 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
   statusFlush.unref();
   exporter.start();
   sampler.start();
+  // Exporters of scrape_configs (src/sources/scrape): started with the sampler, stopped before it.
+  const scrape = new ScrapeManager(config.scrape.jobs, aggregator, selfMetrics, logger.child({ component: 'scrape' }));
+  scrape.start();
   tsdb.startRetention();
   sweep.unref();
   flush.unref();
@@ -219,6 +223,7 @@ async function openGateway(config: Config, logger: Logger, options: GatewayOptio
       clearInterval(statusFlush);
       try {
         await app.close();
+        await scrape.stop();
         await queries.close();
         await exporter.close();
         await sampler.stop();

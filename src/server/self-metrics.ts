@@ -13,14 +13,19 @@ import type { ExportObserver } from '../delivery/exporter.js';
 import type { LimitKind, ThrottleObserver } from '../ingest/rate-limit.js';
 import type { SourceObserver } from '../sources/source.js';
 import type { QueryPoolStats } from '../query/pool.js';
+import type { DropReason, ScrapeObserver, TargetReport } from '../sources/scrape/target.js';
 
 const def = (name: string, type: FamilyDef['type'], help: string, labelNames: string[] = [], unit = '', buckets?: number[]): FamilyDef =>
   ({ name, type, help, labelNames, unit, buckets });
 
-export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObserver, SourceObserver {
+export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObserver, SourceObserver, ScrapeObserver {
   /** Families without project labels: safe to show without a token. */
   readonly publicRegistry = new MetricRegistry();
-  /** Families labelled by project: shown to the admin only, so project ids cannot be listed. */
+  /**
+   * Families shown to the admin only: labelled by project, so project ids cannot be listed, or by
+   * scrape target, so the addresses of the operator's exporters are not shown to anyone who can
+   * reach the port.
+   */
   readonly projectRegistry = new MetricRegistry();
   private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   private readonly startSeconds = Date.now() / 1000;
@@ -45,6 +50,10 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
   private readonly queryQueueTimeouts: Family<CounterSeries>;
   private queries?: { stats(): QueryPoolStats };
   private readonly sourceDroppedSamples: Family<CounterSeries>;
+  /** Per scrape target, as Prometheus reports each scrape (up, scrape_duration_seconds, ...), prefixed. */
+  private readonly targetGauges: Family<GaugeSeries>[];
+  private readonly targetFailures: Family<CounterSeries>;
+  private readonly targetDroppedSamples: Family<CounterSeries>;
 
   constructor(private readonly aggregator: Aggregator) {
     const pub = this.publicRegistry;
@@ -92,7 +101,32 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     this.throttledEvents = this.projectRegistry.family(
       def('meterway_ingest_throttled_events_total', 'counter', 'Events and imported samples in those refused requests, for the project whose limit refused them.', throttleLabels),
     );
+    // In name order, as Prometheus shows up{instance,job}.
+    const target = ['instance', 'job'];
+    this.targetGauges = [
+      this.projectRegistry.family(def('meterway_target_up', 'gauge', 'Whether the last scrape of a target of scrape_configs succeeded (1) or failed (0), as Prometheus\' up.', target)),
+      this.projectRegistry.family(def('meterway_target_scrape_duration_seconds', 'gauge', 'How long the last scrape of the target took, in seconds.', target, 'seconds')),
+      this.projectRegistry.family(def('meterway_target_scrape_samples_scraped', 'gauge', 'Samples the target exposed in its last scrape.', target)),
+      this.projectRegistry.family(def('meterway_target_scrape_samples_post_metric_relabeling', 'gauge', 'Samples of the last scrape that metric_relabel_configs kept.', target)),
+    ] as Family<GaugeSeries>[];
+    this.targetFailures = this.projectRegistry.family(
+      def('meterway_target_scrape_failures_total', 'counter', 'Failed scrapes of a target, by reason (timeout, not_metrics, parse_error, line_too_long, body_too_large, duplicate_series, histogram_invalid, sample_limit, http_status, connection, ...).', [...target, 'reason']),
+    );
+    this.targetDroppedSamples = this.projectRegistry.family(
+      def('meterway_target_samples_dropped_total', 'counter', 'Samples of successful scrapes not taken, by reason: no_project (no project_id label after relabelling), unknown_project, conflict, invalid, series_limit, duplicate.', [...target, 'reason']),
+    );
     this.loopDelay.enable();
+  }
+
+  targetScraped(job: string, instance: string, r: TargetReport): void {
+    const now = Date.now();
+    const values = [r.up ? 1 : 0, r.durationSeconds, r.samplesScraped, r.samplesPostRelabel];
+    this.targetGauges.forEach((fam, i) => this.projectRegistry.series(fam, `${job}\u0000${instance}`, [instance, job])!.set(values[i], now, now));
+    if (r.failure !== undefined) this.projectRegistry.series(this.targetFailures, `${job}\u0000${instance}\u0000${r.failure}`, [instance, job, r.failure])!.inc(1);
+  }
+
+  targetDropped(job: string, instance: string, reason: DropReason, n: number): void {
+    this.projectRegistry.series(this.targetDroppedSamples, `${job}\u0000${instance}\u0000${reason}`, [instance, job, reason])!.inc(n);
   }
 
   accepted(type: string): void {
