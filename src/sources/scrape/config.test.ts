@@ -2,9 +2,12 @@
  * `scrape_configs` through the config loader: Prometheus' defaults, targets as relabel_configs
  * leave them, and start-up errors that name the key, its line in the file and the fix.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../config/load.js';
@@ -241,5 +244,23 @@ scrape_configs:
       "scrape_configs.2.basic_auth.password_file: cannot read /nonexistent/meterway-password (no such file); check the path and the gateway's permissions (line 10)",
       'scrape_configs.2.meterway.value_scale.X: the factor must be a finite number above 0 (got 0) (line 11)',
     ]);
+  });
+});
+
+describe('deploy/scrape/', () => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'deploy', 'scrape');
+  const files = readdirSync(dir).filter((f) => f.endsWith('.yaml'));
+
+  it('every mapping loads as a Meterway config', () => {
+    expect(files.sort()).toEqual(['dcgm-exporter.yaml', 'node-exporter.yaml', 'vllm.yaml']);
+    for (const f of files) expect(loadConfig({ config: join(dir, f) }, {}).scrape.jobs.length, f).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!existsSync('/usr/bin/promtool'))("and, without Meterway's own keys, as a Prometheus config (promtool check config)", () => {
+    for (const f of files) {
+      const doc = parseYaml(readFileSync(join(dir, f), 'utf8')) as { scrape_configs: Array<Record<string, unknown>> };
+      const file = write(f, toYaml({ scrape_configs: doc.scrape_configs.map(({ meterway: _ours, ...job }) => job) }));
+      expect(() => execFileSync('/usr/bin/promtool', ['check', 'config', file], { stdio: 'pipe' }), f).not.toThrow();
+    }
   });
 });
