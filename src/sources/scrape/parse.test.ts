@@ -244,6 +244,56 @@ describe('the series cache and chunks', () => {
     expect(samples(parse(body, 'text', new SeriesCache(), 1, bytewise))).toEqual(whole);
   });
 
+  it('a repeat scrape reads exactly what a first one would, however it differs from the last', () => {
+    const text = '# TYPE x gauge\nx{a="1"} 1\nx{a="2"} 2\n\ty 3\nz\t4\n';
+    const om = '# TYPE x gauge\nx{a="1"} 1\nx{a="2"} 2\ny 3\n# EOF\n';
+    const variants: Array<[ExpositionFormat, string, string]> = [
+      ['text', text, text.replace('x{a="1"} 1', 'x{a="1"} 7')],
+      ['text', text, text.replace('x{a="2"} 2', 'x{a="2"} 2 5000')],
+      ['text', text, '# TYPE x gauge\nx{a="2"} 2\nx{a="1"} 1\n'],
+      ['text', text, text.replace('x{a="2"} 2\n', '')],
+      ['openmetrics', om, om.replace('y 3', 'y 3 1.5')],
+      ['openmetrics', om, om.replace('x{a="1"} 1', 'x{a="1"} 1 # {t="a"} 1')],
+    ];
+    for (const [format, first, second] of variants) {
+      const fresh = samples(parse(second, format));
+      for (let cut = 0; cut <= second.length; cut++) {
+        const cache = new SeriesCache();
+        parse(first, format, cache, 1);
+        const again = parse(second, format, cache, 2, [second.slice(0, cut), second.slice(cut)]);
+        expect(samples(again), `${JSON.stringify(second)} cut at ${cut}`).toEqual(fresh);
+      }
+    }
+    const cache = new SeriesCache();
+    expect(parse(text, 'text', cache, 1).same).toBe(false);
+    expect(parse(text, 'text', cache, 2).same).toBe(true);
+    expect(parse(text.replace('y 3', 'y 4'), 'text', cache, 3).same).toBe(true);
+    expect(parse(text.replace('\ty 3\n', ''), 'text', cache, 4).same).toBe(false);
+  });
+
+  it('a repeat scrape still refuses a duplicate, a bad value, a line after # EOF', () => {
+    const body = 'a{b="1"} 1\na{b="2"} 2\n';
+    const cases: Array<[ExpositionFormat, string, string, string, number]> = [
+      ['text', body, 'a{b="1"} 1\na{b="1"} 2\n', 'duplicate_series', 2],
+      ['text', body, 'a{b="1"} 1\na{b="2"} two\n', 'parse_error', 2],
+      ['openmetrics', `${body}# EOF\n`, `a{b="1"} 1\n# EOF\na{b="2"} 2\n`, 'parse_error', 3],
+      ['openmetrics', `${body}# EOF\n`, `a{b="1"} 1\na{b="2"}  2\n# EOF\n`, 'parse_error', 2],
+    ];
+    for (const [format, first, second, reason, line] of cases) {
+      const cache = new SeriesCache();
+      parse(first, format, cache, 1);
+      let caught: unknown;
+      try {
+        parse(second, format, cache, 2);
+      } catch (err) {
+        caught = err;
+      }
+      expect(caught, second).toBeInstanceOf(ScrapeFailure);
+      expect((caught as ScrapeFailure).reason, second).toBe(reason);
+      expect((caught as ScrapeFailure).message, second).toMatch(new RegExp(`^line ${line}:`));
+    }
+  });
+
   it('forgets series unseen once they outnumber the seen ones', () => {
     const cache = new SeriesCache();
     const many = Array.from({ length: 3000 }, (_, i) => `m{i="${i}"} 1`).join('\n');

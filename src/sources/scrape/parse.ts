@@ -43,6 +43,8 @@ export class ExposedSeries {
   seen = 0;
   /** The scraper's resolution of it (relabelled labels, project, family); kept between scrapes. */
   state: unknown = undefined;
+  /** How the exporter wrote it when it was first seen (the text its line starts with). */
+  text = '';
   constructor(
     readonly name: string,
     /** Label names and values, flat, sorted by name; labels with an empty value are left out (they are no label). */
@@ -61,10 +63,17 @@ export class ExposedSeries {
 export class SeriesCache {
   readonly byText = new Map<string, ExposedSeries>();
   readonly byKey = new Map<string, ExposedSeries>();
+  /**
+   * The series of the last exposition in the order written. An exporter writes its series in the
+   * same order every time, so the line at position i is first compared with the text of series i
+   * of the last scrape: a comparison of characters, where a map lookup would hash the whole line.
+   */
+  order: readonly ExposedSeries[] = [];
 
   /** Forgets the series the last scrape (`stamp`) did not see, once they outnumber those it did. */
   trim(stamp: number, seenCount: number): void {
     if (this.byKey.size <= 2 * seenCount + 1000) return;
+    this.order = this.order.filter((s) => s.seen === stamp);
     for (const [text, s] of this.byText) if (s.seen !== stamp) this.byText.delete(text);
     for (const [key, s] of this.byKey) if (s.seen !== stamp) this.byKey.delete(key);
   }
@@ -77,6 +86,10 @@ export class Exposition {
   /** Milliseconds, NaN when the line has no timestamp. */
   readonly times: number[] = [];
   readonly metadata = new Map<string, FamilyMeta>();
+  /** The HELP, TYPE and UNIT lines as written, joined: the same text means the same types for every name. */
+  metaText = '';
+  /** Whether the series are the last exposition's, in the same order, each written the same way. */
+  same = false;
 }
 
 export interface ParserLimits {
@@ -99,6 +112,8 @@ export class ExpositionParser {
   private lineNo = 0;
   private sawContent = false;
   private eof = false;
+  /** Samples found at the position the last exposition had them. */
+  private predicted = 0;
   private readonly om: boolean;
   readonly out = new Exposition();
 
@@ -112,14 +127,26 @@ export class ExpositionParser {
   }
 
   push(text: string): void {
-    const s = this.carry.length > 0 ? this.carry + text : text;
+    let s = text;
     let start = 0;
     const max = this.limits.maxLineChars;
+    if (this.carry.length > 0) {
+      // Only the line cut by the last chunk's end is joined: the chunk itself is not copied.
+      const nl = text.indexOf('\n');
+      if (nl < 0) s = this.carry + text;
+      else {
+        if (this.carry.length + nl > max) this.tooLong();
+        const joined = this.carry + text.slice(0, nl);
+        if (!this.known(joined, 0, joined.length)) this.line(joined, true);
+        start = nl + 1;
+      }
+      this.carry = '';
+    }
     for (;;) {
       const nl = s.indexOf('\n', start);
       if (nl < 0) break;
       if (nl - start > max) this.tooLong();
-      this.line(s.slice(start, nl), true);
+      if (!this.known(s, start, nl)) this.line(s.slice(start, nl), true);
       start = nl + 1;
     }
     this.carry = start === 0 ? s : s.slice(start);
@@ -131,9 +158,11 @@ export class ExpositionParser {
       // Prometheus' text parser appends the missing last newline; OpenMetrics lets only `# EOF` go without.
       const last = this.carry;
       this.carry = '';
-      this.line(last, false);
+      if (this.om || !this.known(last, 0, last.length)) this.line(last, false);
     }
     if (this.om && !this.eof) this.fail('parse_error', 'the OpenMetrics exposition does not end with "# EOF" (cut short?)');
+    this.out.same = this.predicted === this.out.series.length && this.cache.order.length === this.out.series.length;
+    this.cache.order = this.out.series;
     return this.out;
   }
 
@@ -147,6 +176,41 @@ export class ExpositionParser {
 
   private error(message: string, line: string): never {
     this.fail('parse_error', `line ${this.lineNo}: ${message} (in ${snippet(line)})`);
+  }
+
+  /**
+   * The common line, taken where it lies in the chunk: the series the last exposition had at this
+   * position, written the same way, then a plain value. Anything else (a new series, a timestamp,
+   * an exemplar, a comment, a mistake) returns false, having changed nothing, and takes the full
+   * path of `line`, which also says what is wrong.
+   */
+  private known(s: string, start: number, end: number): boolean {
+    if (!this.sawContent || this.eof) return false;
+    const p = this.cache.order[this.out.series.length];
+    if (p === undefined || p.seen === this.stamp) return false;
+    const t = p.text;
+    const te = start + t.length;
+    if (te >= end) return false;
+    const sep = s.charCodeAt(te);
+    const om = this.om;
+    if (sep !== 32 && (om || sep !== 9)) return false;
+    if (s.slice(start, te) !== t) return false;
+    let i = te + 1;
+    if (!om) while (i < end && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+    const vStart = i;
+    while (i < end && s.charCodeAt(i) !== 32 && s.charCodeAt(i) !== 9) i++;
+    if (i === vStart) return false;
+    const value = parseValue(s.slice(vStart, i));
+    if (value === undefined) return false;
+    if (!om) while (i < end && (s.charCodeAt(i) === 32 || s.charCodeAt(i) === 9)) i++;
+    if (i !== end) return false;
+    this.lineNo++;
+    this.predicted++;
+    p.seen = this.stamp;
+    this.out.series.push(p);
+    this.out.values.push(value);
+    this.out.times.push(NaN);
+    return true;
   }
 
   private line(line: string, terminated: boolean): void {
@@ -204,6 +268,7 @@ export class ExpositionParser {
     if (nameEnd === line.length && !om) text = '';
     else if (line[nameEnd] === ' ' || (!om && line[nameEnd] === '\t')) text = line.slice(nameEnd + 1);
     else this.error(`expected a space after the metric name ${JSON.stringify(name)} in ${word}`, line);
+    this.out.metaText += `${line}\n`;
     const meta = this.out.metadata.get(name) ?? {};
     if (word === 'TYPE') {
       if (!(om ? OM_TYPES : TEXT_TYPES).has(text)) this.error(`invalid metric type ${JSON.stringify(text)}; one of ${[...(om ? OM_TYPES : TEXT_TYPES)].join(', ')}`, line);
@@ -228,13 +293,20 @@ export class ExpositionParser {
     if (brace < 0) end = metricNameEnd(line, at);
     else if (this.om && line.includes('#', brace)) end = -1;
     else end = line.lastIndexOf('}') + 1;
-    let s = end > at ? this.cache.byText.get(at === 0 ? line.slice(0, end) : line.slice(at, end)) : undefined;
+    let s: ExposedSeries | undefined;
+    if (end > at) {
+      const text = at === 0 ? line.slice(0, end) : line.slice(at, end);
+      const predicted = this.cache.order[this.out.series.length];
+      // Equality of two flat strings is a comparison of their characters (startsWith is slower).
+      s = predicted !== undefined && predicted.text === text ? predicted : this.cache.byText.get(text);
+    }
     if (s === undefined) {
       const parsed = this.parseSeries(line, at);
       const text = own(line.slice(at, parsed.end));
       s = this.cache.byKey.get(parsed.key);
       if (s === undefined) {
         s = new ExposedSeries(parsed.name, parsed.labels, parsed.key);
+        s.text = text;
         this.cache.byKey.set(parsed.key, s);
       }
       if (parsed.end === end) this.cache.byText.set(text, s);
@@ -244,6 +316,7 @@ export class ExpositionParser {
       this.fail('duplicate_series', `line ${this.lineNo}: the series ${describe(s)} appears twice in one exposition; an exporter must write each series once`);
     }
     s.seen = this.stamp;
+    if (s === this.cache.order[this.out.series.length]) this.predicted++;
     this.valueAndTime(line, end, s);
   }
 

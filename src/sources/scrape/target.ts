@@ -12,6 +12,7 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
+import { isAscii } from 'node:buffer';
 import { createGunzip } from 'node:zlib';
 import { TextDecoder } from 'node:util';
 import type { Readable } from 'node:stream';
@@ -109,7 +110,11 @@ type Outcome =
   | { readonly k: 'component'; readonly part: 'bucket' | 'sum' | 'count'; readonly le: number; readonly group: HistGroup };
 
 interface SeriesState {
-  readonly kindSig: string;
+  /** out.k, here too: the hot loops read it once per sample, one object less to reach. */
+  readonly k: Outcome['k'];
+  readonly kind: Kind;
+  /** The metadata epoch `kind` was last checked in (see TargetScraper.metaEpoch). */
+  epoch: number;
   readonly out: Outcome;
   readonly scale: number;
   readonly rawGroup: RawGroup | undefined;
@@ -133,6 +138,17 @@ export class TargetScraper {
   private readonly refs = new Map<string, SimpleRef>();
   private readonly groups = new Map<string, HistGroup>();
   private readonly rawGroups = new Map<string, RawGroup>();
+  /** Each name's kind as the last scrape found it. */
+  private readonly kinds = new Map<string, Kind>();
+  /**
+   * Bumped when an exposition's metadata lines differ from the last one's. A series whose state was
+   * checked in this epoch has the right kind without a lookup: exporters rarely change a TYPE.
+   */
+  private metaEpoch = 0;
+  private metaText: string | undefined;
+  /** What the first pass of the last scrape that passed it found: samples kept (-1: none did), in which epoch. */
+  private checkedPost = -1;
+  private checkedEpoch = -1;
   private stamp = 0;
   /** What the last successful scrape applied: the series that end when a later scrape lacks them. */
   private applied: SeriesRef[] = [];
@@ -256,14 +272,22 @@ export class TargetScraper {
         body = res.pipe(gunzip);
       }
       const decoder = new TextDecoder('utf-8', { fatal: true });
+      // Expositions are ASCII nearly always: such a chunk becomes a string without UTF-8 decoding
+      // (and a one-byte string, cheaper to compare). Once a chunk is not, the decoder takes the
+      // rest, since it may hold the start of a character cut by the chunk's end.
+      let ascii = true;
       let bytes = 0;
       for await (const chunk of body as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         // Prometheus' rule: a body of the limit or more fails.
         if (bytes >= limit) throw bodyTooLarge(limit);
-        parser.push(decodeChunk(decoder, chunk));
+        if (ascii && isAscii(chunk)) parser.push(chunk.toString('latin1'));
+        else {
+          ascii = false;
+          parser.push(decodeChunk(decoder, chunk));
+        }
       }
-      parser.push(decodeChunk(decoder, undefined));
+      if (!ascii) parser.push(decodeChunk(decoder, undefined));
       return parser.end();
     } catch (err) {
       if (err instanceof ScrapeFailure) throw err;
@@ -287,16 +311,37 @@ export class TargetScraper {
    */
   private apply(ex: Exposition, stamp: number, startMs: number, nowMs: number, dropped: Map<DropReason, { n: number; message: string }>): { post: number; accepted: number } {
     const kinds = new Map<string, Kind>();
+    const known = this.kinds;
     const n = ex.series.length;
+    if (ex.metaText !== this.metaText) {
+      this.metaText = ex.metaText;
+      this.metaEpoch++;
+    }
+    const epoch = this.metaEpoch;
     const touchedRaw: RawGroup[] = [];
-    let post = 0;
-    for (let i = 0; i < n; i++) {
+    // The same series in the same order under the same metadata as the last good scrape: what this
+    // pass finds (states, the count kept, the +Inf buckets) is what it found then.
+    const unchanged = ex.same && epoch === this.checkedEpoch && this.checkedPost >= 0;
+    let post = unchanged ? this.checkedPost : 0;
+    this.checkedPost = -1;
+    for (let i = 0; i < (unchanged ? 0 : n); i++) {
       const s = ex.series[i];
-      let kind = kinds.get(s.name);
-      if (kind === undefined) kinds.set(s.name, (kind = kindOf(s.name, ex)));
       let st = s.state as SeriesState | undefined;
-      if (st === undefined || st.kindSig !== kind.sig) s.state = st = this.resolve(s, kind);
-      if (st.out.k !== 'dropped') post++;
+      if (st === undefined || st.epoch !== epoch) {
+        let kind = kinds.get(s.name);
+        if (kind === undefined) {
+          // The same Kind object as last scrape when nothing about the name changed, so a series'
+          // state is checked by identity, not by comparing strings.
+          kind = kindOf(s.name, ex);
+          const had = known.get(s.name);
+          if (had !== undefined && had.sig === kind.sig) kind = had;
+          else known.set(s.name, kind);
+          kinds.set(s.name, kind);
+        }
+        if (st === undefined || st.kind !== kind) s.state = st = this.resolve(s, kind);
+        st.epoch = epoch;
+      }
+      if (st.k !== 'dropped') post++;
       const rg = st.rawGroup;
       if (rg !== undefined) {
         if (rg.stamp !== stamp) {
@@ -312,6 +357,8 @@ export class TargetScraper {
     }
     const limit = this.job.sampleLimit;
     if (limit > 0 && post > limit) throw new ScrapeFailure('sample_limit', `sample limit exceeded: ${post} samples after metric_relabel_configs, sample_limit is ${limit}`);
+    this.checkedPost = post;
+    this.checkedEpoch = epoch;
 
     const drop = (reason: DropReason, message: string, count = 1) => {
       const d = dropped.get(reason);
@@ -400,7 +447,10 @@ export class TargetScraper {
     this.cache.trim(stamp, n);
     if (this.refs.size > 2 * n + 1000) for (const [k, r] of this.refs) if (r.stamp !== stamp) this.refs.delete(k);
     if (this.groups.size > n + 1000) for (const [k, g] of this.groups) if (g.touched !== stamp) this.groups.delete(k);
-    if (this.rawGroups.size > n + 1000) for (const [k, g] of this.rawGroups) if (g.stamp !== stamp) this.rawGroups.delete(k);
+    // An unchanged scrape stamps no raw group (its first pass was skipped) and resolves none anew.
+    if (!unchanged && this.rawGroups.size > n + 1000) for (const [k, g] of this.rawGroups) if (g.stamp !== stamp) this.rawGroups.delete(k);
+    // Names no longer written are forgotten when the metadata changes (every name was looked up then).
+    if (kinds.size > 0 && this.kinds.size > 2 * kinds.size + 1000) for (const k of this.kinds.keys()) if (!kinds.has(k)) this.kinds.delete(k);
     return { post, accepted };
   }
 
@@ -508,9 +558,9 @@ export class TargetScraper {
       rawGroup = this.rawGroups.get(key);
       if (rawGroup === undefined) this.rawGroups.set(key, (rawGroup = { what: describe({ name: kind.family, labels: rest }), stamp: 0, hasInf: false }));
     }
-    const base = { kindSig: kind.sig, scale, rawGroup, rawLe };
+    const base = { kind, epoch: 0, scale, rawGroup, rawLe };
     const labels = this.joinTargetLabels(s);
-    if (!relabel(labels, job.metricRelabel)) return { ...base, out: { k: 'dropped' } };
+    if (!relabel(labels, job.metricRelabel)) return { ...base, k: 'dropped', out: { k: 'dropped' } };
     const name = labels.get('__name__');
     if (name === undefined) {
       throw new ScrapeFailure('invalid_series', `metric_relabel_configs left the series ${describe(s)} without a metric name (the __name__ label); Prometheus fails such a scrape too`);
@@ -518,7 +568,7 @@ export class TargetScraper {
     const badName = metricNameProblem(name);
     if (badName !== undefined) throw new ScrapeFailure('invalid_series', `after metric_relabel_configs, the series ${describe(s)}: ${badName}`);
     labels.delete('__name__');
-    const refuse = (message: string, reason: DropReason = 'invalid'): SeriesState => ({ ...base, out: { k: 'refused', reason, message } });
+    const refuse = (message: string, reason: DropReason = 'invalid'): SeriesState => ({ ...base, k: 'refused', out: { k: 'refused', reason, message } });
     for (const [n, v] of labels) {
       const bad = labelNameProblem(n);
       if (bad !== undefined) {
@@ -554,7 +604,7 @@ export class TargetScraper {
       const key = `${pid}\u0000${name}\u0000${id.key}`;
       let ref = this.refs.get(key);
       if (ref === undefined) this.refs.set(key, (ref = { pid, name, id, help: kind.help, unit: kind.unit, type: kind.as, pm: undefined, fam: undefined, stamp: 0 }));
-      return { ...base, out: { k: 'series', ref } };
+      return { ...base, k: 'series', out: { k: 'series', ref } };
     }
     const key = `${pid}\u0000${family}\u0000${id.key}`;
     let group = this.groups.get(key);
@@ -565,7 +615,7 @@ export class TargetScraper {
       };
       this.groups.set(key, group);
     }
-    return { ...base, out: { k: 'component', part: kind.as, le, group } };
+    return { ...base, k: 'component', out: { k: 'component', part: kind.as, le, group } };
   }
 
   /**
