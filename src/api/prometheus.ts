@@ -97,7 +97,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
       method: methods,
       url: `${base}/${route}`,
       schema: { tags: ['prometheus'], summary: `Prometheus API: ${route}`, hide: false },
-      config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+      config: { auth: { scopes: READ_SCOPES, project: 'pid' }, refusalBackoff: true },
       errorHandler: promErrors,
       handler: async (req: FastifyRequest, reply: FastifyReply) => {
         try {
@@ -233,7 +233,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     method: 'GET',
     url: `${prefix}/federate`,
     schema: { tags: ['prometheus'], summary: 'Prometheus federation: latest samples of the series matching match[] (text format 0.0.4)', hide: false },
-    config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+    config: { auth: { scopes: READ_SCOPES, project: 'pid' }, refusalBackoff: true },
     errorHandler: promErrors,
     handler: async (req, reply) => {
       try {
@@ -258,7 +258,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
       method: 'GET',
       url: `${prefix}/${path}`,
       schema: { tags: ['prometheus'], summary: `Prometheus API: ${path}`, hide: false },
-      config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+      config: { auth: { scopes: READ_SCOPES, project: 'pid' }, refusalBackoff: true },
       errorHandler: promErrors,
       handler: async (_req, reply) => reply.type('text/plain; charset=utf-8').send(text),
     });
@@ -271,7 +271,7 @@ export async function prometheusRoutes(app: FastifyInstance, gw: Gateway, source
     method: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
     url: `${prefix}/*`,
     schema: { hide: true },
-    config: { auth: { scopes: READ_SCOPES, project: 'pid' } },
+    config: { auth: { scopes: READ_SCOPES, project: 'pid' }, refusalBackoff: true },
     errorHandler: (err: FastifyError, req, reply) => sendPromError(req, reply, typeof err.code === 'string' && err.code.startsWith('FST_') ? notFound(req) : err),
     handler: async (req, reply) => {
       const rest = (req.params as Record<string, string>)['*'] ?? '';

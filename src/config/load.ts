@@ -15,6 +15,7 @@ import { defaultQueryLimits, defaultWorkerCount, type QueryConfig, type QueryLim
 import { ConfigSchema, type LogFormat, type RawConfig } from './schema.js';
 import { resolveScrapeConfigs, type ScrapeJob } from '../sources/scrape/config.js';
 import { Secret } from './secret.js';
+import type { RefusalBackoffOptions } from '../server/refusal-backoff.js';
 
 export interface Config {
   readonly host: string;
@@ -43,6 +44,8 @@ export interface Config {
   readonly storage: { readonly intervalMs: number };
   readonly query: QueryConfig;
   readonly otlp: { readonly promoteResourceAttributes: readonly string[] };
+  /** How a caller who keeps being refused is answered (src/server/refusal-backoff.ts). */
+  readonly refusalBackoff: RefusalBackoffOptions;
   /** `scrape_configs`: the exporters the gateway scrapes, each job's targets resolved. */
   readonly scrape: { readonly jobs: readonly ScrapeJob[] };
 }
@@ -140,6 +143,10 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
   if (raw.master_key !== undefined && Buffer.from(raw.master_key, 'base64').length !== 32) {
     issues.push('master_key: must be base64 of exactly 32 bytes (generate one with: openssl rand -base64 32)');
   }
+  const refusalDelayMs = parseDuration(raw.refusal_backoff.max_delay);
+  if (refusalDelayMs === undefined || refusalDelayMs < 0 || refusalDelayMs > 60_000) {
+    issues.push(`refusal_backoff.max_delay: must be a duration of at most 1m like 2s or 500ms (got ${JSON.stringify(raw.refusal_backoff.max_delay)})`);
+  }
   const scrapeJobs = resolveScrapeConfigs(raw.scrape_configs, raw.global, { gaugeStaleAfterMs }, issues);
   if (issues.length > 0) fail(issues);
 
@@ -164,6 +171,7 @@ export function loadConfig(flags: ConfigFlags = {}, env: Env = process.env): Con
     storage: { intervalMs: storageIntervalMs },
     query,
     otlp: { promoteResourceAttributes: raw.otlp.promote_resource_attributes },
+    refusalBackoff: { perSecond: raw.refusal_backoff.per_second, burst: raw.refusal_backoff.burst, maxDelayMs: refusalDelayMs ?? 0 },
     scrape: { jobs: scrapeJobs },
   };
 }

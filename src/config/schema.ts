@@ -113,6 +113,14 @@ export const ConfigSchema = Type.Object(
       },
       { default: {}, additionalProperties: false },
     ),
+    refusal_backoff: Type.Object(
+      {
+        per_second: Type.Number({ default: 10, minimum: 0, description: 'refusals a second one caller (a token, or an address without one) has answered at once, on the query API and for unknown tokens everywhere; past it answers wait. 0 turns this off' }),
+        burst: Type.Integer({ default: 50, minimum: 1, description: 'refusals answered at once before the rate applies' }),
+        max_delay: Type.String({ default: '2s', description: 'a duration; the longest one answer is held' }),
+      },
+      { default: {}, additionalProperties: false },
+    ),
     otlp: Type.Object(
       {
         // Prometheus' own key (otlp.promote_resource_attributes), with its meaning.

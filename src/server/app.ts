@@ -9,6 +9,8 @@ import type { Gateway } from './context.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import type { QueryPool } from '../query/pool.js';
 import { ApiError, asApiError } from './errors.js';
+import { RefusalBackoff } from './refusal-backoff.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { secureRoutes } from './auth.js';
 import { controlRoutes } from '../api/control.js';
 import { eventRoutes } from '../api/events.js';
@@ -37,6 +39,28 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
     ajv: { customOptions: { allErrors: false, coerceTypes: false, removeAdditional: false } },
   });
 
+  // A caller who keeps being refused is answered later (src/server/refusal-backoff.ts): on the
+  // query API, where a flood of refusals would hold other tenants' queries, and for unknown tokens
+  // everywhere (also a brake on guessing). Not on ingest: a sender whose batches each hold one bad
+  // series must not have its valid data slowed; ingest has its rate limits.
+  const backoff = new RefusalBackoff(gw.config.refusalBackoff);
+  const delayed = new WeakMap<FastifyRequest, number>();
+  if (backoff.enabled) {
+    app.addHook('onSend', async (req, reply, payload) => {
+      const status = reply.statusCode;
+      const refused = status === 401 || (req.routeOptions.config?.refusalBackoff === true && ((status >= 400 && status < 500) || status === 503));
+      if (!refused) return payload;
+      const tokenId = req.principal?.tokenId;
+      const ms = backoff.delayFor(tokenId !== undefined ? `t\u0000${tokenId}` : `a\u0000${req.ip}`, Date.now());
+      if (ms > 0) {
+        delayed.set(req, ms);
+        gw.selfMetrics.refusalDelayed(tokenId !== undefined ? 'token' : 'address');
+        await sleep(ms);
+      }
+      return payload;
+    });
+  }
+
   // One line per request, refusals (401, 403, 404) included. Only what cannot hold a secret: the
   // route's pattern, never the URL (a path or query string may carry a token), no header at all,
   // and the caller as its token's id.
@@ -54,6 +78,8 @@ export async function buildApp(gw: Gateway, { limiter, queries }: { limiter: Ing
     const project = typeof pid === 'string' && PROJECT_ID.test(pid) ? pid : principal?.project;
     if (project != null) fields.project_id = project;
     if (principal != null) fields.token_id = principal.tokenId;
+    const heldMs = delayed.get(req);
+    if (heldMs !== undefined) fields.delayed_ms = Math.round(heldMs);
     if (status >= 500) req.log.error(fields, ACCESS_MESSAGE);
     else req.log.info(fields, ACCESS_MESSAGE);
   });

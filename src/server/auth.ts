@@ -34,6 +34,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** Who may call the route; 'public' for a route without a token. Required under secureRoutes. */
     auth?: RouteAuth | 'public';
+    /** Whether a caller who keeps being refused here has its answers held back (src/server/refusal-backoff.ts). */
+    refusalBackoff?: boolean;
   }
   interface FastifyRequest {
     /**

@@ -47,6 +47,7 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
   private readonly queryGauges: Family<GaugeSeries>[];
   private readonly queryRefused: Family<CounterSeries>;
   private readonly queryKilled: Family<CounterSeries>;
+  private readonly refusalsDelayed: Family<CounterSeries>;
   private readonly queryQueueTimeouts: Family<CounterSeries>;
   private queries?: { stats(): QueryPoolStats };
   private readonly sourceDroppedSamples: Family<CounterSeries>;
@@ -86,6 +87,7 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     ] as Family<GaugeSeries>[];
     this.queryRefused = pub.family(def('meterway_queries_refused_total', 'counter', 'Queries refused as too many were waiting: scope project (429, query.max_queued_per_project) or gateway (503, query.max_queued).', ['scope']));
     this.queryKilled = pub.family(def('meterway_query_workers_killed_total', 'counter', 'Query workers stopped because their query ran past its timeout (each replaced).'));
+    this.refusalsDelayed = pub.family(def('meterway_http_refusals_delayed_total', 'counter', 'Refused requests whose answer was held back as their caller kept being refused (refusal_backoff), by caller: token, or address for requests without a known token. The access log line of each has delayed_ms and the token id.', ['caller']));
     this.queryQueueTimeouts = pub.family(def('meterway_queries_timed_out_queued_total', 'counter', 'Queries whose timeout passed before a worker took them.'));
     this.exportSkipped = pub.family(def('meterway_export_skipped_turns_total', 'counter', 'Scheduled pushes not made because the previous one was still running or the gateway was too busy.'));
     this.exportLogRecords = pub.family(def('meterway_export_log_records_total', 'counter', 'Raw events forwarded as log records, by kind and outcome (sent, dropped, failed).', ['kind', 'outcome']));
@@ -164,6 +166,10 @@ export class SelfMetrics implements IngestObserver, ExportObserver, ThrottleObse
     const values = [projectId, limit, token];
     this.projectRegistry.series(this.throttledRequests, key, values)!.inc(1);
     this.projectRegistry.series(this.throttledEvents, key, values)!.inc(events);
+  }
+
+  refusalDelayed(caller: 'token' | 'address'): void {
+    this.publicRegistry.series(this.refusalsDelayed, caller, [caller])!.inc(1);
   }
 
   sourceSamples(source: string, n: number): void {
