@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { STALE_NAN, isStaleNaN } from '../core/labels.js';
-import { chunkCount, decodeChunk, encodeChunk, validTimestamp } from './chunk.js';
+import { bitLength, chunkCount, decodeChunk, encodeChunk, validTimestamp } from './chunk.js';
 
 function bitsOf(v: number): bigint {
   const dv = new DataView(new ArrayBuffer(8));
@@ -139,5 +139,18 @@ describe('chunk encoding', () => {
     expect(validTimestamp(2 ** 50 + 1)).toBe(false);
     expect(validTimestamp(1.5)).toBe(false);
     expect(validTimestamp(NaN)).toBe(false);
+  });
+});
+
+describe('bitLength', () => {
+  it('is the smallest w up to 53 with x < 2^w, for every width and its edges', () => {
+    const byDefinition = (x: number) => {
+      let w = 0;
+      while (w < 53 && x >= 2 ** w) w++;
+      return w;
+    };
+    const xs = [0, -1, -0.5, 0.5, 0.999, 1, 1.5, NaN, Infinity, -Infinity, Date.now(), Date.now() * 1.7, Number.MAX_SAFE_INTEGER, 2 ** 60];
+    for (let w = 0; w <= 54; w++) xs.push(2 ** w - 1, 2 ** w, 2 ** w + 1, 2 ** w + 0.5, 2 ** w * 1.5);
+    for (const x of xs) expect(bitLength(x), String(x)).toBe(byDefinition(x));
   });
 });
