@@ -133,31 +133,25 @@ export interface PrometheusPeer {
 }
 
 /**
- * Starts a real Prometheus on a free loopback port with `configYaml`, its TSDB in `dir/data`
- * (`dir` a new temp directory unless given; removed by `stop`), and waits until it is ready.
- * `args` are further command-line flags.
+ * Starts a peer's binary in `dir` and waits until `readyPath` answers 2xx; `stop` ends it and
+ * removes `dir`. `api` GETs a Prometheus-style API path and answers its `data`, or throws.
  */
-export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs?: number; dir?: string; args?: readonly string[] } = {}): Promise<PrometheusPeer> {
-  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'meterway-prometheus-'));
-  const configFile = join(dir, 'prometheus.yml');
-  writeFileSync(configFile, configYaml);
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc = spawnProcess(PROMETHEUS_BIN, [
-    `--config.file=${configFile}`,
-    `--storage.tsdb.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--log.level=warn',
-    ...(opts.args ?? []),
-  ], { cwd: dir });
+async function startPeer(
+  name: string,
+  bin: string,
+  args: readonly string[],
+  opts: { dir: string; url: string; readyPath: string; readyTimeoutMs?: number },
+): Promise<{ proc: Spawned; api: (path: string, params?: Record<string, string>) => Promise<any>; stop: () => Promise<void> }> {
+  const { dir, url } = opts;
+  const proc = spawnProcess(bin, args, { cwd: dir });
   const stop = async () => {
     await proc.stop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await poll('Prometheus to be ready', async () => {
-      if (proc.exited) throw new Error(`prometheus exited early:\n${proc.stderr}`);
-      const res = await fetch(`${url}/-/ready`);
+    await poll(`${name} to be ready`, async () => {
+      if (proc.exited) throw new Error(`${bin} exited early:\n${proc.stderr}`);
+      const res = await fetch(`${url}${opts.readyPath}`);
       return res.ok ? true : undefined;
     }, opts.readyTimeoutMs ?? 15_000, 100);
   } catch (err) {
@@ -168,9 +162,30 @@ export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs
     const q = params === undefined ? '' : `${path.includes('?') ? '&' : '?'}${new URLSearchParams(params).toString()}`;
     const res = await fetch(`${url}${path}${q}`);
     const body = (await res.json()) as { status: string; data?: unknown; error?: string };
-    if (body.status !== 'success') throw new Error(`Prometheus ${path}: ${res.status} ${body.error ?? JSON.stringify(body)}`);
+    if (body.status !== 'success') throw new Error(`${name} ${path}: ${res.status} ${body.error ?? JSON.stringify(body)}`);
     return body.data;
   };
+  return { proc, api, stop };
+}
+
+/**
+ * Starts a real Prometheus on a free loopback port with `configYaml`, its TSDB in `dir/data`
+ * (`dir` a new temp directory unless given; removed by `stop`), and waits until it is ready.
+ * `args` are further command-line flags.
+ */
+export async function startPrometheus(configYaml: string, opts: { readyTimeoutMs?: number; dir?: string; args?: readonly string[] } = {}): Promise<PrometheusPeer> {
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'meterway-prometheus-'));
+  const configFile = join(dir, 'prometheus.yml');
+  writeFileSync(configFile, configYaml);
+  const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  const { proc, api, stop } = await startPeer('Prometheus', PROMETHEUS_BIN, [
+    `--config.file=${configFile}`,
+    `--storage.tsdb.path=${join(dir, 'data')}`,
+    `--web.listen-address=127.0.0.1:${port}`,
+    '--log.level=warn',
+    ...(opts.args ?? []),
+  ], { dir, url, readyPath: '/-/ready', readyTimeoutMs: opts.readyTimeoutMs });
   return {
     url,
     dir,
@@ -242,34 +257,13 @@ export async function startVictoriaMetrics(opts: { readyTimeoutMs?: number; args
   const dir = mkdtempSync(join(tmpdir(), 'meterway-victoria-metrics-'));
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const proc = spawnProcess(VICTORIA_METRICS_BIN, [
+  const { proc, api, stop } = await startPeer('VictoriaMetrics', VICTORIA_METRICS_BIN, [
     `-httpListenAddr=127.0.0.1:${port}`,
     `-storageDataPath=${join(dir, 'data')}`,
     '-search.latencyOffset=0s',
     '-search.disableCache',
     '-loggerLevel=ERROR',
     ...(opts.args ?? []),
-  ], { cwd: dir });
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await poll('VictoriaMetrics to be healthy', async () => {
-      if (proc.exited) throw new Error(`victoria-metrics exited early:\n${proc.stderr}`);
-      const res = await fetch(`${url}/health`);
-      return res.ok ? true : undefined;
-    }, opts.readyTimeoutMs ?? 15_000, 100);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  const api = async (path: string, params?: Record<string, string>): Promise<any> => {
-    const q = params === undefined ? '' : `${path.includes('?') ? '&' : '?'}${new URLSearchParams(params).toString()}`;
-    const res = await fetch(`${url}${path}${q}`);
-    const body = (await res.json()) as { status: string; data?: unknown; error?: string };
-    if (body.status !== 'success') throw new Error(`VictoriaMetrics ${path}: ${res.status} ${body.error ?? JSON.stringify(body)}`);
-    return body.data;
-  };
+  ], { dir, url, readyPath: '/health', readyTimeoutMs: opts.readyTimeoutMs });
   return { url, dir, proc, api, stop };
 }

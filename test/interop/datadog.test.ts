@@ -8,59 +8,19 @@
  * VictoriaMetrics keeps the names as sent, dots included (`meterway_run_execution_time_seconds.count`),
  * and splits each tag at its first colon into a label: those names are queried with `{__name__="..."}`.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestGateway, type TestGateway } from '../helpers.js';
-import { freePort, poll, spawnProcess, type Spawned } from '../peers.js';
+import { hasVictoriaMetrics, poll, startVictoriaMetrics, type VictoriaMetricsPeer } from '../peers.js';
 
-const VM_BIN = '/usr/bin/victoria-metrics';
-const hasVictoriaMetrics = existsSync(VM_BIN);
-
-interface VictoriaMetrics {
-  readonly url: string;
-  /** Instant query at `time` (seconds); each sample's labels and value. */
-  query(expr: string, time: number): Promise<Array<{ metric: Record<string, string>; value: number }>>;
-  stop(): Promise<void>;
-}
-
-/** VictoriaMetrics on an ephemeral loopback port with a temp data directory, stopped by PID. */
-async function startVictoriaMetrics(): Promise<VictoriaMetrics> {
-  const dir = mkdtempSync(join(tmpdir(), 'meterway-vm-'));
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
-  const proc: Spawned = spawnProcess(VM_BIN, [
-    `-httpListenAddr=127.0.0.1:${port}`, `-storageDataPath=${dir}`, '-search.latencyOffset=0s', '-search.disableCache', '-loggerLevel=ERROR',
-  ], { cwd: dir });
-  const stop = async () => {
-    await proc.stop();
-    rmSync(dir, { recursive: true, force: true });
-  };
-  try {
-    await poll('VictoriaMetrics to be ready', async () => {
-      if (proc.exited) throw new Error(`victoria-metrics exited early:\n${proc.stderr}`);
-      return (await fetch(`${url}/health`)).ok ? true : undefined;
-    }, 15_000, 100);
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-  return {
-    url,
-    async query(expr, time) {
-      const res = await fetch(`${url}/api/v1/query?${new URLSearchParams({ query: expr, time: String(time) })}`);
-      const body = (await res.json()) as { status: string; error?: string; data: { resultType: string; result: Array<{ metric: Record<string, string>; value: [number, string] }> } };
-      if (body.status !== 'success') throw new Error(`VictoriaMetrics ${expr}: ${body.error}`);
-      return body.data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
-    },
-    stop,
-  };
+/** Instant query at `time` (seconds); each sample's labels and value. */
+async function query(vm: VictoriaMetricsPeer, expr: string, time: number): Promise<Array<{ metric: Record<string, string>; value: number }>> {
+  const data = await vm.api<{ result: Array<{ metric: Record<string, string>; value: [number, string] }> }>('/api/v1/query', { query: expr, time: String(time) });
+  return data.result.map((s) => ({ metric: s.metric, value: Number(s.value[1]) }));
 }
 
 describe.skipIf(!hasVictoriaMetrics)('VictoriaMetrics 1.79.5 receiving the datadog kind', () => {
   let gw: TestGateway;
-  let vm: VictoriaMetrics;
+  let vm: VictoriaMetricsPeer;
   beforeAll(async () => {
     vm = await startVictoriaMetrics();
     gw = await startTestGateway({ env: { METERWAY_ALLOW_PRIVATE_EGRESS: '1' }, delivery: { schedule: false } });
@@ -109,19 +69,19 @@ describe.skipIf(!hasVictoriaMetrics)('VictoriaMetrics 1.79.5 receiving the datad
 
     // Counters: each push carried a delta; their sum is the counter.
     const vmRuns = await poll('the pushed counters in VictoriaMetrics', async () => {
-      const rows = await vm.query(`sum by (app_name) (sum_over_time(${sel('meterway_runs_total')}[1h]))`, at);
+      const rows = await query(vm, `sum by (app_name) (sum_over_time(${sel('meterway_runs_total')}[1h]))`, at);
       return rows.length >= 2 ? rows : undefined;
     }, 15_000, 200);
     expect(byApp(vmRuns)).toEqual(byApp(await meterway('sum by (app_name) (meterway_runs_total)')));
     expect(byApp(vmRuns)).toEqual({ chat: 6, embed: 4 });
-    const vmErrors = await vm.query(`sum by (app_name) (sum_over_time(${sel('meterway_run_errors_total')}[1h]))`, at);
+    const vmErrors = await query(vm, `sum by (app_name) (sum_over_time(${sel('meterway_run_errors_total')}[1h]))`, at);
     expect(byApp(vmErrors)).toEqual(byApp(await meterway('sum by (app_name) (meterway_run_errors_total)')));
-    const tokensVm = await vm.query(`sum(sum_over_time(${sel('meterway_inference_input_tokens_total', ',env="test"')}[1h]))`, at);
+    const tokensVm = await query(vm, `sum(sum_over_time(${sel('meterway_inference_input_tokens_total', ',env="test"')}[1h]))`, at);
     expect(tokensVm[0].value).toBe((await meterway('sum(meterway_inference_input_tokens_total)'))[0].value);
     expect(tokensVm[0].value).toBe(1000);
 
     // Gauges: the last value pushed is the gauge now.
-    const cpu = await vm.query(`last_over_time(${sel('meterway_cpu_utilization_cores')}[1h])`, at);
+    const cpu = await query(vm, `last_over_time(${sel('meterway_cpu_utilization_cores')}[1h])`, at);
     expect(cpu).toHaveLength(1);
     expect(cpu[0].value).toBe((await meterway('meterway_cpu_utilization_cores'))[0].value);
     expect(cpu[0].value).toBe(0.75);
@@ -129,7 +89,7 @@ describe.skipIf(!hasVictoriaMetrics)('VictoriaMetrics 1.79.5 receiving the datad
 
     // Histograms as counters: .count, .sum and cumulative .bucket with upper_bound, as the Datadog agent names them.
     const exec = 'meterway_run_execution_time_seconds';
-    const total = async (name: string, matchers = '') => (await vm.query(`sum(sum_over_time(${sel(name, matchers)}[1h]))`, at))[0]?.value;
+    const total = async (name: string, matchers = '') => (await query(vm, `sum(sum_over_time(${sel(name, matchers)}[1h]))`, at))[0]?.value;
     expect(await total(`${exec}.count`)).toBe((await meterway(`sum(${exec}_count)`))[0].value);
     expect(await total(`${exec}.sum`)).toBeCloseTo((await meterway(`sum(${exec}_sum)`))[0].value, 9);
     for (const le of ['0.05', '0.25', '0.5', '1']) {
