@@ -25,3 +25,14 @@ export async function decodedBody(req: FastifyRequest, limit: number): Promise<B
 export function tooLarge(limit: number): ApiError {
   return new ApiError(413, 'payload_too_large', `the body is larger than the limit of ${limit} bytes (after decompression); send smaller batches or raise ingest.max_body_bytes`);
 }
+
+/**
+ * What a route of its own error shape (OTLP's Status, remote write's plain text) makes of an error
+ * Fastify raised before its handler: the body limit as 413, another client error as itself.
+ */
+export function bodyRouteError(err: unknown, limit: number): ApiError {
+  const e = err as { code?: string; statusCode?: number; message?: string };
+  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return tooLarge(limit);
+  if (e.statusCode !== undefined && e.statusCode < 500) return new ApiError(e.statusCode, 'bad_request', e.message ?? 'bad request');
+  return new ApiError(500, 'internal', 'internal error; the server log has the details');
+}

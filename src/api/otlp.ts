@@ -7,7 +7,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { ApiError, asApiError } from '../server/errors.js';
-import { decodedBody, tooLarge } from './body.js';
+import { bodyRouteError, decodedBody } from './body.js';
 import { refused } from './events.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import { decodeJson, decodeProtobuf, OtlpBodyError } from '../sources/otlp/decode.js';
@@ -37,7 +37,7 @@ export async function otlpRoutes(app: FastifyInstance, gw: Gateway, limiter: Ing
     config: { auth: { scopes: ['ingest', 'admin'] } },
     // The body is bytes of either encoding; its schema is OTLP's, checked by the decoder.
     // Every error lands here, the auth hook's too, and is answered as an OTLP Status.
-    errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? apiErrorOf(err, limit)),
+    errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? bodyRouteError(err, limit)),
     // A Content-Type that is not OTLP's is refused before the token is looked at, as it always was (the auth hook is a preHandler).
     preValidation: async (req) => {
       if (!isJson(req) && !PROTOBUF_TYPES.includes(mediaType(req))) {
@@ -115,13 +115,6 @@ function grpcCode(status: number): number {
   if (status === 503) return GRPC.unavailable;
   if (status >= 500) return GRPC.internal;
   return GRPC.invalidArgument;
-}
-
-function apiErrorOf(err: unknown, limit: number): ApiError {
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return tooLarge(limit);
-  if (e.statusCode !== undefined && e.statusCode < 500) return new ApiError(e.statusCode, 'bad_request', e.message ?? 'bad request');
-  return new ApiError(500, 'internal', 'internal error; the server log has the details');
 }
 
 /**

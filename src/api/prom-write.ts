@@ -18,7 +18,7 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Gateway } from '../server/context.js';
 import { ApiError, asApiError } from '../server/errors.js';
-import { tooLarge } from './body.js';
+import { bodyRouteError, tooLarge } from './body.js';
 import { refused } from './events.js';
 import type { IngestLimiter } from '../ingest/rate-limit.js';
 import { decodeWriteRequest, RemoteWriteBodyError } from '../sources/remote-write/decode.js';
@@ -45,7 +45,7 @@ export async function promWriteRoutes(app: FastifyInstance, gw: Gateway, limiter
     },
     config: { auth: { scopes: ['ingest', 'admin'] } },
     // Every error lands here, the auth hook's too, and is answered as remote write senders read it.
-    errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? apiErrorOf(err, limit)),
+    errorHandler: (err, req, reply) => sendError(req, reply, asApiError(err) ?? bodyRouteError(err, limit)),
     // Checked before the token (the auth hook is a preHandler), as the OTLP route checks its own.
     preValidation: async (req) => {
       const type = mediaType(req.headers['content-type']);
@@ -94,13 +94,6 @@ export async function promWriteRoutes(app: FastifyInstance, gw: Gateway, limiter
 
 function mediaType(header: string | undefined): string {
   return (header ?? '').split(';')[0].trim().toLowerCase();
-}
-
-function apiErrorOf(err: unknown, limit: number): ApiError {
-  const e = err as { code?: string; statusCode?: number; message?: string };
-  if (e.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return tooLarge(limit);
-  if (e.statusCode !== undefined && e.statusCode < 500) return new ApiError(e.statusCode, 'bad_request', e.message ?? 'bad request');
-  return new ApiError(500, 'internal', 'internal error; the server log has the details');
 }
 
 function sendError(req: FastifyRequest, reply: FastifyReply, err: ApiError): FastifyReply {
