@@ -254,4 +254,58 @@ describe('sampleSliced', () => {
     one.store.close();
     sliced.store.close();
   });
+
+  it('takes a large project in bounded chunks, the same samples, and stops at a project deleted mid-tick', async () => {
+    const { Aggregator, DEFAULT_CATALOG_OPTIONS } = await import('../aggregate/project.js');
+    const { Ingestor } = await import('../ingest/ingest.js');
+    const { Tsdb } = await import('./store.js');
+    const { Sampler } = await import('./sampler.js');
+    const build = () => {
+      const agg = new Aggregator(DEFAULT_CATALOG_OPTIONS, 0);
+      for (const pid of ['p-bigone01', 'p-bigone02']) {
+        agg.ensure(pid);
+        new Ingestor(agg).ingest(Array.from({ length: 1500 }, (_, i) => ({ value: { type: 'run', project_id: pid, app_name: `a${i}`, status: 'success', execution_time_ms: i } })), {}, 1000);
+      }
+      const store = Tsdb.open({ path: ':memory:' });
+      return { agg, store, sampler: new Sampler(agg, store, { sliceMs: 0 }) };
+    };
+    const rows = (store: ReturnType<typeof Tsdb.open>, pid: string) =>
+      [...store.querier(pid, 0, 20_000).select([], 0, 20_000)].map((s) => `${JSON.stringify(s.labels)} ${Array.from(s.values).join(',')}`).sort();
+
+    const one = build();
+    const sliced = build();
+    const a = one.sampler.sampleOnce(15_000);
+    const sizes: number[] = [];
+    const append = sliced.store.appendProjects.bind(sliced.store);
+    sliced.store.appendProjects = (batches) => {
+      for (const b of batches) sizes.push(b.samples.length);
+      return append(batches);
+    };
+    expect(await sliced.sampler.sampleSliced(15_000)).toEqual(a);
+    // Each project more than 4,096 samples: several appends each, none much past the chunk.
+    expect(a.samples).toBeGreaterThan(2 * 3 * 4096);
+    expect(sizes.length).toBeGreaterThan(6);
+    expect(Math.max(...sizes)).toBeLessThan(4096 + 100);
+    for (const pid of ['p-bigone01', 'p-bigone02']) expect(rows(sliced.store, pid)).toEqual(rows(one.store, pid));
+
+    // The first project deleted after its first chunk: nothing more of it is stored; the other whole.
+    const del = build();
+    const appendDel = del.store.appendProjects.bind(del.store);
+    let first = true;
+    let afterDelete = 0;
+    del.store.appendProjects = (batches) => {
+      for (const b of batches) if (!first && b.project === 'p-bigone01') afterDelete += b.samples.length;
+      const r = appendDel(batches);
+      if (first) {
+        first = false;
+        del.sampler.forget('p-bigone01');
+        del.agg.delete('p-bigone01');
+      }
+      return r;
+    };
+    await del.sampler.sampleSliced(15_000);
+    expect(afterDelete).toBe(0);
+    expect(rows(del.store, 'p-bigone02')).toEqual(rows(one.store, 'p-bigone02'));
+    for (const x of [one, sliced, del]) x.store.close();
+  });
 });
