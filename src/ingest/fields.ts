@@ -145,9 +145,9 @@ function digits(s: string, i: number, len: number): number {
 /**
  * Epoch ms of the form nearly every client sends, `YYYY-MM-DDTHH:MM:SS[.fff...]Z`, or -1 for
  * anything else (which then takes the regex and Date.parse path). Only fields that Date.parse
- * cannot roll over are taken (days up to 28, no leap seconds, no hour 24), and years from 1970,
- * so the result is always the one Date.parse gives; the regex and Date.parse cost about 4% of
- * ingest time.
+ * cannot roll over are taken (real days of the month, no leap seconds, no hour 24), and years from
+ * 1970, so the result is always the one Date.parse gives, in integer arithmetic: the regex and
+ * Date.parse cost about 4% of ingest time, and Date.UTC ten times the arithmetic.
  */
 function parseCommonRfc3339(s: string): number {
   const n = s.length;
@@ -158,7 +158,7 @@ function parseCommonRfc3339(s: string): number {
   const hour = digits(s, 11, 2);
   const minute = digits(s, 14, 2);
   const second = digits(s, 17, 2);
-  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > 28 || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return -1;
+  if (year < 1970 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return -1;
   let ms = 0;
   if (n > 20) {
     // A fraction: at least one digit; Date.parse keeps the first three and drops the rest.
@@ -169,7 +169,22 @@ function parseCommonRfc3339(s: string): number {
     const d3 = n > 23 ? s.charCodeAt(22) - 48 : 0;
     ms = d1 * 100 + d2 * 10 + d3;
   }
-  return Date.UTC(year, month - 1, day, hour, minute, second, ms);
+  return ((daysFromEpoch(year, month, day) * 24 + hour) * 60 + minute) * 60_000 + second * 1000 + ms;
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+}
+
+/** Days from 1970-01-01 to a date of the proleptic Gregorian calendar (Howard Hinnant's days_from_civil). */
+function daysFromEpoch(year: number, month: number, day: number): number {
+  const y = month <= 2 ? year - 1 : year;
+  const era = Math.floor(y / 400);
+  const yearOfEra = y - era * 400;
+  const dayOfYear = Math.floor((153 * (month > 2 ? month - 3 : month + 9) + 2) / 5) + day - 1;
+  const dayOfEra = yearOfEra * 365 + Math.floor(yearOfEra / 4) - Math.floor(yearOfEra / 100) + dayOfYear;
+  return era * 146_097 + dayOfEra - 719_468;
 }
 
 function allDigits(s: string, from: number, to: number): boolean {
