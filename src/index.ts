@@ -32,3 +32,10 @@ export { pointCount } from './push/types.js';
 export { DEFAULT_SINK_SCHEMES, type BaseSinkConfig, type CheckResult, type SendResult, type Sink, type SinkContext, type SinkFactory } from './push/sink.js';
 export { DeliverySettings, logsSetting } from './push/settings.js';
 export { DeliveryError, type FailureReason } from './delivery/errors.js';
+
+// The typed client (CONTRACT section 11): the SDK the CLI and the dashboard use.
+export { Meterway, MeterwayError, EventQueue, type MeterwayOptions, type QueueOptions, type QueueStats, type QueryTime } from './sdk/index.js';
+export type {
+  CreatedToken, CreateIntegrationInput, CreateProjectInput, IngestResult, Integration, IntegrationStatus, MeterwayEvent, Project, QueryData, TestResult,
+  TokenInfo, UpdateIntegrationInput, Whoami,
+} from './sdk/types.js';

@@ -8,7 +8,7 @@ import type { Gateway } from '../server/context.js';
 import { errors } from '../server/errors.js';
 import {
   CreatedToken, CreateProjectBody, deleted, CreateProjectTokenBody, CreateServerTokenBody, errorResponses, listOf,
-  PidParams, PidTidParams, Project, TidParams, TokenInfo,
+  PidParams, PidTidParams, Project, TidParams, TokenInfo, Whoami,
 } from './schemas.js';
 
 export async function controlRoutes(app: FastifyInstance, gw: Gateway): Promise<void> {
@@ -81,6 +81,16 @@ export async function controlRoutes(app: FastifyInstance, gw: Gateway): Promise<
   }, async (req, reply) => {
     if (!(await tokens.revoke(req.params.tid, req.params.pid))) throw errors.notFound(`no active token ${JSON.stringify(req.params.tid)} in this project`);
     return reply.code(204).send(null);
+  });
+
+  r.get('/v1/token', {
+    // Any valid token may ask who it is: a client (the SDK, the dashboard) learns its project and
+    // scope from it, and so which requests it may make.
+    config: { auth: { scopes: ['admin', 'ingest', 'manage', 'monitoring'], anyProjectToken: true } },
+    schema: { tags: ['tokens'], summary: "The caller's token: its id, scope and project (null for a server-wide token)", response: { 200: Whoami, ...errorResponses } },
+  }, async (req) => {
+    const p = req.principal;
+    return { token_id: p.tokenId, scope: p.scope, project_id: p.project };
   });
 
   r.post('/v1/tokens', {

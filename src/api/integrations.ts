@@ -4,62 +4,9 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
 import type { Gateway } from '../server/context.js';
 import { errors } from '../server/errors.js';
-import { applyPreset, PRESETS, type PresetOptions } from '../control/presets.js';
+import { applyPreset, type PresetOptions } from '../control/presets.js';
 import type { Integration, IntegrationInput } from '../control/integrations.js';
-import { deleted, errorResponses, listOf, PidParams } from './schemas.js';
-
-const Status = Type.Object({
-  state: Type.String({ enum: ['active', 'paused', 'disabled'] }),
-  last_success_at: Type.Union([Type.String(), Type.Null()]),
-  last_attempt_at: Type.Union([Type.String(), Type.Null()]),
-  last_error: Type.Union([Type.String(), Type.Null()]),
-  consecutive_failures: Type.Integer(),
-  paused_reason: Type.Union([Type.String(), Type.Null()]),
-  retrying: Type.Boolean({ description: 'the push under way is past its first attempt (waiting for the next one, or running it); last_error is the failed attempt\'s error' }),
-  current_attempt: Type.Union([Type.Integer(), Type.Null()], { description: 'the attempt of the push under way that is running or waiting (1 is the first); null when no push is under way' }),
-  max_attempts: Type.Union([Type.Integer(), Type.Null()], { description: 'attempts the push under way may make in all' }),
-  next_retry_at: Type.Union([Type.String(), Type.Null()], { description: 'when the next attempt starts, while the push waits to retry' }),
-  last_notice: Type.Union([Type.String(), Type.Null()], { description: 'what the last successful push wants known although nothing was lost, e.g. remote write falling back to 1.0' }),
-});
-
-const IntegrationSchema = Type.Object(
-  {
-    id: Type.String(), project_id: Type.String(), name: Type.String(), kind: Type.String(), endpoint: Type.String(),
-    auth_header_names: Type.Array(Type.String(), { description: 'names only: values are write-only' }),
-    config: Type.Record(Type.String(), Type.Unknown()), enabled: Type.Boolean(), status: Status,
-    created_at: Type.String(), updated_at: Type.String(),
-  },
-  { $id: 'Integration' },
-);
-
-const Headers = Type.Record(Type.String(), Type.String(), { description: 'header name to value; stored encrypted, never returned' });
-const PresetOptionsSchema = Type.Object({
-  api_key: Type.Optional(Type.String()), instance_id: Type.Optional(Type.String()), api_token: Type.Optional(Type.String()),
-  dataset: Type.Optional(Type.String()), site: Type.Optional(Type.String()),
-}, { additionalProperties: false });
-
-const CreateBody = Type.Object({
-  name: Type.Optional(Type.String()),
-  kind: Type.Optional(Type.String({ default: 'otlp' })),
-  endpoint: Type.Optional(Type.String({ description: 'base URL; OTLP metrics go to {endpoint}/v1/metrics' })),
-  auth_headers: Type.Optional(Headers),
-  config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  enabled: Type.Optional(Type.Boolean()),
-  preset: Type.Optional(Type.String({ enum: Object.keys(PRESETS) })),
-  preset_options: Type.Optional(PresetOptionsSchema),
-}, { additionalProperties: false });
-
-const UpdateBody = Type.Object({
-  name: Type.Optional(Type.String()),
-  endpoint: Type.Optional(Type.String()),
-  auth_headers: Type.Optional(Type.Union([Headers, Type.Null()])),
-  config: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
-  enabled: Type.Optional(Type.Boolean()),
-}, { additionalProperties: false });
-
-const TestResult = Type.Object({
-  ok: Type.Boolean(), status_code: Type.Optional(Type.Integer()), latency_ms: Type.Integer(), message: Type.String(),
-});
+import { CreateIntegrationBody, deleted, errorResponses, AuthHeaders, IntegrationSchema, listOf, PidParams, TestResult, UpdateIntegrationBody } from './schemas.js';
 
 const IidParams = Type.Object({ pid: Type.String(), iid: Type.String() });
 
@@ -76,7 +23,7 @@ const CompatConfig = Type.Object({
 const CompatPut = Type.Object({
   enabled: Type.Optional(Type.Boolean()),
   endpoint: Type.Optional(Type.String()),
-  authHeaders: Type.Optional(Type.Union([Headers, Type.Null()])),
+  authHeaders: Type.Optional(Type.Union([AuthHeaders, Type.Null()])),
 }, { additionalProperties: false });
 
 const MANAGE = { auth: { scopes: ['manage'], project: 'pid' } } as const;
@@ -88,7 +35,7 @@ export async function integrationRoutes(app: FastifyInstance, gw: Gateway): Prom
 
   r.post('/v1/projects/:pid/integrations', {
     config: MANAGE,
-    schema: { tags, summary: 'Create an integration (push export)', params: PidParams, body: CreateBody, response: { 201: IntegrationSchema, ...errorResponses } },
+    schema: { tags, summary: 'Create an integration (push export)', params: PidParams, body: CreateIntegrationBody, response: { 201: IntegrationSchema, ...errorResponses } },
   }, async (req, reply) => {
     const { preset, preset_options, ...rest } = req.body;
     const input: IntegrationInput = preset === undefined ? rest : applyPreset(preset, (preset_options ?? {}) as PresetOptions, rest);
@@ -111,7 +58,7 @@ export async function integrationRoutes(app: FastifyInstance, gw: Gateway): Prom
 
   r.patch('/v1/projects/:pid/integrations/:iid', {
     config: MANAGE,
-    schema: { tags, summary: 'Change an integration (config is merged; auth_headers replaces all headers)', params: IidParams, body: UpdateBody, response: { 200: IntegrationSchema, ...errorResponses } },
+    schema: { tags, summary: 'Change an integration (config is merged; auth_headers replaces all headers)', params: IidParams, body: UpdateIntegrationBody, response: { 200: IntegrationSchema, ...errorResponses } },
   }, async (req) => {
     return integrations.update(req.params.pid, req.params.iid, req.body);
   });
