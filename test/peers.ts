@@ -92,10 +92,13 @@ export class Spawned {
   stdout = '';
   stderr = '';
   exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** Settles once its output pipes have closed too: later than `exit` where a grandchild (npx's) still writes. */
+  closed: Promise<void>;
   constructor(readonly child: ChildProcess) {
     child.stdout?.on('data', (b: Buffer) => (this.stdout += b.toString('utf8')));
     child.stderr?.on('data', (b: Buffer) => (this.stderr += b.toString('utf8')));
     this.exit = new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+    this.closed = new Promise((resolve) => child.on('close', () => resolve()));
   }
 
   get exited(): boolean {

@@ -107,7 +107,8 @@ describe('npm pack, install and serve', { timeout: 60_000 }, () => {
           // gone
         }
       }, 15_000);
-      await gw.exit;
+      // npx may exit before the gateway it started has written its last line into the shared pipe.
+      await gw.closed;
       clearTimeout(killer);
     }
     expect(gw.stdout).toContain('shutting down');
