@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import * as meterway from './index.js';
+import * as sdk from './sdk/index.js';
 import type { Config, Gateway, MetricBatch, RunningGateway, Sink, SinkFactory } from './index.js';
 
 describe('the package entry', () => {
@@ -14,6 +15,10 @@ describe('the package entry', () => {
     expect(typeof meterway.DeliveryError).toBe('function');
     expect(meterway.DEFAULT_SINK_SCHEMES).toEqual(['http:', 'https:']);
     expect(Object.keys(meterway.DeliverySettings).sort()).toEqual(['interval_s', 'timeout_s']);
+    // The SDK: the same classes as its browser-safe entry (package.json "./sdk").
+    expect(meterway.Meterway).toBe(sdk.Meterway);
+    expect(meterway.MeterwayError).toBe(sdk.MeterwayError);
+    expect(meterway.EventQueue).toBe(sdk.EventQueue);
   });
 
   it('whose exports work', () => {

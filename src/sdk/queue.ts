@@ -94,7 +94,8 @@ export class EventQueue {
       return false;
     }
     this.buffer.push(event);
-    if (this.buffer.length >= this.o.maxBatch) void this.flush();
+    // A send under way takes the full batches itself; the timer covers one that is just ending.
+    if (this.buffer.length >= this.o.maxBatch && this.sending === undefined) void this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
