@@ -1,9 +1,11 @@
 /**
- * A small REST client for the CLI: the server's error message becomes the CLI's, and what only the
- * CLI knows (which flag or environment variable gave the server and the token) is added to it.
+ * The CLI's client: the SDK (src/sdk), given the server and token from flags, the environment or
+ * the data directory; the server's error message becomes the CLI's, with what only the CLI knows
+ * (which flag or environment variable gave the server and the token) added to it.
  */
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { Meterway, MeterwayError } from '../sdk/index.js';
 
 export class CliError extends Error {}
 
@@ -85,50 +87,48 @@ export class Client {
     }
   }
 
-  async request<T>(method: string, path: string, body?: unknown): Promise<T> {
+  /** Runs SDK calls for `project` (when the command names one), their errors in the CLI's words. */
+  async call<T>(use: (client: Meterway) => Promise<T>, project?: string): Promise<T> {
+    try {
+      return await use(this.sdk(project));
+    } catch (err) {
+      throw err instanceof MeterwayError ? this.explain(err) : err;
+    }
+  }
+
+  private sdk(project: string | undefined): Meterway {
     if (this.token === undefined) {
       throw new CliError(
         `no API token: ${TOKEN_HOW} (nor is there an admin token in ${adminTokenFile(this.env)}: on the gateway's own machine, set METERWAY_DATA_DIR to its data directory to use that one)`,
       );
     }
-    let url: URL;
+    let url: URL | undefined;
     try {
-      url = new URL(`${this.base}${path}`);
-      if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new Error('not http');
+      url = new URL(this.base);
     } catch {
+      // said below
+    }
+    if (url?.protocol !== 'http:' && url?.protocol !== 'https:') {
       throw new CliError(`the server address ${JSON.stringify(this.base)} (${this.serverFrom()}) is not an http:// or https:// URL; ${SERVER_HOW}, like ${DEFAULT_SERVER}`);
     }
-    const headers: Record<string, string> = { authorization: `Bearer ${this.token.token}` };
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(url, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    } catch (err) {
-      const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
-      throw new CliError(
+    return new Meterway({ url: this.base, token: this.token.token, ...(project === undefined ? {} : { project }) });
+  }
+
+  /** What only the CLI knows (which flag or variable gave the server and the token) added to the SDK's error. */
+  private explain(err: MeterwayError): CliError {
+    if (err.code === 'network' || err.code === 'timeout') {
+      const reason = err.code === 'network' ? (err.details as { reason?: string } | undefined)?.reason : 'no answer in time';
+      return new CliError(
         `cannot reach the Meterway server at ${this.base} (${reason}): start it with "meterway serve", or ${SERVER_HOW} to where it runs (this address is ${this.serverFrom()})`,
       );
     }
-    if (res.status === 204) return undefined as T;
-    const text = await res.text();
-    let parsed: any;
-    try {
-      parsed = text.length > 0 ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    if (!res.ok) {
-      const e = parsed?.error;
-      if (e?.message) {
-        const said = `${e.message} (${e.code}, HTTP ${res.status})`;
-        if (res.status === 401) throw new CliError(`${said}; the server refused ${this.tokenFrom()}: ${TOKEN_HOW} with a valid token`);
-        throw new CliError(said);
-      }
-      throw new CliError(
-        `the server at ${this.base} answered HTTP ${res.status} without a Meterway error: ${text.slice(0, 200)}; is that address (${this.serverFrom()}) a Meterway gateway? ${SERVER_HOW}`,
+    if (err.code === 'http_error') {
+      return new CliError(
+        `the server at ${this.base} answered HTTP ${err.status} without a Meterway error: ${err.message.slice(0, 200)}; is that address (${this.serverFrom()}) a Meterway gateway? ${SERVER_HOW}`,
       );
     }
-    return parsed as T;
+    const said = `${err.message} (${err.code}, HTTP ${err.status})`;
+    if (err.status === 401) return new CliError(`${said}; the server refused ${this.tokenFrom()}: ${TOKEN_HOW} with a valid token`);
+    return new CliError(said);
   }
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Argument, Command, Option } from 'commander';
 import { loadConfig, ConfigError } from '../config/load.js';
 import { LOG_FORMATS, LOG_LEVELS } from '../config/schema.js';
+import type { Integration, UpdateIntegrationInput } from '../sdk/types.js';
 import { Client, CliError, DEFAULT_SERVER } from './client.js';
 import { formatTable } from './table.js';
 import { SHELLS, completionScript, type Shell } from './completion.js';
@@ -118,20 +119,20 @@ clientOptions(projects.command('create').description('create a project (admin to
   .requiredOption('--name <name>', 'project name')
   .option('--id <id>', 'project id, "p-" and 8 lowercase letters or digits (generated when absent)')
   .action(async (opts) => {
-    const p = await client(opts).request<Record<string, unknown>>('POST', '/v1/projects', { name: opts.name, id: opts.id });
+    const p = await client(opts).call((mw) => mw.projects.create({ name: opts.name, id: opts.id }));
     print(opts, p, () => formatTable([p], PROJECT_COLUMNS));
   });
 clientOptions(projects.command('list').description('list projects')).action(async (opts) => {
-  const res = await client(opts).request<{ items: Record<string, unknown>[] }>('GET', '/v1/projects');
-  print(opts, res, () => formatTable(res.items, PROJECT_COLUMNS));
+  const items = await client(opts).call((mw) => mw.projects.list());
+  print(opts, { items }, () => formatTable(items, PROJECT_COLUMNS));
 });
 clientOptions(projects.command('get').description('show a project').argument('<project-id>')).action(async (pid, opts) => {
-  const p = await client(opts).request<Record<string, unknown>>('GET', `/v1/projects/${encodeURIComponent(pid)}`);
+  const p = await client(opts).call((mw) => mw.projects.get(pid));
   print(opts, p, () => formatTable([p], PROJECT_COLUMNS));
 });
 clientOptions(projects.command('delete').description('delete a project with its tokens and metrics (admin token)').argument('<project-id>'))
   .action(async (pid, opts) => {
-    await client(opts).request('DELETE', `/v1/projects/${encodeURIComponent(pid)}`);
+    await client(opts).call((mw) => mw.projects.delete(pid));
     print(opts, { deleted: pid }, () => `deleted project ${pid}`);
   });
 
@@ -142,25 +143,21 @@ clientOptions(tokens.command('create').description('create a token; it is printe
   .option('--project <project-id>', 'bind the token to this project')
   .option('-q, --quiet', 'print only the token, for TOKEN=$(meterway tokens create ... -q)')
   .action(async (opts) => {
-    const path = opts.project ? `/v1/projects/${encodeURIComponent(opts.project)}/tokens` : '/v1/tokens';
-    const t = await client(opts).request<Record<string, unknown>>('POST', path, { scope: opts.scope, name: opts.name });
+    const input = { scope: opts.scope, name: opts.name };
+    const t = await client(opts).call((mw) => (opts.project ? mw.tokens.create(input) : mw.tokens.server.create(input)), opts.project);
     if (opts.quiet) return console.log(t.token);
-    print(opts, t, () => `${formatTable([t], ['id', 'scope', 'name', 'project_id'])}\n\ntoken (shown once, keep it now):\n${t.token as string}`);
+    print(opts, t, () => `${formatTable([t], ['id', 'scope', 'name', 'project_id'])}\n\ntoken (shown once, keep it now):\n${t.token}`);
   });
 clientOptions(tokens.command('list').description("list tokens (without secrets): a project's, or the server-wide ones"))
   .option('--project <project-id>', "list this project's tokens")
   .action(async (opts) => {
-    const path = opts.project ? `/v1/projects/${encodeURIComponent(opts.project)}/tokens` : '/v1/tokens';
-    const res = await client(opts).request<{ items: Record<string, unknown>[] }>('GET', path);
-    print(opts, res, () => formatTable(res.items, TOKEN_COLUMNS));
+    const items = await client(opts).call((mw) => (opts.project ? mw.tokens.list() : mw.tokens.server.list()), opts.project);
+    print(opts, { items }, () => formatTable(items, TOKEN_COLUMNS));
   });
 clientOptions(tokens.command('revoke').description('revoke a token').argument('<token-id>'))
   .option('--project <project-id>', 'the project the token belongs to (omit for server-wide tokens)')
   .action(async (tid, opts) => {
-    const path = opts.project
-      ? `/v1/projects/${encodeURIComponent(opts.project)}/tokens/${encodeURIComponent(tid)}`
-      : `/v1/tokens/${encodeURIComponent(tid)}`;
-    await client(opts).request('DELETE', path);
+    await client(opts).call((mw) => (opts.project ? mw.tokens.revoke(tid) : mw.tokens.server.revoke(tid)), opts.project);
     print(opts, { revoked: tid }, () => `revoked token ${tid}`);
   });
 
@@ -168,9 +165,7 @@ const integrations = program.command('integrations').description("manage a proje
 /** The server's sink kinds (src/sinks/registry.ts; test/cli/integrations.test.ts keeps the two lists the same). */
 const INTEGRATION_KINDS = ['otlp', 'prometheus_remote_write', 'datadog', 'statsd'] as const;
 const INTEGRATION_COLUMNS = ['id', 'name', 'kind', 'endpoint', 'enabled', 'state', 'last_success_at', 'consecutive_failures'];
-const integrationRow = (i: Record<string, any>) => ({ ...i, state: i.status?.state, last_success_at: i.status?.last_success_at, consecutive_failures: i.status?.consecutive_failures });
-const integrationPath = (pid: string, iid?: string) =>
-  `/v1/projects/${encodeURIComponent(pid)}/integrations${iid === undefined ? '' : `/${encodeURIComponent(iid)}`}`;
+const integrationRow = (i: Integration) => ({ ...i, state: i.status.state, last_success_at: i.status.last_success_at, consecutive_failures: i.status.consecutive_failures });
 
 /** `--header 'Name: value'`, repeatable; the value is sent to the server and never printed. */
 function parseHeaders(list: string[] | undefined): Record<string, string> | undefined {
@@ -198,8 +193,8 @@ function parseConfig(text: string | undefined): Record<string, unknown> | undefi
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const withProject = (cmd: Command) => clientOptions(cmd).requiredOption('--project <project-id>', 'the project');
-const showIntegration = (opts: { json?: boolean }, i: Record<string, any>) =>
-  print(opts, i, () => `${formatTable([integrationRow(i)], INTEGRATION_COLUMNS)}${i.status?.last_error ? `\nlast error: ${i.status.last_error}` : ''}${i.status?.paused_reason ? `\npaused: ${i.status.paused_reason}` : ''}`);
+const showIntegration = (opts: { json?: boolean }, i: Integration) =>
+  print(opts, i, () => `${formatTable([integrationRow(i)], INTEGRATION_COLUMNS)}${i.status.last_error ? `\nlast error: ${i.status.last_error}` : ''}${i.status.paused_reason ? `\npaused: ${i.status.paused_reason}` : ''}`);
 const configOptions = (cmd: Command) =>
   cmd
     .option('--interval <seconds>', 'seconds between pushes (1 to 3600)')
@@ -239,11 +234,11 @@ function configFrom(opts: Record<string, any>): Record<string, unknown> | undefi
 }
 
 withProject(integrations.command('list').description("list a project's integrations")).action(async (opts) => {
-  const res = await client(opts).request<{ items: Record<string, any>[] }>('GET', integrationPath(opts.project));
-  print(opts, res, () => formatTable(res.items.map(integrationRow), INTEGRATION_COLUMNS));
+  const items = await client(opts).call((mw) => mw.integrations.list(), opts.project);
+  print(opts, { items }, () => formatTable(items.map(integrationRow), INTEGRATION_COLUMNS));
 });
 withProject(integrations.command('get').description('show an integration and its delivery status').argument('<integration-id>')).action(async (iid, opts) => {
-  showIntegration(opts, await client(opts).request('GET', integrationPath(opts.project, iid)));
+  showIntegration(opts, await client(opts).call((mw) => mw.integrations.get(iid), opts.project));
 });
 const presetOptions = (cmd: Command) =>
   cmd
@@ -271,7 +266,7 @@ presetOptions(configOptions(withProject(integrations.command('create').descripti
     let authHeaders = parseHeaders(opts.header);
     if (opts.kind === 'datadog' && opts.preset === undefined && opts.apiKey !== undefined) authHeaders = { ...authHeaders, 'DD-API-KEY': opts.apiKey };
     const body = { name: opts.name, kind: opts.kind, endpoint: opts.endpoint, auth_headers: authHeaders, config: configFrom(opts), enabled: opts.disabled ? false : undefined, ...presetBody(opts) };
-    showCreated(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+    showCreated(opts, await client(opts).call((mw) => mw.integrations.create(body), opts.project));
   });
 presetOptions(configOptions(withProject(integrations.command('connect-otlp').description('connect an OTLP collector or backend: metrics, and with --logs raw events too'))))
   .requiredOption('--endpoint <url>', 'the collector or backend base URL, e.g. http://collector:4318')
@@ -280,10 +275,10 @@ presetOptions(configOptions(withProject(integrations.command('connect-otlp').des
   .option('-q, --quiet', 'print only the integration id, for IID=$(meterway integrations connect-otlp ... -q)')
   .action(async (opts) => {
     const body = { name: opts.name ?? 'otlp', kind: 'otlp', endpoint: opts.endpoint, auth_headers: parseHeaders(opts.header), config: configFrom(opts), ...presetBody(opts) };
-    showCreated(opts, await client(opts).request('POST', integrationPath(opts.project), body));
+    showCreated(opts, await client(opts).call((mw) => mw.integrations.create(body), opts.project));
   });
 /** A created integration: its id alone with --quiet, else as `get` shows it. */
-function showCreated(opts: Record<string, any>, created: any): void {
+function showCreated(opts: Record<string, any>, created: Integration): void {
   if (opts.quiet) console.log(created.id);
   else showIntegration(opts, created);
 }
@@ -293,23 +288,23 @@ configOptions(withProject(integrations.command('update').description('change an 
   .option('--header <header>', "replace all auth headers with these, 'Name: value' (repeatable)", collect)
   .option('--clear-headers', 'remove all auth headers')
   .action(async (iid, opts) => {
-    const body: Record<string, unknown> = { name: opts.name, endpoint: opts.endpoint, config: configFrom(opts) };
+    const body: UpdateIntegrationInput = { name: opts.name, endpoint: opts.endpoint, config: configFrom(opts) };
     if (opts.clearHeaders) body.auth_headers = null;
     else if (opts.header !== undefined) body.auth_headers = parseHeaders(opts.header);
-    showIntegration(opts, await client(opts).request('PATCH', integrationPath(opts.project, iid), body));
+    showIntegration(opts, await client(opts).call((mw) => mw.integrations.update(iid, body), opts.project));
   });
 withProject(integrations.command('delete').description('delete an integration').argument('<integration-id>')).action(async (iid, opts) => {
-  await client(opts).request('DELETE', integrationPath(opts.project, iid));
+  await client(opts).call((mw) => mw.integrations.delete(iid), opts.project);
   print(opts, { deleted: iid }, () => `deleted integration ${iid}`);
 });
 withProject(integrations.command('test').description('test the connection now with a real, small request').argument('<integration-id>')).action(async (iid, opts) => {
-  const res = await client(opts).request<{ ok: boolean; message: string; latency_ms: number; status_code?: number }>('POST', `${integrationPath(opts.project, iid)}/test`);
+  const res = await client(opts).call((mw) => mw.integrations.test(iid), opts.project);
   print(opts, res, () => `${res.ok ? 'ok' : 'failed'}: ${res.message} (${res.latency_ms} ms)`);
   if (!res.ok) process.exitCode = 1;
 });
 for (const verb of ['enable', 'disable'] as const) {
   withProject(integrations.command(verb).description(verb === 'enable' ? 'resume pushes (also after an automatic pause)' : 'stop pushes').argument('<integration-id>'))
-    .action(async (iid, opts) => showIntegration(opts, await client(opts).request('POST', `${integrationPath(opts.project, iid)}/${verb}`)));
+    .action(async (iid, opts) => showIntegration(opts, await client(opts).call((mw) => mw.integrations[verb](iid), opts.project)));
 }
 
 const keys = program.command('keys').description('the master key that encrypts stored credentials');

@@ -203,7 +203,8 @@ export class Meterway {
       clearTimeout(timer);
       if (controller.signal.aborted) throw new MeterwayError(0, 'timeout', `${method} ${path}: no answer from ${this.url} within ${this.timeoutMs} ms`);
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-      throw new MeterwayError(0, 'network', `${method} ${path}: cannot reach ${this.url} (${cause?.code ?? cause?.message ?? (err as Error).message}); is the gateway running there?`);
+      const reason = cause?.code ?? cause?.message ?? (err as Error).message;
+      throw new MeterwayError(0, 'network', `${method} ${path}: cannot reach ${this.url} (${reason}); is the gateway running there?`, { reason });
     }
     try {
       const text = res.status === 204 ? '' : await res.text();
