@@ -2,7 +2,7 @@
  * The ingest benchmarks' client, run as a child process so that building and sending requests does
  * not share the gateway's event loop. Keeps CONCURRENCY requests in flight on keep-alive sockets,
  * first for a warm-up, then for the measured window, and reports over IPC. Sends event NDJSON to
- * /v1/events, or (with `otlp`) prepared OTLP protobuf bodies to the OTLP receiver.
+ * /v1/events, or (with `prepared`) prepared OTLP protobuf or Snappy remote write bodies to those receivers.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -16,8 +16,8 @@ export interface ClientConfig {
   warmupMs: number;
   measureMs: number;
   batches: number;
-  /** OTLP mode: a file of base64 protobuf bodies (one per line), each holding `pointsPerBody` points. */
-  otlp?: { bodiesFile: string; pointsPerBody: number };
+  /** A file of base64 bodies (one per line) for the OTLP or remote write receiver, each holding `perBody` points or samples. */
+  prepared?: { receiver: 'otlp' | 'remote-write'; bodiesFile: string; perBody: number };
 }
 
 export interface ClientResult {
@@ -32,19 +32,22 @@ export interface ClientResult {
 export type ClientMessage = { kind: 'measuring' } | { kind: 'done'; result: ClientResult };
 
 async function run(cfg: ClientConfig): Promise<ClientResult> {
-  const otlp = cfg.otlp;
-  const bodies = otlp === undefined
+  const prepared = cfg.prepared;
+  const bodies = prepared === undefined
     ? makeBatches(cfg.projectId, cfg.batches).map((b) => Buffer.from(b))
-    : readFileSync(otlp.bodiesFile, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'base64'));
-  const path = otlp === undefined ? '/v1/events' : '/v1/otlp/v1/metrics';
-  const contentType = otlp === undefined ? 'application/x-ndjson' : 'application/x-protobuf';
+    : readFileSync(prepared.bodiesFile, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'base64'));
+  const target = prepared === undefined
+    ? { path: '/v1/events', ok: 200, headers: { 'content-type': 'application/x-ndjson' } }
+    : prepared.receiver === 'otlp'
+      ? { path: '/v1/otlp/v1/metrics', ok: 200, headers: { 'content-type': 'application/x-protobuf' } }
+      : { path: '/v1/prom/write', ok: 204, headers: { 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0' } };
   const agent = new Agent({ keepAlive: true, maxSockets: cfg.concurrency });
   const post = (body: Buffer): Promise<{ status: number; text: string }> =>
     new Promise((resolve, reject) => {
       const req = request(
         {
-          host: '127.0.0.1', port: cfg.port, path, method: 'POST', agent,
-          headers: { authorization: `Bearer ${cfg.token}`, 'content-type': contentType, 'content-length': body.length },
+          host: '127.0.0.1', port: cfg.port, path: target.path, method: 'POST', agent,
+          headers: { authorization: `Bearer ${cfg.token}`, ...target.headers, 'content-length': body.length },
         },
         (res) => {
           let text = '';
@@ -65,14 +68,14 @@ async function run(cfg: ClientConfig): Promise<ClientResult> {
         const { status, text } = await post(bodies[next++ % bodies.length]);
         if (tally === undefined) continue;
         tally.requests++;
-        if (status !== 200) {
+        if (status !== target.ok) {
           tally.failures++;
           tally.firstError ??= `${status} ${text.slice(0, 200)}`;
           continue;
         }
-        if (otlp !== undefined) {
-          // An empty ExportMetricsServiceResponse: every point taken; anything else names rejections.
-          if (text.length === 0) tally.accepted += otlp.pointsPerBody;
+        if (prepared !== undefined) {
+          // An empty answer (OTLP's ExportMetricsServiceResponse, remote write's 204): every point taken; anything else names rejections.
+          if (text.length === 0) tally.accepted += prepared.perBody;
           else {
             tally.rejected++;
             tally.firstError ??= text.slice(0, 300);

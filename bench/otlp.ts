@@ -89,7 +89,7 @@ export async function main(): Promise<void> {
     const bodiesFile = join(dir, 'bodies.txt');
     writeFileSync(bodiesFile, bodies.map((x) => Buffer.from(x).toString('base64')).join('\n'));
     console.log(`   request size: ${fmtNum(bodies[0].length)} bytes of protobuf for ${POINTS_PER_BODY} points`);
-    const points = report('otlp', 'points', await driveClient({ ...base, otlp: { bodiesFile, pointsPerBody: POINTS_PER_BODY } }), POINTS_PER_BODY);
+    const points = report('otlp', 'points', await driveClient({ ...base, prepared: { receiver: 'otlp', bodiesFile, perBody: POINTS_PER_BODY } }), POINTS_PER_BODY);
     const pm = bg.gw.aggregator.get(bg.project.id)!;
     console.log(`   series in the project after both runs: ${fmtNum(pm.registry.seriesCount)}`);
     console.log(`   points per CPU-second / events per CPU-second: ${(points / events).toFixed(2)} (target >= 1.00: ${verdict(points >= events)})`);

@@ -6,12 +6,8 @@
  * requests of the same metrics and label sets. Target: at least the OTLP receiver's figure.
  *
  * `RW_BENCH_MEASURE_MS` and `RW_BENCH_WARMUP_MS` shorten a run (a smoke run: 500 and 200).
- *
- * The same file is the client: forked with METERWAY_BENCH_RW_CLIENT set, it sends instead.
  */
-import { fork } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { Agent, request } from 'node:http';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -69,72 +65,6 @@ function otlpBody(b: number, timeNs: string, startNs: string): Uint8Array {
   return type.encode(type.fromObject(req)).finish();
 }
 
-interface RwClientConfig { port: number; token: string; bodiesFile: string; concurrency: number; warmupMs: number; measureMs: number }
-interface RwResult { requests: number; accepted: number; failures: number; ms: number; firstError?: string }
-type RwMessage = { kind: 'measuring' } | { kind: 'done'; result: RwResult };
-
-/** The client side: CONCURRENCY requests in flight on keep-alive sockets, a warm-up, then the measured window. */
-async function runClient(cfg: RwClientConfig): Promise<RwResult> {
-  const bodies = readFileSync(cfg.bodiesFile, 'utf8').trim().split('\n').map((l) => Buffer.from(l, 'base64'));
-  const agent = new Agent({ keepAlive: true, maxSockets: cfg.concurrency });
-  const post = (body: Buffer): Promise<{ status: number; text: string }> =>
-    new Promise((resolve, reject) => {
-      const req = request({
-        host: '127.0.0.1', port: cfg.port, path: '/v1/prom/write', method: 'POST', agent,
-        headers: { authorization: `Bearer ${cfg.token}`, 'content-type': 'application/x-protobuf', 'content-encoding': 'snappy', 'x-prometheus-remote-write-version': '0.1.0', 'content-length': body.length },
-      }, (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (c: string) => (text += c));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.on('error', reject);
-      req.end(body);
-    });
-  let next = 0;
-  const phase = async (ms: number, tally: RwResult | undefined): Promise<void> => {
-    const end = performance.now() + ms;
-    const worker = async (): Promise<void> => {
-      while (performance.now() < end) {
-        const { status, text } = await post(bodies[next++ % bodies.length]);
-        if (tally === undefined) continue;
-        tally.requests++;
-        // 204: every sample taken; anything else names what was not.
-        if (status === 204) tally.accepted += SAMPLES_PER_BODY;
-        else {
-          tally.failures++;
-          tally.firstError ??= `${status} ${text.slice(0, 300)}`;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: cfg.concurrency }, worker));
-  };
-  await phase(cfg.warmupMs, undefined);
-  const result: RwResult = { requests: 0, accepted: 0, failures: 0, ms: 0 };
-  process.send!({ kind: 'measuring' } satisfies RwMessage);
-  const t0 = performance.now();
-  await phase(cfg.measureMs, result);
-  result.ms = performance.now() - t0;
-  agent.destroy();
-  return result;
-}
-
-/** Runs the client in a child process and measures this (the gateway's) process's CPU while it sends. */
-async function driveRemoteWrite(cfg: RwClientConfig): Promise<{ result: RwResult; gatewayCores: number }> {
-  const child = fork(fileURLToPath(import.meta.url), [], { execArgv: ['--import', 'tsx'], env: { ...process.env, METERWAY_BENCH_RW_CLIENT: JSON.stringify(cfg) } });
-  let cpuAtStart: NodeJS.CpuUsage | undefined;
-  const result = await new Promise<RwResult>((resolve, reject) => {
-    child.on('message', (m: RwMessage) => {
-      if (m.kind === 'measuring') cpuAtStart = process.cpuUsage();
-      else resolve(m.result);
-    });
-    child.on('error', reject);
-    child.on('exit', (code) => reject(new Error(`client exited with ${code} before reporting`)));
-  });
-  const cpu = process.cpuUsage(cpuAtStart);
-  return { result, gatewayCores: (cpu.user + cpu.system) / 1000 / result.ms };
-}
-
 function perCpuSecond(what: string, unit: string, accepted: number, requests: number, ms: number, cores: number): number {
   const perSecond = (accepted * 1000) / ms;
   const perCpu = perSecond / cores;
@@ -163,14 +93,14 @@ export async function main(): Promise<void> {
       port: bg.port, token: bg.project.ingest, projectId: bg.project.id,
       concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASURE_MS, batches: BODIES,
     };
-    const points = otlpFigure(await driveClient({ ...base, otlp: { bodiesFile: otlpFile, pointsPerBody: SAMPLES_PER_BODY } }));
+    const points = otlpFigure(await driveClient({ ...base, prepared: { receiver: 'otlp', bodiesFile: otlpFile, perBody: SAMPLES_PER_BODY } }));
 
     const rwBodies = Array.from({ length: BODIES }, (_, b) => remoteWriteBody(b, nowMs));
     const rwFile = join(dir, 'remote-write.txt');
     writeFileSync(rwFile, rwBodies.map((x) => Buffer.from(x).toString('base64')).join('\n'));
     console.log(`   request size: ${fmtNum(rwBodies[0].length)} bytes of Snappy for ${SAMPLES_PER_BODY} samples`);
-    const rw = await driveRemoteWrite({ port: bg.port, token: bg.project.ingest, bodiesFile: rwFile, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, measureMs: MEASURE_MS });
-    if (rw.result.failures > 0) throw new Error(`remote write: requests failed: ${rw.result.firstError}`);
+    const rw = await driveClient({ ...base, prepared: { receiver: 'remote-write', bodiesFile: rwFile, perBody: SAMPLES_PER_BODY } });
+    if (rw.result.failures > 0 || rw.result.rejected > 0) throw new Error(`remote write: requests failed: ${rw.result.firstError}`);
     const samples = perCpuSecond('remote write', 'samples', rw.result.accepted, rw.result.requests, rw.result.ms, rw.gatewayCores);
     const pm = bg.gw.aggregator.get(bg.project.id)!;
     console.log(`   series in the project after both runs: ${fmtNum(pm.registry.seriesCount)}`);
@@ -179,10 +109,4 @@ export async function main(): Promise<void> {
     await bg.close();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-const clientCfg = JSON.parse(process.env.METERWAY_BENCH_RW_CLIENT ?? 'null') as RwClientConfig | null;
-if (clientCfg !== null && process.send !== undefined) {
-  const result = await runClient(clientCfg);
-  process.send({ kind: 'done', result } satisfies RwMessage, () => process.exit(0));
 }
