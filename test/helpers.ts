@@ -55,3 +55,31 @@ export async function startTestGateway(
     },
   };
 }
+
+export type TestProject = Awaited<ReturnType<TestGateway['project']>>;
+
+/** POST /v1/events with the project's ingest token: the status and the answer. */
+export async function postEvents(g: TestGateway, q: TestProject, payload: unknown): Promise<{ status: number; body: any }> {
+  const res = await g.app.inject({ method: 'POST', url: '/v1/events', headers: g.auth(q.ingest), payload: payload as object });
+  return { status: res.statusCode, body: res.json() };
+}
+
+/** The project's scrape endpoint as its monitoring token sees it. */
+export async function scrapeProject(g: TestGateway, q: TestProject, accept?: string): Promise<string> {
+  const res = await g.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/metrics`, headers: { ...g.auth(q.monitoring), ...(accept === undefined ? {} : { accept }) } });
+  if (res.statusCode !== 200) throw new Error(`scrape answered ${res.statusCode}: ${res.body}`);
+  return res.body;
+}
+
+/** The value of one exposed sample line (`name{labels}` as written), or undefined when absent. */
+export function sampleValue(text: string, nameAndLabels: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${nameAndLabels} `));
+  return line === undefined ? undefined : Number(line.slice(nameAndLabels.length + 1));
+}
+
+/** An instant query through the project's query API: the vector's samples. */
+export async function queryProject(g: TestGateway, q: TestProject, expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
+  const res = await g.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/prometheus/api/v1/query?query=${encodeURIComponent(expr)}`, headers: g.auth(q.monitoring) });
+  if (res.statusCode !== 200) throw new Error(`query ${expr} answered ${res.statusCode}: ${res.body}`);
+  return res.json().data.result;
+}

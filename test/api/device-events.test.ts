@@ -5,10 +5,8 @@
  * counts distinct devices without a series per device.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestGateway, type TestGateway } from '../helpers.js';
+import { postEvents as post, queryProject as query, sampleValue as sample, scrapeProject as scrape, startTestGateway, type TestGateway, type TestProject as Project } from '../helpers.js';
 import { hasPromtool, promtoolCheckMetrics } from '../peers.js';
-
-type Project = Awaited<ReturnType<TestGateway['project']>>;
 
 let gw: TestGateway;
 let p: Project;
@@ -17,28 +15,6 @@ beforeAll(async () => {
   p = await gw.project('devices');
 });
 afterAll(async () => gw.close());
-
-async function post(g: TestGateway, q: Project, payload: unknown) {
-  const res = await g.app.inject({ method: 'POST', url: '/v1/events', headers: g.auth(q.ingest), payload: payload as object });
-  return { status: res.statusCode, body: res.json() };
-}
-
-async function scrape(g: TestGateway, q: Project, accept?: string): Promise<string> {
-  const res = await g.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/metrics`, headers: { ...g.auth(q.monitoring), ...(accept === undefined ? {} : { accept }) } });
-  expect(res.statusCode).toBe(200);
-  return res.body;
-}
-
-function sample(text: string, nameAndLabels: string): number | undefined {
-  const line = text.split('\n').find((l) => l.startsWith(`${nameAndLabels} `));
-  return line === undefined ? undefined : Number(line.slice(nameAndLabels.length + 1));
-}
-
-async function query(g: TestGateway, q: Project, expr: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> {
-  const res = await g.app.inject({ method: 'GET', url: `/v1/projects/${q.id}/prometheus/api/v1/query?query=${encodeURIComponent(expr)}`, headers: g.auth(q.monitoring) });
-  expect(res.statusCode, res.body).toBe(200);
-  return res.json().data.result;
-}
 
 const inference = (q: Project, device: string, extra: Record<string, unknown> = {}) => ({
   type: 'device', project_id: q.id, device_id: device, app_name: 'notes', model_name: 'phi-3-mini', platform: 'ios',
