@@ -244,12 +244,18 @@ export class TargetScraper {
     const url = this.target.url;
     let res: IncomingMessage | undefined;
     try {
-      res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const send = (mayRetry: boolean) => new Promise<IncomingMessage>((resolve, reject) => {
         const request = this.target.scheme === 'https' ? httpsRequest : httpRequest;
         const req = request(url, { method: 'GET', headers: this.headers(), agent: this.agent, signal: controller.signal }, resolve);
-        req.on('error', reject);
+        req.on('error', (err: NodeJS.ErrnoException) => {
+          // The target closed the kept-alive connection as this request went out on it (its idle
+          // timeout ran out meanwhile): sent again on a new one, as Go's client (Prometheus') does.
+          if (mayRetry && req.reusedSocket && err.code === 'ECONNRESET' && !controller.signal.aborted) resolve(send(false));
+          else reject(err);
+        });
         req.end();
       });
+      res = await send(true);
       if (res.statusCode !== 200) {
         throw new ScrapeFailure('http_status', `server returned HTTP status ${res.statusCode} ${res.statusMessage ?? ''}`.trim());
       }
